@@ -1,0 +1,161 @@
+//! `brain config check` and `brain schema`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::output::{self, Format};
+use super::{Cli, SchemaKind};
+use crate::config::{self, ConfigError, Environment, LoadedConfig};
+use crate::diagnostic::{Finding, Findings, plural};
+use crate::workspace::{self, WorkspaceError};
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config (and the policy set it points at); print the effective config.
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which schema to print.
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}
+
+/// Load the config alone, printing every problem; `None` when it is invalid.
+pub(super) fn load_config_only(cli: &Cli) -> Option<LoadedConfig> {
+    match config::load(cli.config.as_deref(), &Environment::process()) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                output::print_diagnostic(warning);
+            }
+            Some(loaded)
+        }
+        Err(error) => {
+            report_config_error(cli, &error);
+            None
+        }
+    }
+}
+
+/// Load the config and the policy set and run the contract checks; print every problem.
+/// Returns `None` (after printing) when anything is wrong.
+pub(super) fn load_checked(
+    cli: &Cli,
+) -> Result<(LoadedConfig, crate::policy::PolicySet), ExitCode> {
+    let environment = Environment::process();
+    let loaded = match config::load(cli.config.as_deref(), &environment) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            report_config_error(cli, &error);
+            return Err(ExitCode::from(2));
+        }
+    };
+    for warning in &loaded.warnings {
+        output::print_diagnostic(warning);
+    }
+    let policies = match workspace::load_policy_set(&loaded) {
+        Ok(policies) => policies,
+        Err(error) => {
+            report_workspace_error(cli, &error);
+            return Err(ExitCode::from(2));
+        }
+    };
+    let contract = workspace::check_contract(&loaded, &policies);
+    if !contract.is_empty() {
+        let findings = Findings::new(
+            format!(
+                "{} has {}",
+                loaded.source.name,
+                plural(contract.len(), "problem")
+            ),
+            contract,
+        );
+        report_findings(cli, &findings);
+        return Err(ExitCode::from(2));
+    }
+    Ok((loaded, policies))
+}
+
+fn report_findings(cli: &Cli, findings: &Findings) {
+    if cli.format != Format::Human {
+        let list: Vec<_> = findings.findings.iter().map(Finding::to_json).collect();
+        let _ = output::print_json(&json!({ "valid": false, "findings": list }));
+    }
+    output::print_diagnostic(findings);
+}
+
+fn report_config_error(cli: &Cli, error: &ConfigError) {
+    match error {
+        ConfigError::Invalid(findings) => report_findings(cli, findings),
+        other => {
+            if cli.format != Format::Human {
+                let _ = output::print_json(&json!({
+                    "valid": false,
+                    "findings": [{ "code": "config::unreadable", "severity": "error", "message": other.to_string() }],
+                }));
+            }
+            output::print_diagnostic(other);
+        }
+    }
+}
+
+fn report_workspace_error(cli: &Cli, error: &WorkspaceError) {
+    match error {
+        WorkspaceError::Invalid(findings) => report_findings(cli, findings),
+        other => {
+            if cli.format != Format::Human {
+                let _ = output::print_json(&json!({
+                    "valid": false,
+                    "findings": [{ "code": "workspace::unreadable", "severity": "error", "message": other.to_string() }],
+                }));
+            }
+            output::print_diagnostic(other);
+        }
+    }
+}
+
+pub fn run(cli: &Cli, command: &ConfigCommand) -> miette::Result<ExitCode> {
+    match command {
+        ConfigCommand::Check => {
+            let (loaded, policies) = match load_checked(cli) {
+                Ok(loaded) => loaded,
+                Err(code) => return Ok(code),
+            };
+            let effective = loaded.effective_json();
+            match cli.format {
+                Format::Json | Format::Sarif | Format::Github => output::print_json(&json!({
+                    "valid": true,
+                    "config_file": loaded.origin_name(),
+                    "policies": policies.policies.len(),
+                    "kill_switches": policies.kill_switches(),
+                    "warnings": loaded.warnings.iter().map(Finding::to_json).collect::<Vec<_>>(),
+                    "effective": effective,
+                }))?,
+                Format::Human => {
+                    print!("{}", crate::yaml::emit(&effective));
+                    output::success(&format!(
+                        "config is valid: {}; {} policies; kill switches: {}",
+                        loaded.origin_name(),
+                        policies.policies.len(),
+                        policies.kill_switches().join(", ")
+                    ));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn schema(_cli: &Cli, args: &SchemaArgs) -> miette::Result<ExitCode> {
+    let schema = match args.kind {
+        SchemaKind::Config => config::config_schema(),
+        SchemaKind::Capability => crate::capability::manifest_schema(),
+        SchemaKind::Exemption => crate::capability::exemption_schema(),
+        SchemaKind::PolicyTest => crate::policy::testing::suite_schema(),
+    };
+    output::print_json(&schema)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,211 @@
+//! `brain init [DIR]`: scaffold a studio repository that `brain config check` accepts as it is.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+
+use super::Cli;
+use super::output::{self, Format};
+use crate::config;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to scaffold (created if missing; default: the current directory).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+const BRAIN_YAML: &str = "\
+# yaml-language-server: $schema=./schemas/brain.schema.json
+# brain.yaml: how this studio's brain runs. `brain config check` validates it;
+# `brain schema config` prints its full JSON Schema. Secrets never sit in this file:
+# write `{ env: NAME }` or `{ file: PATH }` wherever a secret is needed.
+studio:
+  name: My Studio
+  timezone: UTC
+
+# Local, derived, disposable state (the SQLite file, exports). Keep it out of version control.
+data_dir: .brain
+
+server:
+  listen: 127.0.0.1:8787
+
+store:
+  sqlite:
+    path: brain.db
+  # For production, use Postgres instead of SQLite:
+  # postgres:
+  #   url: { env: BRAIN_DATABASE_URL }
+
+policy:
+  policies: policies
+  capabilities: capabilities
+  specs: specs
+
+thresholds:
+  snapshot_stale_after: 30m
+  max_exemption: 30d
+";
+
+const GITIGNORE: &str = ".brain/\n";
+
+/// The first line of every manifest `brain init` writes, so editors validate it.
+const CAPABILITY_SCHEMA_LINE: &str =
+    "# yaml-language-server: $schema=../schemas/capability.schema.json";
+
+const POLICY_TESTS: &str = "\
+# `brain test` runs these; add a case for every rule you rely on.
+tests:
+  - name: staff may propose the ops-note pilot
+    principal: staff:alice
+    action: propose
+    capability: firestore.ops_note.append
+    expect: allow
+  - name: the global kill switch stops execution
+    principal: staff:bob
+    action: execute
+    capability: firestore.ops_note.append
+    context: { approvals: 1, kill_switches: [global] }
+    expect: deny
+    reasons: [KILL_SWITCH_ACTIVE]
+  - name: nobody approves their own proposal
+    principal: staff:alice
+    action: approve
+    capability: firestore.ops_note.append
+    context: { proposer: staff:alice }
+    expect: deny
+    reasons: [SELF_APPROVAL_FORBIDDEN]
+";
+
+/// The files `brain init` writes: path relative to DIR, and content.
+pub fn scaffold_files() -> Vec<(&'static str, String)> {
+    let schema =
+        |value: serde_json::Value| serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
+    let manifest = |text: &str| format!("{CAPABILITY_SCHEMA_LINE}\n{text}");
+    vec![
+        ("brain.yaml", BRAIN_YAML.to_string()),
+        (".gitignore", GITIGNORE.to_string()),
+        ("schemas/brain.schema.json", schema(config::config_schema())),
+        (
+            "schemas/capability.schema.json",
+            schema(crate::capability::manifest_schema()),
+        ),
+        (
+            "schemas/exemption.schema.json",
+            schema(crate::capability::exemption_schema()),
+        ),
+        (
+            "schemas/policy-test.schema.json",
+            schema(crate::policy::testing::suite_schema()),
+        ),
+        (
+            "policies/brain.cedarschema",
+            include_str!("../../policies/brain.cedarschema").to_string(),
+        ),
+        (
+            "policies/base.cedar",
+            include_str!("../../policies/base.cedar").to_string(),
+        ),
+        (
+            "policies/kill_switches.cedar",
+            include_str!("../../policies/kill_switches.cedar").to_string(),
+        ),
+        (
+            "capabilities/firestore.ops_note.append.yaml",
+            manifest(include_str!(
+                "../../capabilities/firestore.ops_note.append.yaml"
+            )),
+        ),
+        (
+            "capabilities/marketing.post.draft.yaml",
+            manifest(include_str!("../../capabilities/marketing.post.draft.yaml")),
+        ),
+        (
+            "capabilities/brain.kill_switch.set.yaml",
+            manifest(include_str!(
+                "../../capabilities/brain.kill_switch.set.yaml"
+            )),
+        ),
+        (
+            "policies/tests/pilot.yaml",
+            format!(
+                "# yaml-language-server: $schema=../../schemas/policy-test.schema.json\n{POLICY_TESTS}"
+            ),
+        ),
+        (
+            "specs/firestore.ops_note.append.md",
+            include_str!("../../specs/firestore.ops_note.append.md").to_string(),
+        ),
+    ]
+}
+
+pub fn run(cli: &Cli, args: &InitArgs) -> miette::Result<ExitCode> {
+    let files = scaffold_files();
+    let existing: Vec<&str> = files
+        .iter()
+        .map(|(path, _)| *path)
+        .filter(|path| args.dir.join(path).exists())
+        .collect();
+    if !existing.is_empty() && !args.force {
+        let error = miette::miette!(
+            code = "init::exists",
+            help = "run in an empty directory, or pass --force to overwrite these files",
+            "refusing to overwrite {} in `{}`: {}",
+            crate::diagnostic::plural(existing.len(), "existing file"),
+            args.dir.display(),
+            existing.join(", ")
+        );
+        if cli.format != Format::Human {
+            output::print_json(&json!({ "created": [], "refused": existing }))?;
+        }
+        output::print_report(&error);
+        return Ok(ExitCode::from(1));
+    }
+    let mut created = Vec::new();
+    for (relative, content) in &files {
+        let path = args.dir.join(relative);
+        write_file(&path, content)?;
+        created.push(*relative);
+    }
+    match cli.format {
+        Format::Json | Format::Sarif | Format::Github => output::print_json(&json!({
+            "dir": args.dir.display().to_string(),
+            "created": created,
+        }))?,
+        Format::Human => {
+            for path in &created {
+                println!("created {path}");
+            }
+            output::success(&format!(
+                "scaffolded a studio repository in `{}`; next: `brain --config {} config check`",
+                args.dir.display(),
+                args.dir.join("brain.yaml").display()
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_file(path: &Path, content: &str) -> miette::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            miette::miette!(
+                code = "init::io",
+                "cannot create `{}`: {error}",
+                parent.display()
+            )
+        })?;
+    }
+    std::fs::write(path, content).map_err(|error| {
+        miette::miette!(
+            code = "init::io",
+            "cannot write `{}`: {error}",
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,125 @@
+//! `brain serve`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::Cli;
+use super::config::load_checked;
+use super::output;
+use crate::config::{AuthMode, LoadedConfig};
+use crate::server::{self, AppState};
+use crate::store::{self, Store, StoreError, StoreTarget};
+use crate::telemetry::{self, Metrics};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind, overriding `server.listen` (default 127.0.0.1:8787).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// The store could not be opened; names the config key to look at.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot open the store ({target})")]
+#[diagnostic(code(serve::store), help("{help}"))]
+pub struct StoreOpenError {
+    target: String,
+    help: String,
+    #[source]
+    #[diagnostic_source]
+    cause: StoreError,
+}
+
+impl StoreOpenError {
+    pub fn new(loaded: &LoadedConfig, target: &StoreTarget, cause: StoreError) -> Self {
+        let key = if loaded.config.store.postgres.is_some() {
+            "store.postgres.url"
+        } else {
+            "store.sqlite.path (or data_dir)"
+        };
+        Self {
+            target: target.describe(),
+            help: format!(
+                "check `{key}` in {}; for Postgres, make sure the server is running and reachable",
+                loaded.origin_name()
+            ),
+            cause,
+        }
+    }
+}
+
+/// Open the configured store and apply pending migrations.
+pub(super) async fn open_store(loaded: &LoadedConfig) -> Result<Arc<dyn Store>, StoreOpenError> {
+    let target = StoreTarget::from_config(loaded).map_err(|cause| StoreOpenError {
+        target: "unresolved".into(),
+        help: "check the `store` section of the config".into(),
+        cause,
+    })?;
+    store::open_and_migrate(&target)
+        .await
+        .map_err(|cause| StoreOpenError::new(loaded, &target, cause))
+}
+
+pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
+    telemetry::init_logging(cli.log_format);
+    let (loaded, policies) = match load_checked(cli) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let listen = args.listen.unwrap_or(loaded.listen);
+    if !listen.ip().is_loopback() && loaded.config.server.auth.mode == AuthMode::None {
+        let error = miette::miette!(
+            code = "config::unsafe_bind",
+            help = "set `server.auth.mode: token` (the default), or bind a loopback address",
+            "refusing to serve `{listen}` without authentication"
+        );
+        output::print_report(&error);
+        return Ok(ExitCode::from(2));
+    }
+    let runtime = super::runtime()?;
+    runtime.block_on(async move {
+        // Bind first: a taken port stops start-up before anything else is touched.
+        let listener = match server::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                output::print_diagnostic(&error);
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let store = match open_store(&loaded).await {
+            Ok(store) => store,
+            Err(error) => {
+                output::print_diagnostic(&error);
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let metrics = Arc::new(Metrics::new());
+        metrics.set_policies_loaded(policies.policies.len());
+        metrics.set_store(true, true);
+        tracing::info!(
+            config = %loaded.origin_name(),
+            store = store.backend().as_str(),
+            policies = policies.policies.len(),
+            version = env!("CARGO_PKG_VERSION"),
+            "brain starting"
+        );
+        let state = AppState {
+            store: store.clone(),
+            policies: Arc::new(policies),
+            config: Arc::new(loaded),
+            metrics,
+        };
+        let result = server::serve(listener, state).await;
+        store.close().await;
+        match result {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(error) => {
+                output::print_diagnostic(&error);
+                Ok(ExitCode::from(2))
+            }
+        }
+    })
+}

@@ -1,0 +1,34 @@
+//! Time: one format for every stored timestamp (RFC 3339, UTC, microseconds, `Z`), which sorts
+//! as text on every backend.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// The current time.
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// `2026-11-24T21:55:00.123456Z`.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Parse a stored timestamp.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_times_round_trip_and_sort_as_text() {
+        let earlier = parse_time("2026-01-02T03:04:05.000006Z").unwrap();
+        let later = parse_time("2026-01-02T03:04:05.100000Z").unwrap();
+        assert_eq!(format_time(earlier), "2026-01-02T03:04:05.000006Z");
+        assert!(format_time(earlier) < format_time(later));
+    }
+}

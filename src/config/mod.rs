@@ -1,0 +1,1109 @@
+//! The config contract: `brain.yaml`, its typed sections, its JSON Schema, and its validation.
+//!
+//! Loading parses the file with spans, checks it against the JSON Schema generated from the
+//! types below (so unknown keys and wrong types are found all at once), deserializes it, then
+//! runs the semantic checks (unsafe settings, secrets, paths) and resolves secrets. Every problem
+//! is a [`Finding`] pointing into the file; all of them are reported together.
+//!
+//! Architecture Invariant: a config that produced an error-level finding is never returned, so
+//! nothing starts half-configured.
+
+pub mod duration;
+pub mod schema_errors;
+pub mod secret;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{Finding, Findings, Severity, SourceFile, plural};
+use crate::yaml;
+pub use duration::Duration;
+pub use secret::{Secret, SecretRef};
+
+/// The demo studio's config, used when no config is given or found.
+pub const DEMO_CONFIG: &str = include_str!("../../examples/studio/brain.yaml");
+/// Where the demo studio lives in a source checkout.
+pub const DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/studio");
+/// Where the JSON Schema for `brain.yaml` is documented (used in `$schema` lines).
+pub const CONFIG_SCHEMA_HINT: &str = "brain schema config";
+
+/// `brain.yaml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "brain.yaml",
+    description = "Configuration of a brain studio deployment."
+)]
+pub struct Config {
+    /// The studio this brain runs beside.
+    #[serde(default)]
+    pub studio: StudioConfig,
+    /// Directory for local state (the SQLite file, exports). Defaults to `$BRAIN_DATA_DIR`, else
+    /// `$XDG_DATA_HOME/brain`, else `~/.local/share/brain`. Relative to brain.yaml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub cloud: CloudConfig,
+    /// Connectors to devices and external systems.
+    #[serde(default)]
+    pub connectors: Vec<ConnectorConfig>,
+    #[serde(default)]
+    pub schedules: SchedulesConfig,
+    #[serde(default)]
+    pub thresholds: ThresholdsConfig,
+    #[serde(default)]
+    pub lint: LintConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StudioConfig {
+    /// Display name of the studio.
+    #[serde(default = "default_studio_name")]
+    pub name: String,
+    /// IANA time zone used for daily schedules and "today".
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+impl Default for StudioConfig {
+    fn default() -> Self {
+        Self {
+            name: default_studio_name(),
+            timezone: default_timezone(),
+        }
+    }
+}
+
+fn default_studio_name() -> String {
+    "Studio".into()
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address `brain serve` binds (`--listen` overrides it).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8787".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `token`: every API call and console session needs an actor token brain issued.
+    /// `none`: anonymous, read-only viewing; refused on any non-loopback address.
+    #[serde(default)]
+    pub mode: AuthMode,
+    /// How long a console session lasts.
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Token,
+            session_ttl: default_session_ttl(),
+        }
+    }
+}
+
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(12 * 3600)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    #[default]
+    Token,
+    None,
+}
+
+/// Where brain keeps its local (derived, disposable) state. Exactly one backend; SQLite when
+/// neither is given.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite: Option<SqliteConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteConfig {
+    /// Path of the database file; relative paths are under the data directory.
+    #[serde(default = "default_sqlite_path")]
+    pub path: PathBuf,
+}
+
+fn default_sqlite_path() -> PathBuf {
+    PathBuf::from("brain.db")
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// The connection URL (`postgres://user:password@host/db`), a secret.
+    pub url: SecretRef,
+    /// Largest number of pooled connections.
+    #[serde(default = "default_max_connections")]
+    #[schemars(range(min = 1, max = 200))]
+    pub max_connections: u32,
+    /// How long to wait for a connection before giving up.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Duration,
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// Where the policy set lives; relative to brain.yaml.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    #[serde(default = "default_policies_dir")]
+    pub policies: PathBuf,
+    #[serde(default = "default_capabilities_dir")]
+    pub capabilities: PathBuf,
+    #[serde(default = "default_specs_dir")]
+    pub specs: PathBuf,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            policies: default_policies_dir(),
+            capabilities: default_capabilities_dir(),
+            specs: default_specs_dir(),
+        }
+    }
+}
+
+fn default_policies_dir() -> PathBuf {
+    PathBuf::from("policies")
+}
+
+fn default_capabilities_dir() -> PathBuf {
+    PathBuf::from("capabilities")
+}
+
+fn default_specs_dir() -> PathBuf {
+    PathBuf::from("specs")
+}
+
+/// The cloud sources StudioState is derived from. The cloud stays authoritative.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firestore: Option<FirestoreConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe: Option<StripeConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixtures: Option<FixturesConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirestoreConfig {
+    pub project_id: String,
+    #[serde(default = "default_firestore_database")]
+    pub database: String,
+    /// Service-account JSON key, a secret. Not needed when `FIRESTORE_EMULATOR_HOST` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<SecretRef>,
+}
+
+fn default_firestore_database() -> String {
+    "(default)".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StripeConfig {
+    /// A restricted, read-only API key, a secret.
+    pub api_key: SecretRef,
+    /// Override of Stripe's API base URL (for a local fake).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixturesConfig {
+    /// Directory holding one folder of JSON documents per collection; relative to brain.yaml.
+    pub dir: PathBuf,
+}
+
+/// One connector.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Unique id, used in capability targets and kill switch names.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_-]*$"))]
+    pub id: String,
+    pub kind: ConnectorKind,
+    /// `read` (the default) or `write`. Physical kinds are read-only by construction.
+    #[serde(default)]
+    pub mode: ConnectorMode,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Base URL of the device API (hub, Home Assistant, Firestore override).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Hubitat Maker API app id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    /// Access token (Hubitat) or long-lived token (Home Assistant), a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<SecretRef>,
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: Duration,
+    #[serde(default = "default_request_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    /// Hubitat Elevation hub through the Maker API (physical, read-only).
+    Hubitat,
+    /// Roborock vacuums through a Home Assistant bridge (physical, read-only).
+    Roborock,
+    /// Firestore as a write target (the ops-note pilot).
+    Firestore,
+}
+
+impl ConnectorKind {
+    pub fn is_physical(self) -> bool {
+        matches!(self, ConnectorKind::Hubitat | ConnectorKind::Roborock)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorKind::Hubitat => "hubitat",
+            ConnectorKind::Roborock => "roborock",
+            ConnectorKind::Firestore => "firestore",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorMode {
+    #[default]
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulesConfig {
+    /// When StudioState snapshots are computed.
+    #[serde(default = "default_snapshot_schedule")]
+    pub snapshot: Schedule,
+    /// When audit export bundles are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<Schedule>,
+    /// When the retention job runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Schedule>,
+}
+
+impl Default for SchedulesConfig {
+    fn default() -> Self {
+        Self {
+            snapshot: default_snapshot_schedule(),
+            backup: None,
+            retention: None,
+        }
+    }
+}
+
+fn default_snapshot_schedule() -> Schedule {
+    Schedule {
+        every: Some(Duration::from_secs(15 * 60)),
+        daily_at: None,
+        jitter: Duration::from_secs(30),
+    }
+}
+
+/// A schedule: an interval, a daily time, or both.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Duration>,
+    /// Local time of day, `HH:MM`, in the studio's time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub daily_at: Option<String>,
+    /// Random delay added to each run so several daemons do not fire together.
+    #[serde(default)]
+    pub jitter: Duration,
+}
+
+impl Default for Duration {
+    fn default() -> Self {
+        Duration::from_secs(0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsConfig {
+    /// A snapshot older than this is stale: decisions that need fresh state deny.
+    #[serde(default = "default_stale_after")]
+    pub snapshot_stale_after: Duration,
+    /// Largest allowed difference between a local count and the cloud's own count.
+    #[serde(default)]
+    pub drift_tolerance: u64,
+    /// Longest approval validity a capability may declare.
+    #[serde(default = "default_max_approval_validity")]
+    pub max_approval_validity: Duration,
+    /// Longest an exemption may last.
+    #[serde(default = "default_max_exemption")]
+    pub max_exemption: Duration,
+}
+
+impl Default for ThresholdsConfig {
+    fn default() -> Self {
+        Self {
+            snapshot_stale_after: default_stale_after(),
+            drift_tolerance: 0,
+            max_approval_validity: default_max_approval_validity(),
+            max_exemption: default_max_exemption(),
+        }
+    }
+}
+
+fn default_stale_after() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn default_max_approval_validity() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+fn default_max_exemption() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {
+    /// Per-rule severity overrides: `rule-id: error | warning | off`.
+    #[serde(default)]
+    pub severities: BTreeMap<String, LintLevel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LintLevel {
+    Error,
+    Warning,
+    Off,
+}
+
+/// Where the config came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// A file given with `--config` / `BRAIN_CONFIG`, or `./brain.yaml`.
+    File(PathBuf),
+    /// No file: the built-in demo studio.
+    Demo,
+}
+
+/// A validated config with secrets resolved and paths made absolute.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub origin: ConfigOrigin,
+    /// Directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Warnings found while loading (errors stop loading).
+    pub warnings: Vec<Finding>,
+    /// The file's text and spans, for checks that run after loading.
+    pub source: SourceFile,
+    pub document: yaml::Document,
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system (paths need not exist).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+impl LoadedConfig {
+    pub fn policies_dir(&self) -> PathBuf {
+        normalize(&self.base_dir.join(&self.config.policy.policies))
+    }
+
+    pub fn capabilities_dir(&self) -> PathBuf {
+        normalize(&self.base_dir.join(&self.config.policy.capabilities))
+    }
+
+    pub fn specs_dir(&self) -> PathBuf {
+        normalize(&self.base_dir.join(&self.config.policy.specs))
+    }
+
+    /// The SQLite file, when the store is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        if self.config.store.postgres.is_some() {
+            return None;
+        }
+        let relative = self
+            .config
+            .store
+            .sqlite
+            .as_ref()
+            .map_or_else(default_sqlite_path, |sqlite| sqlite.path.clone());
+        Some(normalize(&self.data_dir.join(relative)))
+    }
+
+    /// A short name of the config's origin for messages.
+    pub fn origin_name(&self) -> String {
+        match &self.origin {
+            ConfigOrigin::File(path) => path.display().to_string(),
+            ConfigOrigin::Demo => "examples/studio/brain.yaml (the built-in demo studio)".into(),
+        }
+    }
+
+    /// The effective config as JSON, secrets redacted.
+    pub fn effective_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert(
+                "data_dir".into(),
+                self.data_dir.display().to_string().into(),
+            );
+            map.entry("server").or_insert_with(|| serde_json::json!({}));
+            if let Some(serde_json::Value::Object(server)) = map.get_mut("server") {
+                server.insert("listen".into(), self.listen.to_string().into());
+            }
+            if let Some(path) = self.sqlite_path()
+                && let Some(serde_json::Value::Object(store)) = map.get_mut("store")
+            {
+                store.insert(
+                    "sqlite".into(),
+                    serde_json::json!({ "path": path.display().to_string() }),
+                );
+            }
+        }
+        value
+    }
+}
+
+/// Why loading failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConfigError {
+    #[error("cannot read config file `{path}`: {cause}")]
+    #[diagnostic(
+        code(config::unreadable),
+        help("check the path given with --config or BRAIN_CONFIG")
+    )]
+    Unreadable { path: String, cause: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] Findings),
+}
+
+/// What loading needs from the outside world, so tests can control it.
+pub struct Environment<'a> {
+    pub var: &'a dyn Fn(&str) -> Option<String>,
+    pub current_dir: PathBuf,
+}
+
+impl Environment<'_> {
+    pub fn process() -> Environment<'static> {
+        Environment {
+            var: &|name| std::env::var(name).ok(),
+            current_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        }
+    }
+}
+
+/// Find and load the config: `explicit` (from `--config` / `BRAIN_CONFIG`), else `./brain.yaml`,
+/// else the demo studio.
+pub fn load(
+    explicit: Option<&Path>,
+    environment: &Environment<'_>,
+) -> Result<LoadedConfig, ConfigError> {
+    let candidate = explicit.map(Path::to_path_buf).or_else(|| {
+        Some(PathBuf::from("brain.yaml"))
+            .filter(|path| environment.current_dir.join(path).is_file())
+    });
+    match candidate {
+        Some(path) => {
+            let absolute = if path.is_absolute() {
+                path.clone()
+            } else {
+                environment.current_dir.join(&path)
+            };
+            let text =
+                std::fs::read_to_string(&absolute).map_err(|error| ConfigError::Unreadable {
+                    path: path.display().to_string(),
+                    cause: error.to_string(),
+                })?;
+            let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+            parse_and_validate(
+                &text,
+                &path.display().to_string(),
+                ConfigOrigin::File(path),
+                base_dir,
+                environment,
+            )
+        }
+        None => parse_and_validate(
+            DEMO_CONFIG,
+            "examples/studio/brain.yaml",
+            ConfigOrigin::Demo,
+            PathBuf::from(DEMO_DIR),
+            environment,
+        ),
+    }
+}
+
+/// Parse, schema-check, deserialize and validate config text.
+pub fn parse_and_validate(
+    text: &str,
+    display_name: &str,
+    origin: ConfigOrigin,
+    base_dir: PathBuf,
+    environment: &Environment<'_>,
+) -> Result<LoadedConfig, ConfigError> {
+    let source = SourceFile::new(display_name, text);
+    let fail = |findings: Vec<Finding>| {
+        let errors = findings
+            .iter()
+            .filter(|finding| finding.severity == Severity::Error)
+            .count();
+        ConfigError::Invalid(Findings::new(
+            format!("{display_name} has {}", plural(errors, "problem")),
+            findings,
+        ))
+    };
+    let document = match yaml::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            return Err(fail(vec![
+                Finding::error("config::syntax", format!("invalid YAML: {}", error.message))
+                    .at(&source, error.span, "here")
+                    .with_help(
+                        "fix the YAML syntax; `brain schema config` prints the expected shape",
+                    ),
+            ]));
+        }
+    };
+    let mut value = document.value.clone();
+    if value.is_null() {
+        value = serde_json::json!({});
+    }
+    let (mut findings, offending) =
+        schema_errors::check(&config_schema(), &value, &document, &source, "config");
+    // Keep going past shape problems where the rest still makes a config, so that every
+    // problem (a typo and a missing secret, say) is reported in one run.
+    let mut pruned = schema_errors::prune(value, &offending);
+    let mut offending = offending;
+    for _ in 0..8 {
+        // Pruning can leave an object without a required key: prune that object too.
+        let (_, more) =
+            schema_errors::check(&config_schema(), &pruned, &document, &source, "config");
+        if more.is_empty() {
+            break;
+        }
+        pruned = schema_errors::prune(pruned, &more);
+        offending.extend(more);
+    }
+    let mut config: Config = match serde_json::from_value(pruned) {
+        Ok(config) => config,
+        Err(error) => {
+            if findings.is_empty() {
+                findings.push(
+                    Finding::error("config::invalid", format!("invalid config: {error}"))
+                        .at(&source, document.value_span(""), "in this file")
+                        .with_help("`brain schema config` prints the expected shape"),
+                );
+            }
+            return Err(fail(findings));
+        }
+    };
+    let context = Check {
+        source: &source,
+        document: &document,
+        base_dir: &base_dir,
+        environment,
+        offending: &offending,
+    };
+    let listen = context.check_server(&config, &mut findings);
+    context.check_store(&mut config, &mut findings);
+    context.check_paths(&config, &mut findings);
+    context.check_cloud(&mut config, &mut findings);
+    context.check_connectors(&mut config, &mut findings);
+    context.check_schedules(&config, &mut findings);
+    let data_dir = resolve_data_dir(&config, &base_dir, environment);
+    findings.sort_by_key(|finding| finding.span.as_ref().map_or(usize::MAX, |span| span.start));
+    if findings
+        .iter()
+        .any(|finding| finding.severity == Severity::Error)
+    {
+        return Err(fail(findings));
+    }
+    Ok(LoadedConfig {
+        config,
+        origin,
+        base_dir,
+        data_dir,
+        listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8787))),
+        warnings: findings,
+        source,
+        document,
+    })
+}
+
+/// The JSON Schema of `brain.yaml`.
+pub fn config_schema() -> serde_json::Value {
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SCHEMA
+        .get_or_init(schema_errors::schema_value::<Config>)
+        .clone()
+}
+
+fn resolve_data_dir(config: &Config, base_dir: &Path, environment: &Environment<'_>) -> PathBuf {
+    if let Some(dir) = &config.data_dir {
+        return normalize(&base_dir.join(dir));
+    }
+    if let Some(dir) = (environment.var)("BRAIN_DATA_DIR").filter(|dir| !dir.is_empty()) {
+        return environment.current_dir.join(dir);
+    }
+    if let Some(dir) = (environment.var)("XDG_DATA_HOME").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir).join("brain");
+    }
+    if let Some(home) = (environment.var)("HOME").filter(|home| !home.is_empty()) {
+        return PathBuf::from(home).join(".local/share/brain");
+    }
+    environment.current_dir.join(".brain")
+}
+
+struct Check<'a> {
+    source: &'a SourceFile,
+    document: &'a yaml::Document,
+    base_dir: &'a Path,
+    environment: &'a Environment<'a>,
+    /// Nodes that failed the schema check; checks of what they held are skipped.
+    offending: &'a [String],
+}
+
+impl Check<'_> {
+    /// Whether a schema problem was already reported at or under `pointer`.
+    fn already_reported(&self, pointer: &str) -> bool {
+        self.offending.iter().any(|bad| {
+            bad == pointer
+                || bad.starts_with(&format!("{pointer}/"))
+                || pointer.starts_with(&format!("{bad}/"))
+        })
+    }
+
+    fn at_value(&self, finding: Finding, pointer: &str, label: &str) -> Finding {
+        finding.at(self.source, self.document.value_span(pointer), label)
+    }
+
+    fn at_key(&self, finding: Finding, pointer: &str, label: &str) -> Finding {
+        finding.at(self.source, self.document.key_span(pointer), label)
+    }
+
+    fn check_server(&self, config: &Config, findings: &mut Vec<Finding>) -> Option<SocketAddr> {
+        if self.already_reported("/server") {
+            return None;
+        }
+        let listen = match config.server.listen.parse::<SocketAddr>() {
+            Ok(listen) => listen,
+            Err(_) => {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::listen",
+                            format!("`{}` is not an address to listen on", config.server.listen),
+                        ),
+                        "/server/listen",
+                        "expected IP:PORT",
+                    )
+                    .with_help("write an IP address and a port, such as `127.0.0.1:8787`"),
+                );
+                return None;
+            }
+        };
+        if !listen.ip().is_loopback() && config.server.auth.mode == AuthMode::None {
+            let pointer = if self.document.contains("/server/auth/mode") {
+                "/server/auth/mode"
+            } else {
+                "/server/listen"
+            };
+            findings.push(
+                self.at_value(
+                    Finding::error(
+                        "config::unsafe_bind",
+                        format!("refusing to serve `{listen}` without authentication"),
+                    ),
+                    pointer,
+                    "anonymous access on a non-loopback address",
+                )
+                .with_help(
+                    "set `server.auth.mode: token` (the default), or bind a loopback address such as `127.0.0.1:8787`",
+                ),
+            );
+        }
+        Some(listen)
+    }
+
+    fn check_store(&self, config: &mut Config, findings: &mut Vec<Finding>) {
+        if config.store.sqlite.is_some() && config.store.postgres.is_some() {
+            findings.push(
+                self.at_key(
+                    Finding::error(
+                        "config::store",
+                        "both `store.sqlite` and `store.postgres` are set",
+                    ),
+                    "/store/postgres",
+                    "second backend",
+                )
+                .with_help(
+                    "keep one backend: `sqlite` for a single machine, `postgres` for production",
+                ),
+            );
+        }
+        if let Some(postgres) = &mut config.store.postgres {
+            self.resolve_secret(&mut postgres.url, "/store/postgres/url", findings);
+        }
+    }
+
+    fn check_paths(&self, config: &Config, findings: &mut Vec<Finding>) {
+        let policy = &config.policy;
+        for (key, path) in [
+            ("policies", &policy.policies),
+            ("capabilities", &policy.capabilities),
+        ] {
+            let full = self.base_dir.join(path);
+            if !full.is_dir() {
+                let pointer = format!("/policy/{key}");
+                let finding = Finding::error(
+                    "config::path",
+                    format!("the {key} directory `{}` does not exist", full.display()),
+                );
+                let finding = if self.document.contains(&pointer) {
+                    self.at_value(finding, &pointer, "not a directory")
+                } else {
+                    finding.in_file(self.source)
+                };
+                findings.push(
+                    finding
+                    .with_help(format!(
+                        "create it (`brain init` scaffolds one), or point `policy.{key}` at it; relative paths start at the config file's directory"
+                    )),
+                );
+            }
+        }
+    }
+
+    fn check_cloud(&self, config: &mut Config, findings: &mut Vec<Finding>) {
+        if let Some(firestore) = &mut config.cloud.firestore {
+            if firestore.project_id.trim().is_empty() {
+                findings.push(
+                    self.at_value(
+                        Finding::error("config::firestore", "`cloud.firestore.project_id` is empty"),
+                        "/cloud/firestore/project_id",
+                        "empty",
+                    )
+                    .with_help("write the Google Cloud project id that holds the studio's Firestore database"),
+                );
+            }
+            let emulator = (self.environment.var)("FIRESTORE_EMULATOR_HOST")
+                .is_some_and(|host| !host.is_empty());
+            match &mut firestore.credentials {
+                Some(credentials) => self.resolve_secret(credentials, "/cloud/firestore/credentials", findings),
+                None if !emulator => findings.push(
+                    self.at_key(
+                        Finding::error("config::firestore", "Firestore needs credentials"),
+                        "/cloud/firestore",
+                        "no `credentials`",
+                    )
+                    .with_help(
+                        "add `credentials: { file: PATH }` with a service-account key, or set FIRESTORE_EMULATOR_HOST to use the emulator",
+                    ),
+                ),
+                None => {}
+            }
+        }
+        if let Some(stripe) = &mut config.cloud.stripe {
+            self.resolve_secret(&mut stripe.api_key, "/cloud/stripe/api_key", findings);
+        }
+        if let Some(fixtures) = &config.cloud.fixtures {
+            let full = self.base_dir.join(&fixtures.dir);
+            if !full.is_dir() {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::path",
+                            format!("the fixtures directory `{}` does not exist", full.display()),
+                        ),
+                        "/cloud/fixtures/dir",
+                        "not a directory",
+                    )
+                    .with_help("point `cloud.fixtures.dir` at a folder with one sub-folder of JSON documents per collection"),
+                );
+            }
+        }
+    }
+
+    fn check_connectors(&self, config: &mut Config, findings: &mut Vec<Finding>) {
+        let mut seen = HashSet::new();
+        for (index, connector) in config.connectors.iter_mut().enumerate() {
+            let pointer = format!("/connectors/{index}");
+            if self.already_reported(&pointer) {
+                continue;
+            }
+            if !seen.insert(connector.id.clone()) {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!("duplicate connector id `{}`", connector.id),
+                        ),
+                        &format!("{pointer}/id"),
+                        "used before",
+                    )
+                    .with_help("give every connector its own id"),
+                );
+            }
+            if connector.kind.is_physical() && connector.mode == ConnectorMode::Write {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::unsafe_connector",
+                            format!(
+                                "connector `{}` is a physical {} connector, which is read-only by construction",
+                                connector.id,
+                                connector.kind.as_str()
+                            ),
+                        ),
+                        &format!("{pointer}/mode"),
+                        "write on a physical device",
+                    )
+                    .with_help("remove `mode: write`; physical connectors start read-only and stay so"),
+                );
+            }
+            let needs_url = connector.kind.is_physical();
+            if needs_url && connector.base_url.is_none() {
+                findings.push(
+                    self.at_key(
+                        Finding::error(
+                            "config::connector",
+                            format!("connector `{}` has no `base_url`", connector.id),
+                        ),
+                        &pointer,
+                        "missing base_url",
+                    )
+                    .with_help(match connector.kind {
+                        ConnectorKind::Hubitat => {
+                            "add `base_url: http://HUB-ADDRESS` (the hub's local address)"
+                        }
+                        _ => "add `base_url: http://HOME-ASSISTANT:8123`",
+                    }),
+                );
+            }
+            if let Some(url) = &connector.base_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!("`{url}` is not an http(s) URL"),
+                        ),
+                        &format!("{pointer}/base_url"),
+                        "expected http:// or https://",
+                    )
+                    .with_help("write the full URL, such as `http://192.168.1.20`"),
+                );
+            }
+            if connector.kind == ConnectorKind::Hubitat && connector.app_id.is_none() {
+                findings.push(
+                    self.at_key(
+                        Finding::error("config::connector", format!("connector `{}` has no `app_id`", connector.id)),
+                        &pointer,
+                        "missing app_id",
+                    )
+                    .with_help("add the Maker API app id shown in the hub's Maker API page, such as `app_id: \"12\"`"),
+                );
+            }
+            match &mut connector.token {
+                Some(token) => self.resolve_secret(token, &format!("{pointer}/token"), findings),
+                None if connector.kind.is_physical() => findings.push(
+                    self.at_key(
+                        Finding::error("config::connector", format!("connector `{}` has no `token`", connector.id)),
+                        &pointer,
+                        "missing token",
+                    )
+                    .with_help("add `token: { env: NAME }` naming the environment variable that holds the access token"),
+                ),
+                None => {}
+            }
+        }
+    }
+
+    fn check_schedules(&self, config: &Config, findings: &mut Vec<Finding>) {
+        let schedules = &config.schedules;
+        for (name, schedule) in [
+            ("snapshot", Some(&schedules.snapshot)),
+            ("backup", schedules.backup.as_ref()),
+            ("retention", schedules.retention.as_ref()),
+        ] {
+            let Some(schedule) = schedule else { continue };
+            let pointer = format!("/schedules/{name}");
+            if self.already_reported(&pointer) {
+                continue;
+            }
+            if schedule.every.is_none() && schedule.daily_at.is_none() {
+                findings.push(
+                    self.at_key(
+                        Finding::error("config::schedule", format!("schedule `{name}` never runs")),
+                        &pointer,
+                        "neither `every` nor `daily_at`",
+                    )
+                    .with_help("add `every: 15m`, `daily_at: \"06:00\"`, or both"),
+                );
+            }
+            if let Some(every) = schedule.every
+                && every.as_secs() == 0
+            {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::schedule",
+                            format!("schedule `{name}` has a zero interval"),
+                        ),
+                        &format!("{pointer}/every"),
+                        "zero",
+                    )
+                    .with_help("use an interval of at least one second, such as `15m`"),
+                );
+            }
+        }
+    }
+
+    fn resolve_secret(
+        &self,
+        reference: &mut SecretRef,
+        pointer: &str,
+        findings: &mut Vec<Finding>,
+    ) {
+        use secret::SecretProblem;
+        let Err(problem) = secret::resolve(reference, self.base_dir, self.environment.var) else {
+            return;
+        };
+        let finding = match problem {
+            SecretProblem::Inline => schema_errors::inline_secret("config", self.source, self.document, pointer),
+            SecretProblem::NoSource | SecretProblem::BothSources => self
+                .at_value(
+                    Finding::error("config::secret", "a secret needs exactly one source"),
+                    pointer,
+                    "expected `env` or `file`",
+                )
+                .with_help("write `{ env: NAME }` or `{ file: PATH }`"),
+            SecretProblem::EnvMissing(name) => self
+                .at_value(
+                    Finding::error("config::secret", format!("environment variable `{name}` is not set")),
+                    pointer,
+                    "secret read from here",
+                )
+                .with_help(format!("export {name} before starting brain, or read the secret from a file with `{{ file: PATH }}`")),
+            SecretProblem::EnvEmpty(name) => self
+                .at_value(
+                    Finding::error("config::secret", format!("environment variable `{name}` is empty")),
+                    pointer,
+                    "secret read from here",
+                )
+                .with_help(format!("set {name} to the secret's value")),
+            SecretProblem::FileUnreadable(path, cause) => self
+                .at_value(
+                    Finding::error(
+                        "config::secret",
+                        format!("cannot read secret file `{}`: {cause}", path.display()),
+                    ),
+                    pointer,
+                    "secret read from here",
+                )
+                .with_help("check the path (relative paths start at brain.yaml's directory) and its permissions"),
+            SecretProblem::FileEmpty(path) => self
+                .at_value(
+                    Finding::error("config::secret", format!("secret file `{}` is empty", path.display())),
+                    pointer,
+                    "secret read from here",
+                )
+                .with_help("write the secret into the file"),
+        };
+        findings.push(finding);
+    }
+}

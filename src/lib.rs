@@ -1,0 +1,18 @@
+//! brain: a policy-as-code engine and local control plane for a studio's operating system.
+//!
+//! The cloud stays authoritative; brain computes and proposes; irreversible actions need
+//! approval; everything is auditable; the system fails safe. See ARCHITECTURE.md for the map.
+
+pub mod audit;
+pub mod capability;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod diagnostic;
+pub mod lint;
+pub mod policy;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod workspace;
+pub mod yaml;

@@ -1,0 +1,597 @@
+//! Decisions: build the Cedar request (principal, action, resource, context) from brain's
+//! facts, evaluate it through the policy index, and report allow/deny with the determining
+//! policy ids and reason codes.
+//!
+//! The index slices the policy set by action and resource at load: a decision evaluates only
+//! the policies whose scope can match it. Scopes brain cannot resolve without the entity
+//! hierarchy (`in` constraints, action groups) are kept in every slice, so a sliced decision is
+//! always identical to the decision over the whole set.
+//!
+//! Architecture Invariant: a policy that fails to evaluate turns the decision into a deny with
+//! `POLICY_ERROR`; errors never let a forbid drop out silently.
+//! Architecture Invariant: no I/O.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+
+use cedar_policy::{
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, Policy, PolicyId, Request, ResourceConstraint, RestrictedExpression,
+};
+use serde::Serialize;
+
+use super::PolicySet;
+use crate::capability::{ActorType, Manifest};
+
+/// A lifecycle or governance step, one Cedar action each.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Propose,
+    Approve,
+    Reject,
+    Cancel,
+    Execute,
+    Rollback,
+    Read,
+    Exempt,
+    RevokeExemption,
+    SetKillSwitch,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::Propose,
+        Action::Approve,
+        Action::Reject,
+        Action::Cancel,
+        Action::Execute,
+        Action::Rollback,
+        Action::Read,
+        Action::Exempt,
+        Action::RevokeExemption,
+        Action::SetKillSwitch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Propose => "propose",
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+            Action::Cancel => "cancel",
+            Action::Execute => "execute",
+            Action::Rollback => "rollback",
+            Action::Read => "read",
+            Action::Exempt => "exempt",
+            Action::RevokeExemption => "revoke_exemption",
+            Action::SetKillSwitch => "set_kill_switch",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text)
+    }
+
+    /// Whether the action's resource is a kill switch rather than a capability.
+    pub fn on_kill_switch(self) -> bool {
+        self == Action::SetKillSwitch
+    }
+}
+
+/// An agent's delegation as resolved for one decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delegation {
+    pub owner: String,
+    pub scopes: Vec<String>,
+    pub expired: bool,
+    pub revoked: bool,
+    pub in_scope: bool,
+}
+
+/// Whether `capability` is inside delegation `scopes` (exact ids, `prefix.*`, or `*`).
+pub fn scope_covers(scopes: &[String], capability: &str) -> bool {
+    scopes.iter().any(|scope| {
+        scope == "*"
+            || scope == capability
+            || scope.strip_suffix(".*").is_some_and(|prefix| {
+                capability.starts_with(prefix) && capability[prefix.len()..].starts_with('.')
+            })
+    })
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub actor_type: ActorType,
+    pub name: String,
+    pub delegation: Option<Delegation>,
+}
+
+impl Principal {
+    pub fn new(actor_type: ActorType, name: impl Into<String>) -> Self {
+        Self {
+            actor_type,
+            name: name.into(),
+            delegation: None,
+        }
+    }
+
+    /// Parse `staff:alice`.
+    pub fn parse(id: &str) -> Option<Self> {
+        let (kind, name) = id.split_once(':')?;
+        let actor_type = ActorType::parse(kind)?;
+        (!name.is_empty()).then(|| Self::new(actor_type, name))
+    }
+
+    /// `staff:alice`.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.actor_type.as_str(), self.name)
+    }
+}
+
+/// What the decision is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    Capability(&'a Manifest),
+    KillSwitch(&'a str),
+}
+
+/// What is true at the moment of the decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facts {
+    pub now: i64,
+    pub proposer: String,
+    pub resource_owner: String,
+    pub kill_switches: BTreeSet<String>,
+    pub approvals: i64,
+    pub approvers: BTreeSet<String>,
+    pub exemption_in_force: bool,
+    pub snapshot_stale: bool,
+    pub snapshot_age_seconds: i64,
+    pub quota_exceeded: bool,
+}
+
+/// One question to the policy set.
+#[derive(Debug, Clone)]
+pub struct Question<'a> {
+    pub principal: &'a Principal,
+    pub action: Action,
+    pub resource: Resource<'a>,
+    pub facts: &'a Facts,
+}
+
+/// The answer: allow or deny, with the policies that decided it and their reason codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Decision {
+    pub allowed: bool,
+    /// `@id`s of the determining policies (the permits that allowed, or the forbids that denied).
+    pub policy_ids: Vec<String>,
+    /// Reason codes of a denial (`NO_PERMIT` when nothing permitted); empty when allowed.
+    pub reasons: Vec<String>,
+    /// Evaluation errors, when a policy failed (the decision is then a deny).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl Decision {
+    pub fn deny(reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            allowed: false,
+            policy_ids: Vec::new(),
+            reasons: vec![reason.to_string()],
+            errors: vec![message.into()],
+        }
+    }
+}
+
+/// Which slice of the policy set a question needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum SliceKey {
+    Capability(Action, String),
+    KillSwitch,
+}
+
+/// What a policy's scope says about which questions it can match.
+#[derive(Debug, Clone)]
+struct Scope {
+    /// `None`: any action (or not resolvable without the hierarchy).
+    actions: Option<HashSet<Action>>,
+    resource: ResourceScope,
+}
+
+#[derive(Debug, Clone)]
+enum ResourceScope {
+    /// Any resource, or not resolvable without the hierarchy.
+    Any,
+    /// Only capabilities (any of them).
+    Capabilities,
+    /// Only this capability.
+    Capability(String),
+    /// Only kill switches.
+    KillSwitches,
+    /// Nothing brain asks about.
+    Nothing,
+}
+
+impl Scope {
+    fn of(policy: &Policy) -> Self {
+        let actions = match policy.action_constraint() {
+            ActionConstraint::Any => None,
+            ActionConstraint::Eq(uid) => Some(action_of(&uid).into_iter().collect()),
+            ActionConstraint::In(uids) => {
+                let known: Vec<Option<Action>> = uids.iter().map(action_of).collect();
+                // An unknown id may be an action group: keep the policy everywhere.
+                if known.iter().any(Option::is_none) {
+                    None
+                } else {
+                    Some(known.into_iter().flatten().collect())
+                }
+            }
+        };
+        let resource = match policy.resource_constraint() {
+            ResourceConstraint::Any | ResourceConstraint::In(_) | ResourceConstraint::IsIn(..) => {
+                ResourceScope::Any
+            }
+            ResourceConstraint::Is(type_name) => match type_name.basename() {
+                "Capability" => ResourceScope::Capabilities,
+                "KillSwitch" => ResourceScope::KillSwitches,
+                _ => ResourceScope::Nothing,
+            },
+            ResourceConstraint::Eq(uid) => match uid.type_name().basename() {
+                "Capability" => ResourceScope::Capability(uid.id().unescaped().to_string()),
+                "KillSwitch" => ResourceScope::KillSwitches,
+                _ => ResourceScope::Nothing,
+            },
+        };
+        Self { actions, resource }
+    }
+
+    fn matches(&self, key: &SliceKey) -> bool {
+        let action = match key {
+            SliceKey::Capability(action, _) => *action,
+            SliceKey::KillSwitch => Action::SetKillSwitch,
+        };
+        if let Some(actions) = &self.actions
+            && !actions.contains(&action)
+        {
+            return false;
+        }
+        match (&self.resource, key) {
+            (ResourceScope::Any, _) => true,
+            (ResourceScope::Nothing, _) => false,
+            (ResourceScope::Capabilities, SliceKey::Capability(..)) => true,
+            (ResourceScope::Capability(id), SliceKey::Capability(_, wanted)) => id == wanted,
+            (ResourceScope::KillSwitches, SliceKey::KillSwitch) => true,
+            _ => false,
+        }
+    }
+}
+
+fn action_of(uid: &EntityUid) -> Option<Action> {
+    (uid.type_name().basename() == "Action")
+        .then(|| Action::parse(uid.id().unescaped()))
+        .flatten()
+}
+
+/// Decides questions against a loaded policy set, through the index.
+pub struct Decider {
+    policies: Arc<PolicySet>,
+    scoped: Vec<(Scope, Policy)>,
+    slices: RwLock<HashMap<SliceKey, Arc<cedar_policy::PolicySet>>>,
+    reasons: HashMap<String, Option<String>>,
+    authorizer: Authorizer,
+}
+
+impl Decider {
+    pub fn new(policies: Arc<PolicySet>) -> Self {
+        let scoped = policies
+            .cedar
+            .policies()
+            .map(|policy| (Scope::of(policy), policy.clone()))
+            .collect();
+        let reasons = policies
+            .policies
+            .iter()
+            .map(|info| (info.id.clone(), info.reason.clone()))
+            .collect();
+        Self {
+            policies,
+            scoped,
+            slices: RwLock::new(HashMap::new()),
+            reasons,
+            authorizer: Authorizer::new(),
+        }
+    }
+
+    pub fn policies(&self) -> &PolicySet {
+        &self.policies
+    }
+
+    /// Decide through the index.
+    pub fn decide(&self, question: &Question<'_>) -> Decision {
+        let slice = self.slice(question);
+        self.evaluate(question, &slice)
+    }
+
+    /// Decide against the whole set (the baseline the index must match).
+    pub fn decide_unindexed(&self, question: &Question<'_>) -> Decision {
+        self.evaluate(question, &self.policies.cedar)
+    }
+
+    /// How many policies a question evaluates through the index.
+    pub fn slice_len(&self, question: &Question<'_>) -> usize {
+        self.slice(question).policies().count()
+    }
+
+    fn slice(&self, question: &Question<'_>) -> Arc<cedar_policy::PolicySet> {
+        let key = match question.resource {
+            Resource::Capability(manifest) => {
+                SliceKey::Capability(question.action, manifest.id.clone())
+            }
+            Resource::KillSwitch(_) => SliceKey::KillSwitch,
+        };
+        if let Ok(slices) = self.slices.read()
+            && let Some(slice) = slices.get(&key)
+        {
+            return slice.clone();
+        }
+        let policies = self
+            .scoped
+            .iter()
+            .filter(|(scope, _)| scope.matches(&key))
+            .map(|(_, policy)| policy.clone());
+        // Every policy already sits in a valid set, so a subset is valid too; should it not be,
+        // fall back to the whole set rather than decide on less.
+        let slice = cedar_policy::PolicySet::from_policies(policies)
+            .map(Arc::new)
+            .unwrap_or_else(|_| Arc::new(self.policies.cedar.clone()));
+        if let Ok(mut slices) = self.slices.write() {
+            slices.insert(key, slice.clone());
+        }
+        slice
+    }
+
+    fn evaluate(&self, question: &Question<'_>, set: &cedar_policy::PolicySet) -> Decision {
+        let (request, entities) = match build_request(question) {
+            Ok(built) => built,
+            Err(message) => return Decision::deny("POLICY_ERROR", message),
+        };
+        let response = self.authorizer.is_authorized(&request, set, &entities);
+        let diagnostics = response.diagnostics();
+        let mut policy_ids: Vec<String> = diagnostics.reason().map(PolicyId::to_string).collect();
+        policy_ids.sort();
+        let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+        if !errors.is_empty() {
+            return Decision {
+                allowed: false,
+                policy_ids,
+                reasons: vec!["POLICY_ERROR".into()],
+                errors,
+            };
+        }
+        match response.decision() {
+            CedarDecision::Allow => Decision {
+                allowed: true,
+                policy_ids,
+                reasons: Vec::new(),
+                errors,
+            },
+            CedarDecision::Deny => {
+                let mut reasons: Vec<String> = policy_ids
+                    .iter()
+                    .filter_map(|id| self.reasons.get(id).cloned().flatten())
+                    .collect();
+                reasons.sort();
+                reasons.dedup();
+                if reasons.is_empty() {
+                    reasons.push("NO_PERMIT".into());
+                }
+                Decision {
+                    allowed: false,
+                    policy_ids,
+                    reasons,
+                    errors,
+                }
+            }
+        }
+    }
+}
+
+fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
+    let type_name =
+        EntityTypeName::from_str(type_name).map_err(|error| format!("bad entity type: {error}"))?;
+    Ok(EntityUid::from_type_name_and_id(
+        type_name,
+        EntityId::new(id),
+    ))
+}
+
+fn string(value: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(value.to_string())
+}
+
+fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> RestrictedExpression {
+    RestrictedExpression::new_set(values.into_iter().map(string))
+}
+
+fn record(fields: Vec<(&str, RestrictedExpression)>) -> Result<RestrictedExpression, String> {
+    RestrictedExpression::new_record(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value)),
+    )
+    .map_err(|error| error.to_string())
+}
+
+/// The Cedar request and entities for a question (public for benchmarks that time raw Cedar).
+pub fn build_request(question: &Question<'_>) -> Result<(Request, Entities), String> {
+    let principal = question.principal;
+    let principal_uid = uid(principal.actor_type.entity_type(), &principal.name)?;
+    let mut principal_attrs = HashMap::from([("name".to_string(), string(&principal.name))]);
+    if let Some(delegation) = &principal.delegation {
+        principal_attrs.insert(
+            "delegation".to_string(),
+            record(vec![
+                ("owner", string(&delegation.owner)),
+                (
+                    "scopes",
+                    strings(delegation.scopes.iter().map(String::as_str)),
+                ),
+                (
+                    "expired",
+                    RestrictedExpression::new_bool(delegation.expired),
+                ),
+                (
+                    "revoked",
+                    RestrictedExpression::new_bool(delegation.revoked),
+                ),
+                (
+                    "in_scope",
+                    RestrictedExpression::new_bool(delegation.in_scope),
+                ),
+            ])?,
+        );
+    }
+    let principal_entity = Entity::new(principal_uid.clone(), principal_attrs, HashSet::new())
+        .map_err(|error| error.to_string())?;
+    let (resource_uid, resource_entity) = match question.resource {
+        Resource::Capability(manifest) => {
+            let resource_uid = uid("Capability", &manifest.id)?;
+            let attrs = HashMap::from([
+                ("id".to_string(), string(&manifest.id)),
+                ("title".to_string(), string(&manifest.title)),
+                (
+                    "owner".to_string(),
+                    string(manifest.owner.as_deref().unwrap_or("")),
+                ),
+                ("risk_tier".to_string(), string(manifest.tier().as_str())),
+                (
+                    "tier_rank".to_string(),
+                    RestrictedExpression::new_long(manifest.tier().rank()),
+                ),
+                ("mode".to_string(), string(manifest.mode.as_str())),
+                ("target".to_string(), string(&manifest.target)),
+                ("class".to_string(), string(manifest.class.as_str())),
+                (
+                    "enabled".to_string(),
+                    RestrictedExpression::new_bool(manifest.enabled),
+                ),
+                (
+                    "required_approvals".to_string(),
+                    RestrictedExpression::new_long(i64::from(manifest.approval.required)),
+                ),
+                (
+                    "approver_types".to_string(),
+                    strings(
+                        manifest
+                            .approval
+                            .approver_types
+                            .iter()
+                            .map(|kind| kind.as_str()),
+                    ),
+                ),
+                (
+                    "requires_fresh_state".to_string(),
+                    RestrictedExpression::new_bool(manifest.requires_fresh_state),
+                ),
+                (
+                    "target_switch".to_string(),
+                    string(&format!("target:{}", manifest.target)),
+                ),
+                (
+                    "capability_switch".to_string(),
+                    string(&format!("capability:{}", manifest.id)),
+                ),
+            ]);
+            let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
+                .map_err(|error| error.to_string())?;
+            (resource_uid, entity)
+        }
+        Resource::KillSwitch(name) => {
+            let resource_uid = uid("KillSwitch", name)?;
+            let attrs = HashMap::from([("name".to_string(), string(name))]);
+            let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
+                .map_err(|error| error.to_string())?;
+            (resource_uid, entity)
+        }
+    };
+    let facts = question.facts;
+    let context = Context::from_pairs([
+        ("now".to_string(), RestrictedExpression::new_long(facts.now)),
+        ("actor".to_string(), string(&principal.id())),
+        (
+            "actor_type".to_string(),
+            string(principal.actor_type.as_str()),
+        ),
+        ("proposer".to_string(), string(&facts.proposer)),
+        ("resource_owner".to_string(), string(&facts.resource_owner)),
+        (
+            "kill_switches".to_string(),
+            strings(facts.kill_switches.iter().map(String::as_str)),
+        ),
+        (
+            "approvals".to_string(),
+            RestrictedExpression::new_long(facts.approvals),
+        ),
+        (
+            "approvers".to_string(),
+            strings(facts.approvers.iter().map(String::as_str)),
+        ),
+        (
+            "exemption_in_force".to_string(),
+            RestrictedExpression::new_bool(facts.exemption_in_force),
+        ),
+        (
+            "snapshot_stale".to_string(),
+            RestrictedExpression::new_bool(facts.snapshot_stale),
+        ),
+        (
+            "snapshot_age_seconds".to_string(),
+            RestrictedExpression::new_long(facts.snapshot_age_seconds),
+        ),
+        (
+            "quota_exceeded".to_string(),
+            RestrictedExpression::new_bool(facts.quota_exceeded),
+        ),
+    ])
+    .map_err(|error| error.to_string())?;
+    let action_uid = uid("Action", question.action.as_str())?;
+    let request = Request::new(principal_uid, action_uid, resource_uid, context, None)
+        .map_err(|error| error.to_string())?;
+    let entities = Entities::from_entities([principal_entity, resource_entity], None)
+        .map_err(|error| error.to_string())?;
+    Ok((request, entities))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delegation_scopes_cover_exact_ids_prefixes_and_everything() {
+        let scopes = vec![
+            "marketing.*".to_string(),
+            "ops.recommendation.draft".to_string(),
+        ];
+        assert!(scope_covers(&scopes, "marketing.post.draft"));
+        assert!(scope_covers(&scopes, "ops.recommendation.draft"));
+        assert!(!scope_covers(&scopes, "marketingx.post"));
+        assert!(!scope_covers(&scopes, "firestore.ops_note.append"));
+        assert!(scope_covers(&["*".to_string()], "anything.at.all"));
+    }
+
+    #[test]
+    fn principals_parse_from_actor_ids() {
+        assert_eq!(
+            Principal::parse("agent:drafter").unwrap().actor_type,
+            ActorType::Agent
+        );
+        assert!(Principal::parse("robot:x").is_none());
+        assert!(Principal::parse("staff:").is_none());
+    }
+}

@@ -1,0 +1,321 @@
+//! `brain serve`: the HTTP surface (health, readiness, metrics) and the daemon's life cycle.
+//!
+//! `router(state)` builds every route over shared [`AppState`]; tests drive it with `oneshot`
+//! without binding a port. Every request gets a request id (the caller's `x-request-id` when it
+//! is sane, else a new one), echoed in the response and attached to its log lines.
+//!
+//! Architecture Invariant: handlers hold no policy logic; decisions belong to the engine.
+//! Architecture Invariant: internal error causes are logged, never sent to clients.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::config::LoadedConfig;
+use crate::policy::PolicySet;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+/// How long a readiness probe waits for the store.
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub policies: Arc<PolicySet>,
+    pub config: Arc<LoadedConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Every route of the daemon.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Request id, metrics and a log line for every request.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+    let method = request.method().to_string();
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| is_sane_request_id(value))
+        .map_or_else(new_request_id, str::to_string);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics.record_http(&route, &method, status, elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+fn is_sane_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No entropy: fall back to the clock; ids only correlate log lines.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        bytes = (nanos as u64).to_le_bytes();
+    }
+    hex::encode(bytes)
+}
+
+async fn index(State(state): State<AppState>) -> impl IntoResponse {
+    let text = format!(
+        "brain {} — {}\n\nThe cloud stays authoritative; brain computes and proposes.\n\n\
+         GET /healthz   process alive\nGET /readyz    store reachable and migrated, policies loaded\n\
+         GET /metrics   Prometheus metrics\n",
+        env!("CARGO_PKG_VERSION"),
+        state.config.config.studio.name
+    );
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+}
+
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.metrics.uptime().as_secs(),
+    })
+}
+
+/// One readiness check.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    status: &'static str,
+    checks: Vec<Check>,
+    not_ready: Vec<String>,
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let checks = readiness_checks(&state).await;
+    let not_ready: Vec<String> = checks
+        .iter()
+        .filter(|check| !check.ok)
+        .map(|check| match &check.detail {
+            Some(detail) => format!("{}: {detail}", check.name),
+            None => check.name.to_string(),
+        })
+        .collect();
+    let (status, code) = if not_ready.is_empty() {
+        ("ready", StatusCode::OK)
+    } else {
+        ("not_ready", StatusCode::SERVICE_UNAVAILABLE)
+    };
+    (
+        code,
+        Json(Readiness {
+            status,
+            checks,
+            not_ready,
+        }),
+    )
+        .into_response()
+}
+
+/// The checks behind `/readyz`; also used by the store monitor.
+pub async fn readiness_checks(state: &AppState) -> Vec<Check> {
+    let health = tokio::time::timeout(STORE_CHECK_TIMEOUT, state.store.health()).await;
+    let (reachable, migrated, problem) = match health {
+        Ok(health) => (health.reachable, health.migrated, health.problem),
+        Err(_) => (
+            false,
+            false,
+            Some("the store did not answer within 3s".to_string()),
+        ),
+    };
+    state.metrics.set_store(reachable, migrated);
+    if let Some(problem) = &problem {
+        tracing::warn!(problem = %problem, "store check failed");
+    }
+    vec![
+        Check {
+            name: "store_reachable",
+            ok: reachable,
+            detail: (!reachable).then(|| "the store cannot be reached".to_string()),
+        },
+        Check {
+            name: "store_migrated",
+            ok: migrated,
+            detail: (reachable && !migrated).then(|| {
+                problem
+                    .clone()
+                    .unwrap_or_else(|| "migrations pending".into())
+            }),
+        },
+        Check {
+            name: "policies_loaded",
+            ok: !state.policies.policies.is_empty(),
+            detail: state
+                .policies
+                .policies
+                .is_empty()
+                .then(|| "the policy set is empty: every decision would deny".to_string()),
+        },
+    ]
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Refresh the store gauges so a scrape reflects the store now.
+    let _ = readiness_checks(&state).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(state.store.backend().as_str()),
+    )
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "code": "not_found", "message": "no such route" })),
+    )
+}
+
+/// Why the daemon could not start serving.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ServeError {
+    #[error("cannot listen on `{address}`: {cause}")]
+    #[diagnostic(
+        code(serve::bind),
+        help(
+            "another process may hold the port: stop it, or choose another address with --listen or `server.listen`"
+        )
+    )]
+    Bind { address: SocketAddr, cause: String },
+    #[error("the server stopped with an error: {0}")]
+    #[diagnostic(code(serve::io))]
+    Io(String),
+}
+
+/// Bind `address`. A taken port is an error naming the address and what to do.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|error| ServeError::Bind {
+            address,
+            cause: error.to_string(),
+        })
+}
+
+/// Serve until SIGINT or SIGTERM; in-flight requests finish, then this returns.
+pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeError> {
+    let address = listener
+        .local_addr()
+        .map_err(|error| ServeError::Io(error.to_string()))?;
+    let app = router(state.clone());
+    let monitor = tokio::spawn(monitor_store(state));
+    tracing::info!(address = %address, "listening on http://{address}");
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|error| ServeError::Io(error.to_string()));
+    monitor.abort();
+    tracing::info!("shut down cleanly");
+    result
+}
+
+/// Keep the store gauges current and log when the store goes away or comes back.
+async fn monitor_store(state: AppState) {
+    let mut was_up = true;
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let up = tokio::time::timeout(STORE_CHECK_TIMEOUT, state.store.ping())
+            .await
+            .is_ok_and(|result| result.is_ok());
+        if up != was_up {
+            if up {
+                tracing::info!("the store is reachable again");
+            } else {
+                tracing::error!("the store is unreachable: /readyz reports 503 until it returns");
+            }
+            was_up = up;
+        }
+        if !up {
+            state.metrics.set_store(false, false);
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received: finishing in-flight requests"),
+        () = terminate => tracing::info!("SIGTERM received: finishing in-flight requests"),
+    }
+}

@@ -1,0 +1,248 @@
+//! Logs and metrics.
+//!
+//! Logs go to stderr through `tracing`: human-readable on a terminal, JSON lines otherwise (or
+//! when asked). Metrics are a small in-process registry rendered in the Prometheus text format;
+//! label values are escaped and label sets are bounded (routes are the router's patterns, never
+//! raw paths).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use tracing_subscriber::EnvFilter;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise.
+    Auto,
+    Human,
+    Json,
+}
+
+/// Install the global subscriber. `RUST_LOG` / `BRAIN_LOG` refine the level (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("BRAIN_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let terminal = std::io::stderr().is_terminal();
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Human => false,
+        LogFormat::Auto => !terminal,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let result = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+        builder.with_ansi(color).try_init()
+    };
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = result;
+}
+
+/// The daemon's metrics.
+pub struct Metrics {
+    started: Instant,
+    http: Mutex<BTreeMap<(String, String, u16), HttpSeries>>,
+    store_up: AtomicI64,
+    store_migrated: AtomicI64,
+    policies_loaded: AtomicI64,
+}
+
+#[derive(Default, Clone, Copy)]
+struct HttpSeries {
+    count: u64,
+    seconds: f64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            http: Mutex::new(BTreeMap::new()),
+            store_up: AtomicI64::new(0),
+            store_migrated: AtomicI64::new(0),
+            policies_loaded: AtomicI64::new(0),
+        }
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Count one HTTP request by route pattern, method and status.
+    pub fn record_http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        if let Ok(mut http) = self.http.lock() {
+            let series = http
+                .entry((route.to_string(), method.to_string(), status))
+                .or_default();
+            series.count += 1;
+            series.seconds += elapsed.as_secs_f64();
+        }
+    }
+
+    pub fn set_store(&self, up: bool, migrated: bool) {
+        self.store_up.store(i64::from(up), Ordering::Relaxed);
+        self.store_migrated
+            .store(i64::from(migrated), Ordering::Relaxed);
+    }
+
+    pub fn set_policies_loaded(&self, count: usize) {
+        self.policies_loaded
+            .store(i64::try_from(count).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, backend: &str) -> String {
+        let mut out = String::new();
+        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(
+            &mut out,
+            "brain_build_info",
+            "gauge",
+            "Build information; always 1.",
+        );
+        let _ = writeln!(
+            out,
+            "brain_build_info{{version=\"{}\",store=\"{}\"}} 1",
+            escape(env!("CARGO_PKG_VERSION")),
+            escape(backend)
+        );
+        family(
+            &mut out,
+            "brain_uptime_seconds",
+            "gauge",
+            "Seconds since the process started.",
+        );
+        let _ = writeln!(
+            out,
+            "brain_uptime_seconds {:.3}",
+            self.uptime().as_secs_f64()
+        );
+        family(
+            &mut out,
+            "brain_store_up",
+            "gauge",
+            "1 when the last store check reached the store.",
+        );
+        let _ = writeln!(
+            out,
+            "brain_store_up {}",
+            self.store_up.load(Ordering::Relaxed)
+        );
+        family(
+            &mut out,
+            "brain_store_migrated",
+            "gauge",
+            "1 when every embedded migration is applied.",
+        );
+        let _ = writeln!(
+            out,
+            "brain_store_migrated {}",
+            self.store_migrated.load(Ordering::Relaxed)
+        );
+        family(
+            &mut out,
+            "brain_policies_loaded",
+            "gauge",
+            "Number of policies in the loaded policy set.",
+        );
+        let _ = writeln!(
+            out,
+            "brain_policies_loaded {}",
+            self.policies_loaded.load(Ordering::Relaxed)
+        );
+        let http = self
+            .http
+            .lock()
+            .map(|http| http.clone())
+            .unwrap_or_default();
+        family(
+            &mut out,
+            "brain_http_requests_total",
+            "counter",
+            "HTTP requests by route, method and status.",
+        );
+        for ((route, method, status), series) in &http {
+            let _ = writeln!(
+                out,
+                "brain_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {}",
+                escape(route),
+                escape(method),
+                series.count
+            );
+        }
+        family(
+            &mut out,
+            "brain_http_request_duration_seconds_sum",
+            "counter",
+            "Total seconds spent answering HTTP requests, by route, method and status.",
+        );
+        for ((route, method, status), series) in &http {
+            let _ = writeln!(
+                out,
+                "brain_http_request_duration_seconds_sum{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {:.6}",
+                escape(route),
+                escape(method),
+                series.seconds
+            );
+        }
+        out
+    }
+}
+
+/// Escape a Prometheus label value.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let metrics = Metrics::new();
+        metrics.record_http("/healthz", "GET", 200, Duration::from_millis(2));
+        metrics.record_http("/healthz", "GET", 200, Duration::from_millis(2));
+        metrics.set_store(true, true);
+        let text = metrics.render("sqlite");
+        assert!(
+            text.contains(
+                "brain_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("brain_store_up 1"));
+        assert!(text.contains("# TYPE brain_uptime_seconds gauge"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,315 @@
+//! The studio repository on disk: reads the policy set's files (the I/O edge of `policy`), and
+//! checks the parts of the config contract that need the policy set.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{ConnectorMode, LoadedConfig};
+use crate::diagnostic::{Finding, Findings, SourceFile, plural};
+use crate::policy::{self, PolicySet};
+
+/// Why the policy files could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum WorkspaceError {
+    #[error("cannot read `{path}`: {cause}")]
+    #[diagnostic(
+        code(workspace::unreadable),
+        help("check the path and its permissions")
+    )]
+    Unreadable { path: String, cause: String },
+    #[error("no Cedar schema in `{dir}`")]
+    #[diagnostic(
+        code(workspace::no_schema),
+        help("add `brain.cedarschema` to the policies directory (`brain init` writes one)")
+    )]
+    NoSchema { dir: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] Findings),
+}
+
+/// How a path is shown in messages: relative to the current directory when it is inside it.
+pub fn display_path(path: &Path) -> String {
+    let current = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&current)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Read one file as a [`SourceFile`].
+pub fn read_source(path: &Path) -> Result<SourceFile, WorkspaceError> {
+    let text = std::fs::read_to_string(path).map_err(|error| WorkspaceError::Unreadable {
+        path: display_path(path),
+        cause: error.to_string(),
+    })?;
+    Ok(SourceFile::new(display_path(path), text))
+}
+
+/// Files in `dir` with extension `extension`, sorted; recursive when `recursive`.
+pub fn files_with_extension(
+    dir: &Path,
+    extension: &str,
+    recursive: bool,
+) -> Result<Vec<PathBuf>, WorkspaceError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current).map_err(|error| WorkspaceError::Unreadable {
+            path: display_path(&current),
+            cause: error.to_string(),
+        })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if recursive {
+                    pending.push(path);
+                }
+            } else if path.extension().is_some_and(|found| found == extension) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Read the schema and the policy files of a policies directory.
+pub fn read_policy_files(dir: &Path) -> Result<(SourceFile, Vec<SourceFile>), WorkspaceError> {
+    let schemas = files_with_extension(dir, "cedarschema", false)?;
+    let schema_path = schemas
+        .iter()
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name == "brain.cedarschema")
+        })
+        .or_else(|| schemas.first())
+        .ok_or_else(|| WorkspaceError::NoSchema {
+            dir: display_path(dir),
+        })?;
+    let schema = read_source(schema_path)?;
+    let policies = files_with_extension(dir, "cedar", true)?
+        .iter()
+        .map(|path| read_source(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, policies))
+}
+
+/// Read and validate the policy set the config points at.
+pub fn load_policy_set(config: &LoadedConfig) -> Result<PolicySet, WorkspaceError> {
+    let (schema, files) = read_policy_files(&config.policies_dir())?;
+    let (set, findings) = policy::load(&schema, &files);
+    match set {
+        Some(set) => Ok(set),
+        None => {
+            let errors = findings
+                .iter()
+                .filter(|finding| finding.severity == crate::diagnostic::Severity::Error)
+                .count();
+            Err(WorkspaceError::Invalid(Findings::new(
+                format!("the policy set has {}", plural(errors, "error")),
+                findings,
+            )))
+        }
+    }
+}
+
+/// The config checks that need the policy set: a write-capable connector is refused while the
+/// policy set declares no `global` kill switch.
+pub fn check_contract(config: &LoadedConfig, policies: &PolicySet) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if policies.has_global_kill_switch() {
+        return findings;
+    }
+    for (index, connector) in config.config.connectors.iter().enumerate() {
+        if connector.enabled && connector.mode == ConnectorMode::Write {
+            let pointer = format!("/connectors/{index}/mode");
+            findings.push(
+                Finding::error(
+                    "config::no_global_kill_switch",
+                    format!(
+                        "connector `{}` can write, but the policy set declares no `global` kill switch",
+                        connector.id
+                    ),
+                )
+                .at(&config.source, config.document.value_span(&pointer), "write-capable connector")
+                .with_help(
+                    "add a forbid policy annotated `@kill_switch(\"global\")` to the policies directory (`brain init` writes one), or set `mode: read`",
+                ),
+            );
+        }
+    }
+    findings
+}
+
+/// Build the lint workspace: the files under `paths` (or, with none, the config's policies,
+/// capabilities and specs directories), classified by extension and place.
+pub fn lint_workspace(
+    config: &LoadedConfig,
+    paths: &[PathBuf],
+) -> Result<crate::lint::Workspace, WorkspaceError> {
+    use crate::lint::context::BUILT_IN_TARGETS;
+
+    let roots: Vec<PathBuf> = if paths.is_empty() {
+        vec![
+            config.policies_dir(),
+            config.capabilities_dir(),
+            config.specs_dir(),
+        ]
+    } else {
+        paths.to_vec()
+    };
+    let specs_dir = config.specs_dir();
+    let mut workspace = crate::lint::Workspace {
+        manifests: Vec::new(),
+        exemptions: Vec::new(),
+        schema: None,
+        policies: Vec::new(),
+        specs: Vec::new(),
+        thresholds: config.config.thresholds.clone(),
+        known_targets: BUILT_IN_TARGETS
+            .iter()
+            .map(|target| target.to_string())
+            .chain(
+                config
+                    .config
+                    .connectors
+                    .iter()
+                    .map(|connector| connector.id.clone()),
+            )
+            .collect(),
+        now: crate::clock::now(),
+    };
+    let mut files = Vec::new();
+    for root in &roots {
+        if root.is_file() {
+            files.push(root.clone());
+        } else if root.is_dir() {
+            collect_files(root, &mut files)?;
+        } else if !paths.is_empty() {
+            return Err(WorkspaceError::Unreadable {
+                path: display_path(root),
+                cause: "no such file or directory".into(),
+            });
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut schemas = Vec::new();
+    for path in files {
+        let components: Vec<String> = path
+            .components()
+            .map(|component| component.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let has = |name: &str| components.iter().any(|component| component == name);
+        let policies_at = components
+            .iter()
+            .position(|component| component == "policies");
+        let policy_test = policies_at.is_some_and(|at| {
+            components[at..]
+                .iter()
+                .any(|component| component == "tests")
+        });
+        let in_specs = path.starts_with(&specs_dir) || has("specs");
+        let file_name = components.last().cloned().unwrap_or_default();
+        match path.extension().and_then(|extension| extension.to_str()) {
+            Some("cedarschema") => schemas.push(path),
+            Some("cedar") => workspace.policies.push(read_source(&path)?),
+            Some("yaml" | "yml") if file_name == "brain.yaml" || policy_test || has("schemas") => {}
+            Some("yaml" | "yml") if has("exemptions") => {
+                workspace.exemptions.push(read_source(&path)?)
+            }
+            Some("yaml" | "yml") => workspace.manifests.push(read_source(&path)?),
+            Some("md") if file_name.eq_ignore_ascii_case("README.md") || !in_specs => {}
+            Some("md") => {
+                let relative = path
+                    .strip_prefix(&specs_dir)
+                    .ok()
+                    .or_else(|| {
+                        let index = components
+                            .iter()
+                            .rposition(|component| component == "specs")?;
+                        let prefix: PathBuf = components[..=index].iter().collect();
+                        path.strip_prefix(prefix).ok()
+                    })
+                    .map_or_else(
+                        || file_name.clone(),
+                        |relative| relative.display().to_string(),
+                    );
+                workspace.specs.push((relative, read_source(&path)?));
+            }
+            _ => {}
+        }
+    }
+    let schema = schemas
+        .iter()
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name == "brain.cedarschema")
+        })
+        .or_else(|| schemas.first())
+        .cloned();
+    workspace.schema = match schema {
+        Some(path) => Some(read_source(&path)?),
+        None => {
+            let default = config.policies_dir().join("brain.cedarschema");
+            if default.is_file() && !workspace.policies.is_empty() {
+                Some(read_source(&default)?)
+            } else {
+                None
+            }
+        }
+    };
+    if workspace.policies.is_empty() && !paths.is_empty() {
+        // Linting manifests alone: judge them against the configured policy set.
+        if let Ok((schema, policies)) = read_policy_files(&config.policies_dir()) {
+            workspace.schema = Some(schema);
+            workspace.policies = policies;
+        }
+    }
+    Ok(workspace)
+}
+
+/// Every file under `dir`, skipping hidden directories, `target/` and local state.
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), WorkspaceError> {
+    let entries = std::fs::read_dir(dir).map_err(|error| WorkspaceError::Unreadable {
+        path: display_path(dir),
+        cause: error.to_string(),
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                collect_files(&path, files)?;
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Read and parse every capability manifest of the config (not the exemptions). Any invalid
+/// manifest is an error listing every problem.
+pub fn load_manifests(
+    config: &LoadedConfig,
+) -> Result<Vec<crate::capability::Manifest>, WorkspaceError> {
+    let mut manifests = Vec::new();
+    let mut findings = Vec::new();
+    for path in files_with_extension(&config.capabilities_dir(), "yaml", false)? {
+        let parsed = crate::capability::parse_manifest(read_source(&path)?);
+        findings.extend(parsed.findings);
+        manifests.extend(parsed.value);
+    }
+    if findings.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(WorkspaceError::Invalid(Findings::new(
+            format!(
+                "{} in the capability manifests (`brain lint` shows everything)",
+                plural(findings.len(), "problem")
+            ),
+            findings,
+        )))
+    }
+}

@@ -1,0 +1,9 @@
+//! brain's integration tests: one binary, the real `brain` executable driven in temp dirs, real
+//! stores (SQLite always, Postgres when `BRAIN_TEST_DATABASE_URL` is set).
+
+mod config;
+mod lint;
+mod policy;
+mod serve;
+mod store;
+mod support;

@@ -1,0 +1,192 @@
+//! The decision core: the index decides exactly as the whole set does, and no input, however
+//! malformed, makes parsing or lint panic.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use brain::capability::{self, ActorType};
+use brain::diagnostic::SourceFile;
+use brain::policy::decide::{Action, Decider, Delegation, Facts, Principal, Question, Resource};
+use brain::policy::{self, synthetic};
+
+/// xorshift64*: deterministic, dependency-free randomness for property tests.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    fn flip(&mut self) -> bool {
+        self.next() & 1 == 1
+    }
+}
+
+fn random_principal(rng: &mut Rng) -> Principal {
+    let actor_type = ActorType::ALL[rng.below(4)];
+    let mut principal = Principal::new(actor_type, format!("p{}", rng.below(3)));
+    if actor_type == ActorType::Agent && rng.below(4) > 0 {
+        principal.delegation = Some(Delegation {
+            owner: format!("staff:o{}", rng.below(2)),
+            scopes: vec!["*".into()],
+            expired: rng.below(5) == 0,
+            revoked: rng.below(5) == 0,
+            in_scope: rng.below(4) > 0,
+        });
+    }
+    principal
+}
+
+fn random_facts(rng: &mut Rng, principal: &Principal) -> Facts {
+    let switches = [
+        "global",
+        "physical",
+        "target:firestore",
+        "target:hubitat",
+        "capability:synthetic.cap00003",
+    ];
+    Facts {
+        now: 1_800_000_000,
+        proposer: if rng.below(4) == 0 {
+            principal.id()
+        } else {
+            "staff:someone".into()
+        },
+        resource_owner: format!("staff:o{}", rng.below(2)),
+        kill_switches: switches
+            .iter()
+            .filter(|_| rng.below(6) == 0)
+            .map(|name| name.to_string())
+            .collect::<BTreeSet<_>>(),
+        approvals: rng.below(4) as i64,
+        approvers: BTreeSet::new(),
+        exemption_in_force: rng.below(5) == 0,
+        snapshot_stale: rng.below(5) == 0,
+        snapshot_age_seconds: [60, 4000][rng.below(2)],
+        quota_exceeded: rng.below(8) == 0,
+    }
+}
+
+#[test]
+fn the_index_decides_exactly_as_the_whole_set() {
+    let (schema, files, manifests) = synthetic::policy_set(300);
+    let (set, findings) = policy::load(&schema, &files);
+    assert!(findings.is_empty(), "{findings:?}");
+    let decider = Decider::new(Arc::new(set.unwrap()));
+    let mut rng = Rng(0x5eed_cafe_f00d);
+    let cases = 10_000;
+    let mut allowed = 0;
+    for _ in 0..cases {
+        let principal = random_principal(&mut rng);
+        let facts = random_facts(&mut rng, &principal);
+        let action = Action::ALL[rng.below(Action::ALL.len())];
+        let manifest = &manifests[rng.below(manifests.len())];
+        let switch = "global";
+        let question = Question {
+            principal: &principal,
+            action,
+            resource: if action.on_kill_switch() {
+                Resource::KillSwitch(switch)
+            } else {
+                Resource::Capability(manifest)
+            },
+            facts: &facts,
+        };
+        let indexed = decider.decide(&question);
+        let whole = decider.decide_unindexed(&question);
+        assert_eq!(indexed, whole, "{question:?}");
+        assert!(
+            decider.slice_len(&question) < 60,
+            "the index keeps slices small"
+        );
+        allowed += usize::from(indexed.allowed);
+    }
+    // Both outcomes are exercised, so the comparison means something.
+    assert!(
+        allowed > cases / 20 && allowed < cases - cases / 20,
+        "allowed {allowed} of {cases}"
+    );
+}
+
+/// Mutate `text` at random: flip, insert, delete and duplicate bytes.
+fn mutate(rng: &mut Rng, text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for _ in 0..=rng.below(8) {
+        if bytes.is_empty() {
+            bytes.push(b'x');
+        }
+        let at = rng.below(bytes.len());
+        match rng.below(4) {
+            0 => bytes[at] = b"{}[]():;,\"'@#\n -*&!|>%\\"[rng.below(22)],
+            1 => bytes.insert(at, (rng.next() & 0xff) as u8),
+            2 => {
+                bytes.remove(at);
+            }
+            _ => {
+                let end = (at + rng.below(16)).min(bytes.len());
+                let chunk = bytes[at..end].to_vec();
+                bytes.splice(at..at, chunk);
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn malformed_yaml_and_cedar_never_panic() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest =
+        std::fs::read_to_string(repo.join("capabilities/firestore.ops_note.append.yaml")).unwrap();
+    let exemption = "capability: firestore.ops_note.append\nstarts: 2026-11-01\nexpires: 2026-11-08\njustification: x\nrequested_by: staff:a\napproved_by: staff:b\n";
+    let (schema, policies) = synthetic::default_policy_files();
+    let base = policies[0].text().to_string();
+    let mut rng = Rng(42);
+    for round in 0..1500 {
+        let broken_manifest = if round % 5 == 0 {
+            (0..rng.below(200))
+                .map(|_| (rng.next() & 0xff) as u8 as char)
+                .collect()
+        } else {
+            mutate(&mut rng, &manifest)
+        };
+        let _ = capability::parse_manifest(SourceFile::new("m.yaml", broken_manifest.clone()));
+        let _ = capability::parse_exemption(SourceFile::new("e.yaml", mutate(&mut rng, exemption)));
+        let broken_policy = mutate(&mut rng, &base);
+        let broken_schema = if round % 3 == 0 {
+            mutate(&mut rng, schema.text())
+        } else {
+            schema.text().to_string()
+        };
+        let _ = policy::load(
+            &SourceFile::new("s.cedarschema", broken_schema.clone()),
+            &[SourceFile::new("p.cedar", broken_policy.clone())],
+        );
+        if round % 10 == 0 {
+            let workspace = brain::lint::Workspace {
+                manifests: vec![SourceFile::new("capabilities/m.yaml", broken_manifest)],
+                exemptions: vec![SourceFile::new(
+                    "capabilities/exemptions/e.yaml",
+                    mutate(&mut rng, exemption),
+                )],
+                schema: Some(SourceFile::new("policies/brain.cedarschema", broken_schema)),
+                policies: vec![SourceFile::new("policies/p.cedar", broken_policy)],
+                specs: vec![(
+                    "s.md".into(),
+                    SourceFile::new("specs/s.md", mutate(&mut rng, "---\na: b\n---\n## Owner\n")),
+                )],
+                thresholds: Default::default(),
+                known_targets: ["brain".to_string()].into_iter().collect(),
+                now: brain::clock::now(),
+            };
+            let _ = brain::lint::run(&workspace, &Default::default());
+        }
+        let _ = rng.flip();
+    }
+}

@@ -1,0 +1,381 @@
+//! Store conformance: one suite over the `Store` trait, run on SQLite always and on Postgres
+//! whenever `BRAIN_TEST_DATABASE_URL` is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brain::audit::{self, NewAuditEvent};
+use brain::store::{Actor, Backend, KvEntry, PostgresStore, SqliteStore, Store, StoreError};
+use serde_json::json;
+
+use crate::support::{PgDatabase, temp_dir};
+
+/// A store under test, with raw SQL access for tampering and the guards that keep it alive.
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    pub raw: Raw,
+    _dir: Option<tempfile::TempDir>,
+    _database: Option<PgDatabase>,
+}
+
+pub enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    /// Execute SQL directly, behind the store's back.
+    pub async fn execute(&self, sql: &str) -> Result<u64, String> {
+        match self {
+            Raw::Sqlite(pool) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+            Raw::Postgres(pool) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        }
+        .map_err(|error| error.to_string())
+    }
+}
+
+/// Every backend available here, migrated and empty.
+pub async fn stores() -> Vec<TestStore> {
+    let mut stores = Vec::new();
+    let dir = temp_dir();
+    let sqlite = SqliteStore::open(&dir.path().join("brain.db"))
+        .await
+        .unwrap();
+    let raw = Raw::Sqlite(sqlite.pool().clone());
+    let store: Arc<dyn Store> = Arc::new(sqlite);
+    store.migrate().await.unwrap();
+    stores.push(TestStore {
+        store,
+        raw,
+        _dir: Some(dir),
+        _database: None,
+    });
+    match PgDatabase::create() {
+        Some(database) => {
+            let postgres = PostgresStore::connect(&database.url, 10, Duration::from_secs(5))
+                .await
+                .unwrap();
+            let raw = Raw::Postgres(postgres.pool().clone());
+            let store: Arc<dyn Store> = Arc::new(postgres);
+            store.migrate().await.unwrap();
+            stores.push(TestStore {
+                store,
+                raw,
+                _dir: None,
+                _database: Some(database),
+            });
+        }
+        None => eprintln!(
+            "note: BRAIN_TEST_DATABASE_URL is not set; the Postgres half of the store suite is skipped"
+        ),
+    }
+    stores
+}
+
+fn actor(id: &str, token_hash: Option<&str>) -> Actor {
+    let (kind, name) = id.split_once(':').unwrap();
+    Actor {
+        id: id.into(),
+        kind: kind.into(),
+        name: name.into(),
+        display_name: None,
+        token_hash: token_hash.map(str::to_string),
+        created_at: "2026-01-01T00:00:00.000000Z".into(),
+        created_by: Some("system:test".into()),
+        revoked_at: None,
+        revoked_by: None,
+    }
+}
+
+fn event(action: &str) -> NewAuditEvent {
+    NewAuditEvent {
+        at: brain::clock::format_time(brain::clock::now()),
+        actor: "staff:alice".into(),
+        action: action.into(),
+        capability: Some("firestore.ops_note.append".into()),
+        proposal_id: None,
+        decision: "allow".into(),
+        reason_codes: vec![],
+        policy_ids: vec!["staff.propose".into()],
+        policy_set_hash: Some("abc".into()),
+        input_hash: None,
+        output_hash: None,
+        detail: json!({"zeta": 1, "alpha": {"nested": true}}),
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_applied_once_and_reported() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        assert!(
+            store.migrate().await.unwrap().is_empty(),
+            "{name}: second migrate applied something"
+        );
+        let status = store.migration_status().await.unwrap();
+        assert_eq!(status.applied, vec![1], "{name}");
+        assert!(status.pending.is_empty(), "{name}");
+        let health = store.health().await;
+        assert!(health.reachable && health.migrated, "{name}: {health:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unmigrated_store_is_reachable_but_not_ready() {
+    let dir = temp_dir();
+    let store = SqliteStore::open(&dir.path().join("fresh.db"))
+        .await
+        .unwrap();
+    let health = store.health().await;
+    assert!(health.reachable);
+    assert!(!health.migrated);
+    assert!(health.problem.unwrap().contains("brain migrate"));
+    if let Some(database) = PgDatabase::create() {
+        let store = PostgresStore::connect(&database.url, 2, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let health = store.health().await;
+        assert!(health.reachable && !health.migrated, "{health:?}");
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn actors_round_trip_and_revoke() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_actor(&actor("staff:alice", Some("hash-a")))
+            .await
+            .unwrap();
+        tx.insert_actor(&actor("agent:drafter", None))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(
+            store.actor("staff:alice").await.unwrap().unwrap().name,
+            "alice",
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .actor_by_token_hash("hash-a")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            "staff:alice",
+            "{name}"
+        );
+        assert!(
+            store.actor_by_token_hash("nope").await.unwrap().is_none(),
+            "{name}"
+        );
+        let ids: Vec<String> = store
+            .actors()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|actor| actor.id)
+            .collect();
+        assert_eq!(ids, vec!["agent:drafter", "staff:alice"], "{name}");
+
+        let mut tx = store.begin().await.unwrap();
+        assert!(
+            tx.revoke_actor("staff:alice", "2026-01-02T00:00:00.000000Z", "staff:root")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.revoke_actor("staff:alice", "2026-01-03T00:00:00.000000Z", "staff:root")
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+        let revoked = store.actor("staff:alice").await.unwrap().unwrap();
+        assert_eq!(revoked.revoked_by.as_deref(), Some("staff:root"), "{name}");
+
+        let mut tx = store.begin().await.unwrap();
+        let error = tx
+            .insert_actor(&actor("staff:alice", None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::Conflict(_)),
+            "{name}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_leaves_nothing_behind() {
+    for test in stores().await {
+        let store = &test.store;
+        {
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_actor(&actor("staff:ghost", None)).await.unwrap();
+            tx.append_audit(event("ghost")).await.unwrap();
+        }
+        assert!(
+            store.actor("staff:ghost").await.unwrap().is_none(),
+            "{}",
+            store.backend().as_str()
+        );
+        assert_eq!(store.audit_head().await.unwrap().0, 0);
+    }
+}
+
+#[tokio::test]
+async fn runtime_switches_upsert_and_list_by_prefix() {
+    for test in stores().await {
+        let store = &test.store;
+        let entry = |key: &str, value: &str| KvEntry {
+            key: key.into(),
+            value: value.into(),
+            updated_at: "2026-01-01T00:00:00.000000Z".into(),
+            updated_by: "staff:alice".into(),
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.kv_set(&entry("kill_switch:global", "{\"on\":true}"))
+            .await
+            .unwrap();
+        tx.kv_set(&entry("kill_switch:physical", "{\"on\":false}"))
+            .await
+            .unwrap();
+        tx.kv_set(&entry("other", "1")).await.unwrap();
+        tx.kv_set(&entry("kill_switch:global", "{\"on\":false}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            tx.kv_get("kill_switch:global")
+                .await
+                .unwrap()
+                .unwrap()
+                .value,
+            "{\"on\":false}"
+        );
+        tx.commit().await.unwrap();
+        let keys: Vec<String> = store
+            .kv_list("kill_switch:")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.key)
+            .collect();
+        assert_eq!(keys, vec!["kill_switch:global", "kill_switch:physical"]);
+        assert!(store.kv_get("missing").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn audit_events_form_a_verifiable_chain() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        for index in 0..5 {
+            let mut tx = store.begin().await.unwrap();
+            let sealed = tx
+                .append_audit(event(&format!("step-{index}")))
+                .await
+                .unwrap();
+            assert_eq!(sealed.seq, index + 1, "{name}");
+            tx.commit().await.unwrap();
+        }
+        let events = store.audit_events(0, 100).await.unwrap();
+        assert_eq!(events.len(), 5, "{name}");
+        let (seq, hash) = audit::verify_chain(&events, 0, audit::GENESIS_HASH.into()).unwrap();
+        assert_eq!((seq, hash), store.audit_head().await.unwrap(), "{name}");
+        assert_eq!(
+            events[0].detail,
+            json!({"alpha": {"nested": true}, "zeta": 1}),
+            "{name}"
+        );
+        assert_eq!(store.audit_events(3, 100).await.unwrap().len(), 2, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_table_rejects_update_and_delete() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        let mut tx = store.begin().await.unwrap();
+        tx.append_audit(event("kept")).await.unwrap();
+        tx.commit().await.unwrap();
+        let update = test
+            .raw
+            .execute("UPDATE audit_events SET action = 'forged'")
+            .await;
+        assert!(
+            update.unwrap_err().contains("append-only"),
+            "{name}: UPDATE was allowed"
+        );
+        let delete = test.raw.execute("DELETE FROM audit_events").await;
+        assert!(
+            delete.unwrap_err().contains("append-only"),
+            "{name}: DELETE was allowed"
+        );
+        if store.backend() == Backend::Postgres {
+            let truncate = test.raw.execute("TRUNCATE audit_events").await;
+            assert!(
+                truncate.unwrap_err().contains("append-only"),
+                "TRUNCATE was allowed"
+            );
+        }
+        assert_eq!(
+            store.audit_events(0, 10).await.unwrap()[0].action,
+            "kept",
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_never_fork_the_chain() {
+    for test in stores().await {
+        let store = test.store.clone();
+        let name = store.backend().as_str();
+        let mut tasks = Vec::new();
+        for writer in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for index in 0..10 {
+                    let mut tx = store.begin().await.unwrap();
+                    tx.append_audit(event(&format!("w{writer}-{index}")))
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let events = store.audit_events(0, 1000).await.unwrap();
+        assert_eq!(events.len(), 80, "{name}");
+        audit::verify_chain(&events, 0, audit::GENESIS_HASH.into()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_closed_store_reports_unreachable() {
+    for test in stores().await {
+        test.store.close().await;
+        let health = test.store.health().await;
+        assert!(
+            !health.reachable,
+            "{}: {health:?}",
+            test.store.backend().as_str()
+        );
+        assert!(test.store.ping().await.is_err());
+    }
+}

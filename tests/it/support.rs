@@ -1,0 +1,268 @@
+//! Shared test helpers: run the real binary in a temp dir, normalise its output for snapshots,
+//! start `brain serve` on an ephemeral port, and hand out fresh Postgres databases.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temp dir that is removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("brain-test-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// `brain` with a clean environment: no config from the caller, data under `data_dir`, no colour.
+pub fn brain(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_brain"));
+    command
+        .current_dir(dir)
+        .env_remove("BRAIN_CONFIG")
+        .env_remove("BRAIN_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("FIRESTORE_EMULATOR_HOST")
+        .env("BRAIN_DATA_DIR", dir.join("data"))
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Run to completion.
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("run brain")
+}
+
+/// Exit code, stdout and stderr as one text for snapshots, with temp paths and the version
+/// replaced by placeholders.
+pub fn transcript(output: &Output, dir: &Path) -> String {
+    let code = output
+        .status
+        .code()
+        .map_or_else(|| "signal".to_string(), |code| code.to_string());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    normalise(
+        &format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}"),
+        dir,
+    )
+}
+
+/// Replace machine-specific text with placeholders.
+pub fn normalise(text: &str, dir: &Path) -> String {
+    let dir_text = dir.display().to_string();
+    let canonical = dir
+        .canonicalize()
+        .map(|path| path.display().to_string())
+        .unwrap_or_default();
+    let repo_text = repo().display().to_string();
+    let mut text = text.to_string();
+    if !canonical.is_empty() {
+        text = text.replace(&canonical, "[TMP]");
+    }
+    text.replace(&dir_text, "[TMP]")
+        .replace(&repo_text, "[REPO]")
+        .replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
+}
+
+/// A fresh, empty Postgres database when `BRAIN_TEST_DATABASE_URL` is set; dropped on drop.
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> Option<Self> {
+        let admin_url = std::env::var("BRAIN_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())?;
+        let name = format!("brain_test_{}", random_suffix());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let url = replace_database(&admin_url, &name);
+        Some(Self {
+            url,
+            admin_url,
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Run one SQL statement with psql; panics with psql's message on failure.
+pub fn psql(url: &str, sql: &str) {
+    let output = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql is installed");
+    assert!(
+        output.status.success(),
+        "psql `{sql}`: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `postgres://u@h:p/db?x` with the database replaced.
+pub fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let scheme_end = base.find("://").map_or(0, |index| index + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+pub fn random_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A running `brain serve`, killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub address: SocketAddr,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Start `brain serve --listen 127.0.0.1:0` in `dir` with `extra` arguments (before `serve`)
+    /// and wait until it listens.
+    pub fn start(dir: &Path, global_args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = brain(dir);
+        command
+            .args(global_args)
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn brain serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let address: String = rest
+                        .chars()
+                        .take_while(|c| *c != '"' && !c.is_whitespace())
+                        .collect();
+                    let _ = sender.send(address);
+                }
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        let address = match receiver.recv_timeout(Duration::from_secs(60)) {
+            Ok(address) => address.parse().expect("address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("brain serve did not start:\n{}", log.lock().unwrap());
+            }
+        };
+        Self {
+            child,
+            address,
+            stderr: log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Send SIGTERM and wait for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "brain serve did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll `check` until it returns true or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check()
+}
+
+/// A blocking HTTP GET on loopback: status and body.
+pub fn get(url: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        match client.get(url).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.text().await.unwrap_or_default())
+            }
+            Err(error) => (0, error.to_string()),
+        }
+    })
+}
