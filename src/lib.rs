@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diagnostic;
+pub mod engine;
 pub mod lint;
 pub mod policy;
 pub mod server;

@@ -289,6 +289,40 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), WorkspaceEr
     Ok(())
 }
 
+/// Read and parse the declared exemptions (`capabilities/exemptions/*.yaml`). Any invalid file is
+/// an error: an exemption brain cannot read must not silently apply or silently vanish.
+pub fn load_exemptions(
+    config: &LoadedConfig,
+) -> Result<Vec<crate::engine::DeclaredExemption>, WorkspaceError> {
+    let dir = config.capabilities_dir().join("exemptions");
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut exemptions = Vec::new();
+    let mut findings = Vec::new();
+    for path in files_with_extension(&dir, "yaml", false)? {
+        let parsed = crate::capability::parse_exemption(read_source(&path)?);
+        findings.extend(parsed.findings);
+        if let Some(exemption) = parsed.value {
+            exemptions.push(crate::engine::DeclaredExemption {
+                file: display_path(&path),
+                exemption,
+            });
+        }
+    }
+    if findings.is_empty() {
+        Ok(exemptions)
+    } else {
+        Err(WorkspaceError::Invalid(Findings::new(
+            format!(
+                "{} in the declared exemptions (`brain lint` shows everything)",
+                plural(findings.len(), "problem")
+            ),
+            findings,
+        )))
+    }
+}
+
 /// Read and parse every capability manifest of the config (not the exemptions). Any invalid
 /// manifest is an error listing every problem.
 pub fn load_manifests(

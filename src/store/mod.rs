@@ -152,6 +152,7 @@ pub trait WriteTx: Send {
     async fn insert_actor(&mut self, actor: &Actor) -> Result<(), StoreError>;
     async fn revoke_actor(&mut self, id: &str, at: &str, by: &str) -> Result<bool, StoreError>;
     async fn kv_get(&mut self, key: &str) -> Result<Option<KvEntry>, StoreError>;
+    async fn kv_list(&mut self, prefix: &str) -> Result<Vec<KvEntry>, StoreError>;
     async fn kv_set(&mut self, entry: &KvEntry) -> Result<(), StoreError>;
     /// Append an event to the hash chain and return it sealed.
     async fn append_audit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StoreError>;

@@ -112,6 +112,17 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(kv_from_row).transpose()?)
             }
 
+            async fn kv_list(&mut self, prefix: &str) -> Result<Vec<$crate::store::KvEntry>, $crate::store::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT key, value, updated_at, updated_by FROM runtime_kv \
+                     WHERE substr(key, 1, length($1)) = $1 ORDER BY key",
+                )
+                .bind(prefix)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                Ok(rows.iter().map(kv_from_row).collect::<Result<_, _>>()?)
+            }
+
             async fn kv_set(&mut self, entry: &$crate::store::KvEntry) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
                     "INSERT INTO runtime_kv (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
