@@ -6,6 +6,9 @@
 //!
 //! Architecture Invariant: this module does no I/O; the store persists what it computes.
 
+pub mod bundle;
+pub mod checkpoint;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -102,7 +102,7 @@ fn report_config_error(cli: &Cli, error: &ConfigError) {
     }
 }
 
-fn report_workspace_error(cli: &Cli, error: &WorkspaceError) {
+pub(super) fn report_workspace_error(cli: &Cli, error: &WorkspaceError) {
     match error {
         WorkspaceError::Invalid(findings) => report_findings(cli, findings),
         other => {

@@ -4,13 +4,17 @@
 //! Exit codes: 0 done or allowed; 1 denied, refused, or findings at error level; 2 usage or
 //! internal error (including an invalid config).
 
+mod audit;
 mod config;
+mod governance;
 mod init;
+mod lifecycle;
 mod lint;
 mod migrate;
 mod output;
 mod policy;
 mod serve;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +33,7 @@ Exit codes:
 Environment:
   BRAIN_CONFIG     config file (same as --config)
   BRAIN_DATA_DIR   directory for local state when brain.yaml sets no `data_dir`
+  BRAIN_TOKEN      the caller's token (same as --token-file with the token in a file)
   BRAIN_LOG        log filter, such as `debug` or `info,sqlx=warn`
   NO_COLOR         disable colour";
 
@@ -50,6 +55,10 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+
+    /// File holding the caller's token (default: the `BRAIN_TOKEN` environment variable).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -76,6 +85,38 @@ pub enum Command {
     Eval(policy::EvalArgs),
     /// Format Cedar policy files with Cedar's own formatter.
     Fmt(policy::FmtArgs),
+    /// Manage actors and their tokens: bootstrap, add, list, revoke.
+    #[command(subcommand)]
+    Actor(governance::ActorCommand),
+    /// Delegate part of a person's authority to an agent.
+    Delegate(governance::DelegateArgs),
+    /// List or revoke delegations.
+    #[command(subcommand)]
+    Delegations(governance::DelegationsCommand),
+    /// Propose an action on a capability.
+    Propose(lifecycle::ProposeArgs),
+    /// List proposals, show one, or submit a draft.
+    Proposals(lifecycle::ProposalsArgs),
+    /// Approve a proposal (never your own).
+    Approve(lifecycle::ApproveArgs),
+    /// Reject a proposal, with a reason.
+    Reject(lifecycle::RejectArgs),
+    /// Cancel a proposal (the proposer, or staff).
+    Cancel(lifecycle::CancelArgs),
+    /// Execute an approved proposal, or show what it would do with `--dry-run`.
+    Execute(lifecycle::ExecuteArgs),
+    /// Roll back a succeeded execution.
+    Rollback(lifecycle::IdArgs),
+    /// Grant a time-bounded exemption from a capability's approval rule.
+    Exempt(governance::ExemptArgs),
+    /// List or revoke exemptions.
+    #[command(subcommand)]
+    Exemptions(governance::ExemptionsCommand),
+    /// Turn kill switches on or off, or show them.
+    KillSwitch(governance::KillSwitchArgs),
+    /// Read, verify and export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -102,6 +143,20 @@ pub fn run() -> ExitCode {
         Command::Test(ref args) => policy::test(&cli, args),
         Command::Eval(ref args) => policy::eval(&cli, args),
         Command::Fmt(ref args) => policy::fmt(&cli, args),
+        Command::Actor(ref command) => governance::actor(&cli, command),
+        Command::Delegate(ref args) => governance::delegate(&cli, args),
+        Command::Delegations(ref command) => governance::delegations(&cli, command),
+        Command::Propose(ref args) => lifecycle::propose(&cli, args),
+        Command::Proposals(ref args) => lifecycle::proposals(&cli, args),
+        Command::Approve(ref args) => lifecycle::approve(&cli, args),
+        Command::Reject(ref args) => lifecycle::reject(&cli, args),
+        Command::Cancel(ref args) => lifecycle::cancel(&cli, args),
+        Command::Execute(ref args) => lifecycle::execute(&cli, args),
+        Command::Rollback(ref args) => lifecycle::rollback(&cli, args),
+        Command::Exempt(ref args) => governance::exempt(&cli, args),
+        Command::Exemptions(ref command) => governance::exemptions(&cli, command),
+        Command::KillSwitch(ref args) => governance::kill_switch(&cli, args),
+        Command::Audit(ref command) => audit::run(&cli, command),
     };
     match result {
         Ok(code) => code,

@@ -229,6 +229,8 @@ pub fn eval(cli: &Cli, args: &EvalArgs) -> miette::Result<ExitCode> {
             Resource::KillSwitch(&switch_name),
             format!("kill switch `{switch_name}`"),
         )
+    } else if let Some(area) = action.area() {
+        (Resource::Area(area), format!("area `{area}`"))
     } else {
         let Some(id) = args.capability.as_deref() else {
             return usage(

@@ -62,7 +62,37 @@ pub struct Config {
     #[serde(default)]
     pub thresholds: ThresholdsConfig,
     #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
     pub lint: LintConfig,
+}
+
+/// The audit log's signed checkpoints.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The Ed25519 key that signs checkpoints of the chain head: 64 hex characters (the
+    /// 32-byte seed), a secret. Defaults to `audit-signing.key` in the data directory, which
+    /// brain creates (mode 0600) the first time it needs it; `brain init` creates one too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<SecretRef>,
+    /// Sign a checkpoint every this many events (and on shutdown).
+    #[serde(default = "default_checkpoint_every")]
+    #[schemars(range(min = 1))]
+    pub checkpoint_every: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            signing_key: None,
+            checkpoint_every: default_checkpoint_every(),
+        }
+    }
+}
+
+fn default_checkpoint_every() -> u64 {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -413,6 +443,9 @@ pub struct ThresholdsConfig {
     /// Longest an exemption may last.
     #[serde(default = "default_max_exemption")]
     pub max_exemption: Duration,
+    /// A proposal not executed within this time expires.
+    #[serde(default = "default_proposal_expires_after")]
+    pub proposal_expires_after: Duration,
 }
 
 impl Default for ThresholdsConfig {
@@ -422,6 +455,7 @@ impl Default for ThresholdsConfig {
             drift_tolerance: 0,
             max_approval_validity: default_max_approval_validity(),
             max_exemption: default_max_exemption(),
+            proposal_expires_after: default_proposal_expires_after(),
         }
     }
 }
@@ -436,6 +470,10 @@ fn default_max_approval_validity() -> Duration {
 
 fn default_max_exemption() -> Duration {
     Duration::from_secs(30 * 86_400)
+}
+
+fn default_proposal_expires_after() -> Duration {
+    Duration::from_secs(7 * 86_400)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -703,6 +741,9 @@ pub fn parse_and_validate(
     context.check_cloud(&mut config, &mut findings);
     context.check_connectors(&mut config, &mut findings);
     context.check_schedules(&config, &mut findings);
+    if let Some(key) = &mut config.audit.signing_key {
+        context.resolve_secret(key, "/audit/signing_key", &mut findings);
+    }
     let data_dir = resolve_data_dir(&config, &base_dir, environment);
     findings.sort_by_key(|finding| finding.span.as_ref().map_or(usize::MAX, |span| span.start));
     if findings

@@ -11,6 +11,14 @@
 //! Architecture Invariant: facts that can change at runtime (kill switches, approvals,
 //! delegations, exemptions, quotas) are read inside the transaction that acts on the decision.
 
+mod audit_ops;
+pub mod executor;
+pub mod exemptions;
+mod facts;
+pub mod identity;
+pub mod keys;
+pub mod lifecycle;
+pub mod proposals;
 mod switches;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,13 +27,19 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::audit::NewAuditEvent;
-use crate::capability::{Exemption, Manifest};
+use crate::audit::checkpoint::AuditSigner;
+use crate::audit::{AuditEvent, NewAuditEvent};
+use crate::capability::{ActorType, Exemption, Manifest};
 use crate::config::LoadedConfig;
 use crate::policy::decide::{Action, Decider, Decision, Facts, Principal, Question, Resource};
 use crate::store::{Store, StoreError, WriteTx};
 use crate::workspace::{self, WorkspaceError};
 
+pub use audit_ops::{AuditExport, AuditVerification};
+pub use executor::{ExecError, ExecutionRequest, Executor, Executors};
+pub use exemptions::ExemptionView;
+pub use identity::Issued;
+pub use proposals::{DryRun, ProposalView, ProposeRequest};
 pub use switches::{KillSwitchState, valid_switch_name};
 
 /// The policy set as the Engine uses it: the decider (Cedar set + index), the manifests by id,
@@ -86,15 +100,38 @@ impl PolicyBundle {
 pub struct EngineSettings {
     /// A StudioState snapshot older than this is stale.
     pub snapshot_stale_after: chrono::Duration,
+    /// A proposal not executed within this time expires.
+    pub proposal_expires_after: chrono::Duration,
+    /// The longest an exemption may last.
+    pub max_exemption: chrono::Duration,
+    /// Sign a checkpoint of the audit chain every this many events.
+    pub checkpoint_every: i64,
+}
+
+fn chrono_duration(duration: crate::config::Duration) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX / 4))
 }
 
 impl EngineSettings {
     pub fn from_config(config: &LoadedConfig) -> Self {
-        let seconds = config.config.thresholds.snapshot_stale_after.as_secs();
+        let thresholds = &config.config.thresholds;
         Self {
-            snapshot_stale_after: chrono::Duration::seconds(
-                i64::try_from(seconds).unwrap_or(i64::MAX / 2),
-            ),
+            snapshot_stale_after: chrono_duration(thresholds.snapshot_stale_after),
+            proposal_expires_after: chrono_duration(thresholds.proposal_expires_after),
+            max_exemption: chrono_duration(thresholds.max_exemption),
+            checkpoint_every: i64::try_from(config.config.audit.checkpoint_every.max(1))
+                .unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            snapshot_stale_after: chrono::Duration::minutes(30),
+            proposal_expires_after: chrono::Duration::days(7),
+            max_exemption: chrono::Duration::days(30),
+            checkpoint_every: 100,
         }
     }
 }
@@ -117,7 +154,7 @@ pub struct Denial {
 pub enum EngineError {
     #[error("denied: {}", .0.message)]
     #[diagnostic(code(engine::denied))]
-    Denied(Denial),
+    Denied(Box<Denial>),
     #[error("{0}")]
     #[diagnostic(
         code(engine::unauthenticated),
@@ -162,8 +199,8 @@ impl EngineError {
             EngineError::Denied(denial) => denial.reason_codes.clone(),
             EngineError::Unauthenticated(_) => vec!["UNAUTHENTICATED".into()],
             EngineError::NotFound { .. } => vec!["NOT_FOUND".into()],
-            EngineError::InvalidInput { .. } => vec!["INVALID_INPUT".into()],
-            EngineError::Conflict { .. } => vec!["ILLEGAL_TRANSITION".into()],
+            EngineError::InvalidInput { .. } => vec!["INPUT_INVALID".into()],
+            EngineError::Conflict { .. } => vec!["INVALID_STATE".into()],
             EngineError::Store(_) => vec!["STORE_UNAVAILABLE".into()],
         }
     }
@@ -176,19 +213,191 @@ impl EngineError {
     }
 }
 
+/// The one error shape the CLI (`--format json`) and the HTTP API print:
+/// `{code, message, reason_codes, policy_ids, retry_after}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    /// `denied`, `unauthenticated`, `not_found`, `invalid_input`, `conflict`,
+    /// `store_unavailable` (and, over HTTP, `bad_request`, `csrf`, `internal`).
+    pub code: String,
+    pub message: String,
+    pub reason_codes: Vec<String>,
+    pub policy_ids: Vec<String>,
+    /// Seconds to wait before a retry can succeed.
+    pub retry_after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl ErrorBody {
+    /// The body for `error`; `expose_internal` keeps store causes (the local CLI), the HTTP API
+    /// replaces them with a generic message (they are logged instead).
+    pub fn from_error(error: &EngineError, expose_internal: bool) -> Self {
+        let (code, help) = match error {
+            EngineError::Denied(_) => ("denied", None),
+            EngineError::Unauthenticated(_) => (
+                "unauthenticated",
+                Some("pass a token with `BRAIN_TOKEN` or `--token-file`".to_string()),
+            ),
+            EngineError::NotFound { .. } => ("not_found", None),
+            EngineError::InvalidInput { help, .. } => ("invalid_input", help.clone()),
+            EngineError::Conflict { help, .. } => ("conflict", help.clone()),
+            EngineError::Store(_) => ("store_unavailable", None),
+        };
+        let (policy_ids, retry_after) = match error {
+            EngineError::Denied(denial) => (denial.policy_ids.clone(), denial.retry_after),
+            _ => (Vec::new(), None),
+        };
+        let message = match error {
+            EngineError::Store(_) if !expose_internal => {
+                "the store is unavailable, so nothing was allowed".to_string()
+            }
+            other => other.to_string(),
+        };
+        Self {
+            code: code.to_string(),
+            message,
+            reason_codes: error.reason_codes(),
+            policy_ids,
+            retry_after,
+            help,
+        }
+    }
+}
+
+/// Who is calling: an authenticated actor, or one of brain's own `system:` actors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Caller {
+    /// `staff:alice`.
+    pub id: String,
+    pub actor_type: ActorType,
+    pub name: String,
+}
+
+impl Caller {
+    /// One of brain's own actors (`system:snapshotter`, `system:connector:hubitat`).
+    pub fn system(name: &str) -> Self {
+        Self {
+            id: format!("system:{name}"),
+            actor_type: ActorType::System,
+            name: name.to_string(),
+        }
+    }
+
+    fn from_actor(actor: &crate::store::Actor) -> Result<Self, EngineError> {
+        let actor_type = ActorType::parse(&actor.kind).ok_or_else(|| {
+            EngineError::Store(StoreError::Corrupt(format!(
+                "actor `{}` has an unknown kind `{}`",
+                actor.id, actor.kind
+            )))
+        })?;
+        Ok(Self {
+            id: actor.id.clone(),
+            actor_type,
+            name: actor.name.clone(),
+        })
+    }
+
+    /// The principal of a decision (a delegation is added per decision).
+    pub fn principal(&self) -> Principal {
+        Principal::new(self.actor_type, self.name.clone())
+    }
+}
+
+/// A fresh random id with a short prefix: `p_3f9a1c0b7d2e`.
+pub(crate) fn new_id(prefix: &str) -> Result<String, EngineError> {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).map_err(|error| EngineError::Conflict {
+        message: format!("no randomness available to make an id: {error}"),
+        help: None,
+    })?;
+    Ok(format!("{prefix}_{}", hex::encode(bytes)))
+}
+
+/// An audit event under construction.
+pub(crate) struct EventBuilder(NewAuditEvent);
+
+/// Start an audit event by `actor` for `action` with outcome `decision` (`allow`, `deny`,
+/// `error`, `succeeded`, `failed`, ...).
+pub(crate) fn event(actor: &str, action: &str, decision: &str) -> EventBuilder {
+    EventBuilder(NewAuditEvent {
+        at: crate::clock::format_time(crate::clock::now()),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        capability: None,
+        proposal_id: None,
+        decision: decision.to_string(),
+        reason_codes: Vec::new(),
+        policy_ids: Vec::new(),
+        policy_set_hash: None,
+        input_hash: None,
+        output_hash: None,
+        detail: Value::Object(Default::default()),
+    })
+}
+
+impl EventBuilder {
+    pub(crate) fn capability(mut self, capability: &str) -> Self {
+        self.0.capability = Some(capability.to_string());
+        self
+    }
+
+    pub(crate) fn proposal(mut self, id: &str) -> Self {
+        self.0.proposal_id = Some(id.to_string());
+        self
+    }
+
+    /// The reason codes and determining policies of a decision.
+    pub(crate) fn decision(mut self, decision: &Decision) -> Self {
+        self.0.reason_codes = decision.reasons.clone();
+        self.0.policy_ids = decision.policy_ids.clone();
+        self
+    }
+
+    pub(crate) fn reasons(mut self, reasons: &[&str]) -> Self {
+        self.0.reason_codes = reasons.iter().map(|reason| reason.to_string()).collect();
+        self
+    }
+
+    pub(crate) fn input_hash(mut self, hash: &str) -> Self {
+        self.0.input_hash = Some(hash.to_string());
+        self
+    }
+
+    pub(crate) fn output_hash(mut self, hash: Option<String>) -> Self {
+        self.0.output_hash = hash;
+        self
+    }
+
+    pub(crate) fn detail(mut self, detail: Value) -> Self {
+        self.0.detail = detail;
+        self
+    }
+}
+
 /// The one Engine.
 pub struct Engine {
     store: Arc<dyn Store>,
     policy: Arc<PolicyBundle>,
     settings: EngineSettings,
+    signer: Arc<AuditSigner>,
+    executors: Executors,
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, policy: Arc<PolicyBundle>, settings: EngineSettings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: Arc<PolicyBundle>,
+        settings: EngineSettings,
+        signer: Arc<AuditSigner>,
+        executors: Executors,
+    ) -> Self {
         Self {
             store,
             policy,
             settings,
+            signer,
+            executors,
         }
     }
 
@@ -202,6 +411,27 @@ impl Engine {
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    pub fn signer(&self) -> &AuditSigner {
+        &self.signer
+    }
+
+    /// Append an audit event inside `tx`, stamped with the policy set's hash, and sign a
+    /// checkpoint of the chain head every `checkpoint_every` events.
+    pub(crate) async fn append(
+        &self,
+        tx: &mut dyn WriteTx,
+        event: EventBuilder,
+    ) -> Result<AuditEvent, EngineError> {
+        let mut event = event.0;
+        event.policy_set_hash = Some(self.policy.hash().to_string());
+        let sealed = tx.append_audit(event).await?;
+        if sealed.seq % self.settings.checkpoint_every == 0 {
+            tx.insert_checkpoint(&self.signer.checkpoint(sealed.seq, &sealed.hash, &sealed.at))
+                .await?;
+        }
+        Ok(sealed)
     }
 
     /// Decide whether a background reader (`system:snapshotter`, `system:connector:hubitat`)
@@ -221,42 +451,32 @@ impl Engine {
         })?;
         let mut tx = self.store.begin().await?;
         let now = crate::clock::now();
-        let Some(manifest) = self.policy.manifest(capability) else {
-            let decision = Decision::deny(
+        let decision = match self.policy.manifest(capability) {
+            None => Decision::deny(
                 "UNKNOWN_CAPABILITY",
                 format!("no manifest declares `{capability}`"),
-            );
-            self.audit_decision(
-                &mut *tx,
-                &principal,
-                Action::Read,
-                Some(capability),
-                &decision,
-                detail,
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied(Action::Read, Some(capability), &decision));
+            ),
+            Some(manifest) => {
+                let facts = Facts {
+                    now: now.timestamp(),
+                    resource_owner: manifest.owner.clone().unwrap_or_default(),
+                    kill_switches: switches::active_in(&mut *tx).await?,
+                    ..Facts::default()
+                };
+                self.policy.decider.decide(&Question {
+                    principal: &principal,
+                    action: Action::Read,
+                    resource: Resource::Capability(manifest),
+                    facts: &facts,
+                })
+            }
         };
-        let facts = Facts {
-            now: now.timestamp(),
-            resource_owner: manifest.owner.clone().unwrap_or_default(),
-            kill_switches: switches::active_in(&mut *tx).await?,
-            ..Facts::default()
-        };
-        let decision = self.policy.decider.decide(&Question {
-            principal: &principal,
-            action: Action::Read,
-            resource: Resource::Capability(manifest),
-            facts: &facts,
-        });
-        self.audit_decision(
+        self.append(
             &mut *tx,
-            &principal,
-            Action::Read,
-            Some(capability),
-            &decision,
-            detail,
+            event(&principal.id(), "read", decision_word(&decision))
+                .capability(capability)
+                .decision(&decision)
+                .detail(detail),
         )
         .await?;
         tx.commit().await?;
@@ -267,8 +487,7 @@ impl Engine {
         }
     }
 
-    /// Every kill switch the policy set declares a name for and that was ever set, with its
-    /// state; switches never set are off.
+    /// Every kill switch ever set, with its state; switches never set are off.
     pub async fn kill_switches(&self) -> Result<Vec<KillSwitchState>, EngineError> {
         Ok(switches::list(&*self.store).await?)
     }
@@ -284,12 +503,12 @@ impl Engine {
             .collect())
     }
 
-    /// Turn kill switch `name` on or off as `principal`, with a reason. Decided by the policy set
+    /// Turn kill switch `name` on or off as `caller`, with a reason. Decided by the policy set
     /// (`set_kill_switch`), effective at the next decision of every process sharing the store,
     /// and audited either way.
     pub async fn set_kill_switch(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         name: &str,
         on: bool,
         reason: &str,
@@ -312,33 +531,32 @@ impl Engine {
         }
         let mut tx = self.store.begin().await?;
         let now = crate::clock::now();
-        let at = crate::clock::format_time(now);
         let facts = Facts {
             now: now.timestamp(),
             kill_switches: switches::active_in(&mut *tx).await?,
             ..Facts::default()
         };
+        let principal = caller.principal();
         let decision = self.policy.decider.decide(&Question {
-            principal,
+            principal: &principal,
             action: Action::SetKillSwitch,
             resource: Resource::KillSwitch(name),
             facts: &facts,
         });
         let detail = serde_json::json!({ "switch": name, "on": on, "reason": reason });
-        self.audit_decision(
+        self.append(
             &mut *tx,
-            principal,
-            Action::SetKillSwitch,
-            None,
-            &decision,
-            detail,
+            event(&caller.id, "set_kill_switch", decision_word(&decision))
+                .decision(&decision)
+                .detail(detail),
         )
         .await?;
         if !decision.allowed {
             tx.commit().await?;
             return Err(denied(Action::SetKillSwitch, None, &decision));
         }
-        tx.kv_set(&switches::entry(name, on, reason, &at, &principal.id()))
+        let at = crate::clock::format_time(now);
+        tx.kv_set(&switches::entry(name, on, reason, &at, &caller.id))
             .await?;
         let state = switches::get_in(&mut *tx, name).await?.ok_or_else(|| {
             EngineError::Store(StoreError::Corrupt(
@@ -348,34 +566,6 @@ impl Engine {
         tx.commit().await?;
         Ok(state)
     }
-
-    /// Append the audit event of a decision.
-    async fn audit_decision(
-        &self,
-        tx: &mut dyn WriteTx,
-        principal: &Principal,
-        action: Action,
-        capability: Option<&str>,
-        decision: &Decision,
-        detail: Value,
-    ) -> Result<(), EngineError> {
-        tx.append_audit(NewAuditEvent {
-            at: crate::clock::format_time(crate::clock::now()),
-            actor: principal.id(),
-            action: action.as_str().to_string(),
-            capability: capability.map(str::to_string),
-            proposal_id: None,
-            decision: decision_word(decision).to_string(),
-            reason_codes: decision.reasons.clone(),
-            policy_ids: decision.policy_ids.clone(),
-            policy_set_hash: Some(self.policy.hash().to_string()),
-            input_hash: None,
-            output_hash: None,
-            detail,
-        })
-        .await?;
-        Ok(())
-    }
 }
 
 fn decision_word(decision: &Decision) -> &'static str {
@@ -383,9 +573,17 @@ fn decision_word(decision: &Decision) -> &'static str {
 }
 
 /// The error for a denied decision.
-fn denied(action: Action, capability: Option<&str>, decision: &Decision) -> EngineError {
+pub(crate) fn denied(action: Action, capability: Option<&str>, decision: &Decision) -> EngineError {
     let subject = capability.map_or_else(String::new, |id| format!(" on `{id}`"));
-    EngineError::Denied(Denial {
+    let reasons: Vec<String> = decision
+        .reasons
+        .iter()
+        .map(|code| match crate::policy::reasons::lookup(code) {
+            Some(known) => format!("{code}: {}", known.meaning),
+            None => code.clone(),
+        })
+        .collect();
+    EngineError::Denied(Box::new(Denial {
         action: action.as_str().to_string(),
         capability: capability.map(str::to_string),
         reason_codes: decision.reasons.clone(),
@@ -394,7 +592,7 @@ fn denied(action: Action, capability: Option<&str>, decision: &Decision) -> Engi
         message: format!(
             "{}{subject} was denied ({})",
             action.as_str(),
-            decision.reasons.join(", ")
+            reasons.join("; ")
         ),
-    })
+    }))
 }

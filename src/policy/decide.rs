@@ -40,10 +40,14 @@ pub enum Action {
     Exempt,
     RevokeExemption,
     SetKillSwitch,
+    ManageActors,
+    Delegate,
+    View,
+    Audit,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 14] = [
         Action::Propose,
         Action::Approve,
         Action::Reject,
@@ -54,6 +58,10 @@ impl Action {
         Action::Exempt,
         Action::RevokeExemption,
         Action::SetKillSwitch,
+        Action::ManageActors,
+        Action::Delegate,
+        Action::View,
+        Action::Audit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +76,10 @@ impl Action {
             Action::Exempt => "exempt",
             Action::RevokeExemption => "revoke_exemption",
             Action::SetKillSwitch => "set_kill_switch",
+            Action::ManageActors => "manage_actors",
+            Action::Delegate => "delegate",
+            Action::View => "view",
+            Action::Audit => "audit",
         }
     }
 
@@ -80,6 +92,18 @@ impl Action {
     /// Whether the action's resource is a kill switch rather than a capability.
     pub fn on_kill_switch(self) -> bool {
         self == Action::SetKillSwitch
+    }
+
+    /// The area an administrative action is about (its resource is `Area::"<area>"`); `None`
+    /// for actions on capabilities and kill switches.
+    pub fn area(self) -> Option<&'static str> {
+        match self {
+            Action::ManageActors => Some("actors"),
+            Action::Delegate => Some("delegations"),
+            Action::View => Some("studio"),
+            Action::Audit => Some("audit"),
+            _ => None,
+        }
     }
 }
 
@@ -139,6 +163,15 @@ impl Principal {
 pub enum Resource<'a> {
     Capability(&'a Manifest),
     KillSwitch(&'a str),
+    /// One of brain's own areas (see [`Action::area`]).
+    Area(&'a str),
+}
+
+impl<'a> Resource<'a> {
+    /// The resource of an administrative action, which the action alone determines.
+    pub fn of_area(action: Action) -> Option<Resource<'static>> {
+        action.area().map(Resource::Area)
+    }
 }
 
 /// What is true at the moment of the decision.
@@ -194,6 +227,7 @@ impl Decision {
 enum SliceKey {
     Capability(Action, String),
     KillSwitch,
+    Area(Action),
 }
 
 /// What a policy's scope says about which questions it can match.
@@ -214,6 +248,8 @@ enum ResourceScope {
     Capability(String),
     /// Only kill switches.
     KillSwitches,
+    /// Only areas.
+    Areas,
     /// Nothing brain asks about.
     Nothing,
 }
@@ -240,11 +276,13 @@ impl Scope {
             ResourceConstraint::Is(type_name) => match type_name.basename() {
                 "Capability" => ResourceScope::Capabilities,
                 "KillSwitch" => ResourceScope::KillSwitches,
+                "Area" => ResourceScope::Areas,
                 _ => ResourceScope::Nothing,
             },
             ResourceConstraint::Eq(uid) => match uid.type_name().basename() {
                 "Capability" => ResourceScope::Capability(uid.id().unescaped().to_string()),
                 "KillSwitch" => ResourceScope::KillSwitches,
+                "Area" => ResourceScope::Areas,
                 _ => ResourceScope::Nothing,
             },
         };
@@ -253,7 +291,7 @@ impl Scope {
 
     fn matches(&self, key: &SliceKey) -> bool {
         let action = match key {
-            SliceKey::Capability(action, _) => *action,
+            SliceKey::Capability(action, _) | SliceKey::Area(action) => *action,
             SliceKey::KillSwitch => Action::SetKillSwitch,
         };
         if let Some(actions) = &self.actions
@@ -267,6 +305,7 @@ impl Scope {
             (ResourceScope::Capabilities, SliceKey::Capability(..)) => true,
             (ResourceScope::Capability(id), SliceKey::Capability(_, wanted)) => id == wanted,
             (ResourceScope::KillSwitches, SliceKey::KillSwitch) => true,
+            (ResourceScope::Areas, SliceKey::Area(_)) => true,
             _ => false,
         }
     }
@@ -334,6 +373,7 @@ impl Decider {
                 SliceKey::Capability(question.action, manifest.id.clone())
             }
             Resource::KillSwitch(_) => SliceKey::KillSwitch,
+            Resource::Area(_) => SliceKey::Area(question.action),
         };
         if let Ok(slices) = self.slices.read()
             && let Some(slice) = slices.get(&key)
@@ -508,6 +548,13 @@ pub fn build_request(question: &Question<'_>) -> Result<(Request, Entities), Str
                     string(&format!("capability:{}", manifest.id)),
                 ),
             ]);
+            let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
+                .map_err(|error| error.to_string())?;
+            (resource_uid, entity)
+        }
+        Resource::Area(name) => {
+            let resource_uid = uid("Area", name)?;
+            let attrs = HashMap::from([("name".to_string(), string(name))]);
             let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
                 .map_err(|error| error.to_string())?;
             (resource_uid, entity)

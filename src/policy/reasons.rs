@@ -130,6 +130,21 @@ pub const CATALOGUE: &[ReasonCode] = &[
         "check the store (`/readyz`) and retry",
     ),
     code(
+        "NOT_FOUND",
+        "no proposal, actor, delegation or exemption has this id",
+        "check the id (`brain proposals`, `brain actor list`, `brain delegations list`, `brain exemptions list`)",
+    ),
+    code(
+        "PROPOSAL_EXPIRED",
+        "the proposal passed its expiry before it was approved and executed",
+        "propose it again",
+    ),
+    code(
+        "IDEMPOTENCY_CONFLICT",
+        "the idempotency key was already used for this capability with a different input or proposer",
+        "use a new idempotency key, or repeat the original request exactly",
+    ),
+    code(
         "TARGET_NOT_CONFIGURED",
         "no executor is configured for the capability's target",
         "configure the target's connector in brain.yaml",

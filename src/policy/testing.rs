@@ -42,9 +42,10 @@ pub struct Case {
     /// The agent's delegation (agents only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<DelegationInput>,
-    /// propose, approve, reject, cancel, execute, rollback, read, exempt, revoke_exemption, set_kill_switch
+    /// propose, approve, reject, cancel, execute, rollback, read, exempt, revoke_exemption,
+    /// set_kill_switch, manage_actors, delegate, view, audit
     pub action: String,
-    /// The capability id (for every action but `set_kill_switch`).
+    /// The capability id (for the actions on capabilities).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability: Option<String>,
     /// The kill switch name (for `set_kill_switch`).
@@ -185,6 +186,8 @@ pub fn run_case(case: &Case, decider: &Decider, manifests: &[Manifest]) -> Outco
     let resource = if action.on_kill_switch() {
         switch_name = case.kill_switch.clone().unwrap_or_else(|| "global".into());
         Resource::KillSwitch(&switch_name)
+    } else if let Some(area) = Resource::of_area(action) {
+        area
     } else {
         let Some(id) = case.capability.as_deref() else {
             return fail(format!("action `{}` needs `capability:`", case.action));

@@ -10,8 +10,9 @@
 //! Architecture Invariant: a write transaction takes the write lock first (`BEGIN IMMEDIATE` on
 //! SQLite, a row lock on the chain head on Postgres), so read-then-write sequences never race.
 
-mod migrations;
+pub mod migrations;
 mod postgres;
+mod records;
 mod sql;
 mod sqlite;
 
@@ -25,6 +26,9 @@ use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::config::LoadedConfig;
 pub use migrations::{Migration, MigrationStatus, migrations_for};
 pub use postgres::PostgresStore;
+pub use records::{
+    Approval, AuditFilter, Checkpoint, Delegation, ExemptionRecord, Proposal, ProposalFilter,
+};
 pub use sqlite::SqliteStore;
 
 /// Which backend a store runs on.
@@ -156,6 +160,38 @@ pub trait WriteTx: Send {
     async fn kv_set(&mut self, entry: &KvEntry) -> Result<(), StoreError>;
     /// Append an event to the hash chain and return it sealed.
     async fn append_audit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StoreError>;
+    async fn actor(&mut self, id: &str) -> Result<Option<Actor>, StoreError>;
+    /// How many actors of `kind` are not revoked.
+    async fn count_live_actors(&mut self, kind: &str) -> Result<i64, StoreError>;
+    async fn insert_delegation(&mut self, delegation: &Delegation) -> Result<(), StoreError>;
+    /// Every delegation (of `agent`, when given), oldest first.
+    async fn delegations(&mut self, agent: Option<&str>) -> Result<Vec<Delegation>, StoreError>;
+    async fn revoke_delegation(&mut self, id: &str, at: &str, by: &str)
+    -> Result<bool, StoreError>;
+    async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<(), StoreError>;
+    /// Write a proposal's mutable fields (state, plan, closing and execution fields).
+    async fn update_proposal(&mut self, proposal: &Proposal) -> Result<(), StoreError>;
+    async fn proposal(&mut self, id: &str) -> Result<Option<Proposal>, StoreError>;
+    async fn proposal_by_key(
+        &mut self,
+        capability: &str,
+        key: &str,
+    ) -> Result<Option<Proposal>, StoreError>;
+    async fn insert_approval(&mut self, approval: &Approval) -> Result<(), StoreError>;
+    async fn approvals(&mut self, proposal_id: &str) -> Result<Vec<Approval>, StoreError>;
+    /// Append a runtime exemption record (the table is append-only).
+    async fn insert_exemption(&mut self, record: &ExemptionRecord) -> Result<(), StoreError>;
+    async fn exemptions(&mut self) -> Result<Vec<ExemptionRecord>, StoreError>;
+    /// Audit events of one capability and action at or after `since` (quotas count these).
+    async fn audit_since(
+        &mut self,
+        capability: &str,
+        action: &str,
+        since: &str,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+    async fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, StoreError>;
+    async fn audit_head(&mut self) -> Result<(i64, String), StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
@@ -178,6 +214,15 @@ pub trait Store: Send + Sync {
     async fn audit_events(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
     /// The chain head (sequence number and hash of the newest event).
     async fn audit_head(&self) -> Result<(i64, String), StoreError>;
+    async fn delegations(&self, agent: Option<&str>) -> Result<Vec<Delegation>, StoreError>;
+    async fn proposal(&self, id: &str) -> Result<Option<Proposal>, StoreError>;
+    /// Proposals matching `filter`, newest first.
+    async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError>;
+    async fn approvals(&self, proposal_id: &str) -> Result<Vec<Approval>, StoreError>;
+    async fn exemptions(&self) -> Result<Vec<ExemptionRecord>, StoreError>;
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Audit events matching `filter`, newest first.
+    async fn audit_filtered(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
     async fn close(&self);
 
     /// Reachability and migration state; never fails.

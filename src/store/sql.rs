@@ -73,6 +73,291 @@ macro_rules! sql_store {
         const AUDIT_COLUMNS: &str = "seq, at, actor, action, capability, proposal_id, decision, reason_codes, \
              policy_ids, policy_set_hash, input_hash, output_hash, detail, prev_hash, hash";
 
+
+        const DELEGATION_COLUMNS: &str =
+            "id, agent, owner, scopes, created_at, created_by, expires_at, revoked_at, revoked_by";
+        const PROPOSAL_COLUMNS: &str = "id, capability, state, input, input_hash, rationale, plan, proposer, owner, \
+             delegation_id, idempotency_key, policy_set_hash, created_at, updated_at, expires_at, closed_by, \
+             closed_reason, execution_started_at, execution_finished_at, executed_by, outcome, failure";
+        const APPROVAL_COLUMNS: &str =
+            "id, proposal_id, approver, input_hash, comment, created_at, expires_at";
+        const EXEMPTION_COLUMNS: &str = "id, kind, revokes, capability, owner, starts, expires, justification, \
+             requested_by, approved_by, created_at";
+        const CHECKPOINT_COLUMNS: &str = "seq, hash, at, public_key, signature";
+
+        fn json_column<T: serde::de::DeserializeOwned>(
+            row: &<$db as sqlx::Database>::Row,
+            column: &str,
+        ) -> Result<T, $crate::store::StoreError> {
+            use sqlx::Row;
+            let text: String = row.try_get(column)?;
+            serde_json::from_str(&text).map_err(|error| {
+                $crate::store::StoreError::Corrupt(format!("column `{column}` is not the JSON expected: {error}"))
+            })
+        }
+
+        fn optional_json_column(
+            row: &<$db as sqlx::Database>::Row,
+            column: &str,
+        ) -> Result<Option<serde_json::Value>, $crate::store::StoreError> {
+            use sqlx::Row;
+            let text: Option<String> = row.try_get(column)?;
+            text.map(|text| {
+                serde_json::from_str(&text).map_err(|error| {
+                    $crate::store::StoreError::Corrupt(format!("column `{column}` is not JSON: {error}"))
+                })
+            })
+            .transpose()
+        }
+
+        fn delegation_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::Delegation, $crate::store::StoreError> {
+            use sqlx::Row;
+            Ok($crate::store::Delegation {
+                id: row.try_get("id")?,
+                agent: row.try_get("agent")?,
+                owner: row.try_get("owner")?,
+                scopes: json_column(row, "scopes")?,
+                created_at: row.try_get("created_at")?,
+                created_by: row.try_get("created_by")?,
+                expires_at: row.try_get("expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+                revoked_by: row.try_get("revoked_by")?,
+            })
+        }
+
+        fn proposal_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::Proposal, $crate::store::StoreError> {
+            use sqlx::Row;
+            let state: String = row.try_get("state")?;
+            Ok($crate::store::Proposal {
+                id: row.try_get("id")?,
+                capability: row.try_get("capability")?,
+                state: $crate::engine::lifecycle::ProposalState::parse(&state).ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt(format!("unknown proposal state `{state}`"))
+                })?,
+                input: json_column(row, "input")?,
+                input_hash: row.try_get("input_hash")?,
+                rationale: row.try_get("rationale")?,
+                plan: optional_json_column(row, "plan")?,
+                proposer: row.try_get("proposer")?,
+                owner: row.try_get("owner")?,
+                delegation_id: row.try_get("delegation_id")?,
+                idempotency_key: row.try_get("idempotency_key")?,
+                policy_set_hash: row.try_get("policy_set_hash")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                expires_at: row.try_get("expires_at")?,
+                closed_by: row.try_get("closed_by")?,
+                closed_reason: row.try_get("closed_reason")?,
+                execution_started_at: row.try_get("execution_started_at")?,
+                execution_finished_at: row.try_get("execution_finished_at")?,
+                executed_by: row.try_get("executed_by")?,
+                outcome: optional_json_column(row, "outcome")?,
+                failure: row.try_get("failure")?,
+            })
+        }
+
+        fn approval_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::Approval, sqlx::Error> {
+            use sqlx::Row;
+            Ok($crate::store::Approval {
+                id: row.try_get("id")?,
+                proposal_id: row.try_get("proposal_id")?,
+                approver: row.try_get("approver")?,
+                input_hash: row.try_get("input_hash")?,
+                comment: row.try_get("comment")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        }
+
+        fn exemption_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::ExemptionRecord, sqlx::Error> {
+            use sqlx::Row;
+            Ok($crate::store::ExemptionRecord {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                revokes: row.try_get("revokes")?,
+                capability: row.try_get("capability")?,
+                owner: row.try_get("owner")?,
+                starts: row.try_get("starts")?,
+                expires: row.try_get("expires")?,
+                justification: row.try_get("justification")?,
+                requested_by: row.try_get("requested_by")?,
+                approved_by: row.try_get("approved_by")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn checkpoint_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::Checkpoint, sqlx::Error> {
+            use sqlx::Row;
+            Ok($crate::store::Checkpoint {
+                seq: row.try_get("seq")?,
+                hash: row.try_get("hash")?,
+                at: row.try_get("at")?,
+                public_key: row.try_get("public_key")?,
+                signature: row.try_get("signature")?,
+            })
+        }
+
+        /// Reads shared by the pool and write transactions.
+        mod reads {
+            use super::*;
+
+            pub async fn actor<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                id: &str,
+            ) -> Result<Option<$crate::store::Actor>, $crate::store::StoreError> {
+                let row = sqlx::query(&format!("SELECT {ACTOR_COLUMNS} FROM actors WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(executor)
+                    .await?;
+                Ok(row.as_ref().map(actor_from_row).transpose()?)
+            }
+
+            pub async fn delegations<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                agent: Option<&str>,
+            ) -> Result<Vec<$crate::store::Delegation>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {DELEGATION_COLUMNS} FROM delegations WHERE ($1 IS NULL OR agent = $1) \
+                     ORDER BY created_at, id"
+                ))
+                .bind(agent)
+                .fetch_all(executor)
+                .await?;
+                rows.iter().map(delegation_from_row).collect()
+            }
+
+            pub async fn proposal<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                id: &str,
+            ) -> Result<Option<$crate::store::Proposal>, $crate::store::StoreError> {
+                let row = sqlx::query(&format!("SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(executor)
+                    .await?;
+                row.as_ref().map(proposal_from_row).transpose()
+            }
+
+            pub async fn proposal_by_key<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                capability: &str,
+                key: &str,
+            ) -> Result<Option<$crate::store::Proposal>, $crate::store::StoreError> {
+                let row = sqlx::query(&format!(
+                    "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE capability = $1 AND idempotency_key = $2"
+                ))
+                .bind(capability)
+                .bind(key)
+                .fetch_optional(executor)
+                .await?;
+                row.as_ref().map(proposal_from_row).transpose()
+            }
+
+            pub async fn proposals<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                filter: &$crate::store::ProposalFilter,
+            ) -> Result<Vec<$crate::store::Proposal>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {PROPOSAL_COLUMNS} FROM proposals \
+                     WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR capability = $2) \
+                     AND ($3 IS NULL OR proposer = $3) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                ))
+                .bind(filter.state.map(|state| state.as_str()))
+                .bind(filter.capability.as_deref())
+                .bind(filter.proposer.as_deref())
+                .bind(if filter.limit > 0 { filter.limit } else { i64::MAX })
+                .fetch_all(executor)
+                .await?;
+                rows.iter().map(proposal_from_row).collect()
+            }
+
+            pub async fn approvals<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                proposal_id: &str,
+            ) -> Result<Vec<$crate::store::Approval>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE proposal_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(proposal_id)
+                .fetch_all(executor)
+                .await?;
+                Ok(rows.iter().map(approval_from_row).collect::<Result<_, _>>()?)
+            }
+
+            pub async fn exemptions<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+            ) -> Result<Vec<$crate::store::ExemptionRecord>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {EXEMPTION_COLUMNS} FROM exemptions ORDER BY created_at, id"
+                ))
+                .fetch_all(executor)
+                .await?;
+                Ok(rows.iter().map(exemption_from_row).collect::<Result<_, _>>()?)
+            }
+
+            pub async fn checkpoints<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+            ) -> Result<Vec<$crate::store::Checkpoint>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq"
+                ))
+                .fetch_all(executor)
+                .await?;
+                Ok(rows.iter().map(checkpoint_from_row).collect::<Result<_, _>>()?)
+            }
+
+            /// Events of one capability and action at or after `since`, oldest first (quotas).
+            pub async fn audit_since<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                capability: &str,
+                action: &str,
+                since: &str,
+            ) -> Result<Vec<$crate::audit::AuditEvent>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_events \
+                     WHERE capability = $1 AND action = $2 AND at >= $3 ORDER BY seq"
+                ))
+                .bind(capability)
+                .bind(action)
+                .bind(since)
+                .fetch_all(executor)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            pub async fn audit_filtered<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                filter: &$crate::store::AuditFilter,
+            ) -> Result<Vec<$crate::audit::AuditEvent>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_events \
+                     WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR capability = $2) \
+                     AND ($3 IS NULL OR decision = $3) AND ($4 IS NULL OR proposal_id = $4) \
+                     AND ($5 IS NULL OR seq < $5) \
+                     ORDER BY seq DESC LIMIT $6"
+                ))
+                .bind(filter.actor.as_deref())
+                .bind(filter.capability.as_deref())
+                .bind(filter.decision.as_deref())
+                .bind(filter.proposal_id.as_deref())
+                .bind(filter.before)
+                .bind(if filter.limit > 0 { filter.limit } else { i64::MAX })
+                .fetch_all(executor)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::WriteTx for $tx {
             async fn insert_actor(&mut self, actor: &$crate::store::Actor) -> Result<(), $crate::store::StoreError> {
@@ -179,6 +464,206 @@ macro_rules! sql_store {
                 Ok(sealed)
             }
 
+            async fn actor(&mut self, id: &str) -> Result<Option<$crate::store::Actor>, $crate::store::StoreError> {
+                reads::actor(&mut *self.tx, id).await
+            }
+
+            async fn count_live_actors(&mut self, kind: &str) -> Result<i64, $crate::store::StoreError> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM actors WHERE kind = $1 AND revoked_at IS NULL",
+                )
+                .bind(kind)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(count)
+            }
+
+            async fn insert_delegation(&mut self, delegation: &$crate::store::Delegation) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(&format!(
+                    "INSERT INTO delegations ({DELEGATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(&delegation.id)
+                .bind(&delegation.agent)
+                .bind(&delegation.owner)
+                .bind(serde_json::Value::from(delegation.scopes.clone()).to_string())
+                .bind(&delegation.created_at)
+                .bind(&delegation.created_by)
+                .bind(&delegation.expires_at)
+                .bind(&delegation.revoked_at)
+                .bind(&delegation.revoked_by)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn delegations(&mut self, agent: Option<&str>) -> Result<Vec<$crate::store::Delegation>, $crate::store::StoreError> {
+                reads::delegations(&mut *self.tx, agent).await
+            }
+
+            async fn revoke_delegation(&mut self, id: &str, at: &str, by: &str) -> Result<bool, $crate::store::StoreError> {
+                let result = sqlx::query(
+                    "UPDATE delegations SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(by)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn insert_proposal(&mut self, proposal: &$crate::store::Proposal) -> Result<(), $crate::store::StoreError> {
+                let json = |value: &Option<serde_json::Value>| value.as_ref().map($crate::audit::canonical_json);
+                sqlx::query(&format!(
+                    "INSERT INTO proposals ({PROPOSAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+                ))
+                .bind(&proposal.id)
+                .bind(&proposal.capability)
+                .bind(proposal.state.as_str())
+                .bind($crate::audit::canonical_json(&proposal.input))
+                .bind(&proposal.input_hash)
+                .bind(&proposal.rationale)
+                .bind(json(&proposal.plan))
+                .bind(&proposal.proposer)
+                .bind(&proposal.owner)
+                .bind(&proposal.delegation_id)
+                .bind(&proposal.idempotency_key)
+                .bind(&proposal.policy_set_hash)
+                .bind(&proposal.created_at)
+                .bind(&proposal.updated_at)
+                .bind(&proposal.expires_at)
+                .bind(&proposal.closed_by)
+                .bind(&proposal.closed_reason)
+                .bind(&proposal.execution_started_at)
+                .bind(&proposal.execution_finished_at)
+                .bind(&proposal.executed_by)
+                .bind(json(&proposal.outcome))
+                .bind(&proposal.failure)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn update_proposal(&mut self, proposal: &$crate::store::Proposal) -> Result<(), $crate::store::StoreError> {
+                let json = |value: &Option<serde_json::Value>| value.as_ref().map($crate::audit::canonical_json);
+                let result = sqlx::query(
+                    "UPDATE proposals SET state = $1, plan = $2, updated_at = $3, closed_by = $4, closed_reason = $5, \
+                     execution_started_at = $6, execution_finished_at = $7, executed_by = $8, outcome = $9, \
+                     failure = $10 WHERE id = $11",
+                )
+                .bind(proposal.state.as_str())
+                .bind(json(&proposal.plan))
+                .bind(&proposal.updated_at)
+                .bind(&proposal.closed_by)
+                .bind(&proposal.closed_reason)
+                .bind(&proposal.execution_started_at)
+                .bind(&proposal.execution_finished_at)
+                .bind(&proposal.executed_by)
+                .bind(json(&proposal.outcome))
+                .bind(&proposal.failure)
+                .bind(&proposal.id)
+                .execute(&mut *self.tx)
+                .await?;
+                if result.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err($crate::store::StoreError::Corrupt(format!("proposal `{}` vanished", proposal.id)))
+                }
+            }
+
+            async fn proposal(&mut self, id: &str) -> Result<Option<$crate::store::Proposal>, $crate::store::StoreError> {
+                reads::proposal(&mut *self.tx, id).await
+            }
+
+            async fn proposal_by_key(&mut self, capability: &str, key: &str) -> Result<Option<$crate::store::Proposal>, $crate::store::StoreError> {
+                reads::proposal_by_key(&mut *self.tx, capability, key).await
+            }
+
+            async fn insert_approval(&mut self, approval: &$crate::store::Approval) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(&format!(
+                    "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ))
+                .bind(&approval.id)
+                .bind(&approval.proposal_id)
+                .bind(&approval.approver)
+                .bind(&approval.input_hash)
+                .bind(&approval.comment)
+                .bind(&approval.created_at)
+                .bind(&approval.expires_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn approvals(&mut self, proposal_id: &str) -> Result<Vec<$crate::store::Approval>, $crate::store::StoreError> {
+                reads::approvals(&mut *self.tx, proposal_id).await
+            }
+
+            async fn insert_exemption(&mut self, record: &$crate::store::ExemptionRecord) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(&format!(
+                    "INSERT INTO exemptions ({EXEMPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ))
+                .bind(&record.id)
+                .bind(&record.kind)
+                .bind(&record.revokes)
+                .bind(&record.capability)
+                .bind(&record.owner)
+                .bind(&record.starts)
+                .bind(&record.expires)
+                .bind(&record.justification)
+                .bind(&record.requested_by)
+                .bind(&record.approved_by)
+                .bind(&record.created_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn exemptions(&mut self) -> Result<Vec<$crate::store::ExemptionRecord>, $crate::store::StoreError> {
+                reads::exemptions(&mut *self.tx).await
+            }
+
+            async fn audit_since(
+                &mut self,
+                capability: &str,
+                action: &str,
+                since: &str,
+            ) -> Result<Vec<$crate::audit::AuditEvent>, $crate::store::StoreError> {
+                reads::audit_since(&mut *self.tx, capability, action, since).await
+            }
+
+            async fn insert_checkpoint(&mut self, checkpoint: &$crate::store::Checkpoint) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(&format!(
+                    "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+                ))
+                .bind(checkpoint.seq)
+                .bind(&checkpoint.hash)
+                .bind(&checkpoint.at)
+                .bind(&checkpoint.public_key)
+                .bind(&checkpoint.signature)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_checkpoint(&mut self) -> Result<Option<$crate::store::Checkpoint>, $crate::store::StoreError> {
+                let row = sqlx::query(&format!(
+                    "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
+                ))
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(row.as_ref().map(checkpoint_from_row).transpose()?)
+            }
+
+            async fn audit_head(&mut self) -> Result<(i64, String), $crate::store::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                Ok((row.try_get("seq")?, row.try_get("hash")?))
+            }
+
             async fn commit(self: Box<Self>) -> Result<(), $crate::store::StoreError> {
                 self.tx.commit().await?;
                 Ok(())
@@ -256,11 +741,7 @@ macro_rules! sql_store {
             }
 
             async fn actor(&self, id: &str) -> Result<Option<$crate::store::Actor>, $crate::store::StoreError> {
-                let row = sqlx::query(&format!("SELECT {ACTOR_COLUMNS} FROM actors WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.as_ref().map(actor_from_row).transpose()?)
+                reads::actor(&self.pool, id).await
             }
 
             async fn actor_by_token_hash(
@@ -321,6 +802,34 @@ macro_rules! sql_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok((row.try_get("seq")?, row.try_get("hash")?))
+            }
+
+            async fn delegations(&self, agent: Option<&str>) -> Result<Vec<$crate::store::Delegation>, $crate::store::StoreError> {
+                reads::delegations(&self.pool, agent).await
+            }
+
+            async fn proposal(&self, id: &str) -> Result<Option<$crate::store::Proposal>, $crate::store::StoreError> {
+                reads::proposal(&self.pool, id).await
+            }
+
+            async fn proposals(&self, filter: &$crate::store::ProposalFilter) -> Result<Vec<$crate::store::Proposal>, $crate::store::StoreError> {
+                reads::proposals(&self.pool, filter).await
+            }
+
+            async fn approvals(&self, proposal_id: &str) -> Result<Vec<$crate::store::Approval>, $crate::store::StoreError> {
+                reads::approvals(&self.pool, proposal_id).await
+            }
+
+            async fn exemptions(&self) -> Result<Vec<$crate::store::ExemptionRecord>, $crate::store::StoreError> {
+                reads::exemptions(&self.pool).await
+            }
+
+            async fn checkpoints(&self) -> Result<Vec<$crate::store::Checkpoint>, $crate::store::StoreError> {
+                reads::checkpoints(&self.pool).await
+            }
+
+            async fn audit_filtered(&self, filter: &$crate::store::AuditFilter) -> Result<Vec<$crate::audit::AuditEvent>, $crate::store::StoreError> {
+                reads::audit_filtered(&self.pool, filter).await
             }
 
             async fn close(&self) {

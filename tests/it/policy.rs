@@ -94,6 +94,8 @@ fn the_index_decides_exactly_as_the_whole_set() {
             action,
             resource: if action.on_kill_switch() {
                 Resource::KillSwitch(switch)
+            } else if let Some(area) = Resource::of_area(action) {
+                area
             } else {
                 Resource::Capability(manifest)
             },

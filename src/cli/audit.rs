@@ -1,0 +1,296 @@
+//! `brain audit tail|verify|export`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use super::Cli;
+use super::output::{self, Format};
+use super::session::{Control, Paint, open_engine, paint, report_error, token, with_control};
+use crate::audit::AuditEvent;
+use crate::audit::bundle::{self, BundleReport};
+use crate::audit::checkpoint::VerifyReport;
+use crate::engine::EngineError;
+use crate::store::AuditFilter;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The newest events, newest last.
+    Tail {
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: i64,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        capability: Option<String>,
+        /// allow, deny, error, succeeded, failed, ...
+        #[arg(long)]
+        decision: Option<String>,
+        #[arg(long)]
+        proposal: Option<String>,
+    },
+    /// Recompute the hash chain and check the signed checkpoints (or check an export bundle
+    /// offline with `--bundle DIR`). Exit 1 names the first bad sequence number.
+    Verify {
+        /// An export bundle directory to check instead of the store.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        /// The public key the bundle must be signed with (hex), to pin the signer.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Write an export bundle (events.jsonl + signed manifest.json) to a new directory.
+    Export {
+        /// The directory to create.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Start at this sequence number (default: the first event).
+        #[arg(long, value_name = "SEQ")]
+        since: Option<i64>,
+    },
+}
+
+fn print_events(cli: &Cli, events: &[AuditEvent]) {
+    if cli.format == Format::Json {
+        let _ = output::print_json(&events);
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if events.is_empty() {
+        let _ = writeln!(out, "no audit events");
+    }
+    for event in events {
+        let decision = match event.decision.as_str() {
+            "allow" | "succeeded" => paint(Paint::Green, &event.decision),
+            "deny" | "failed" | "error" => paint(Paint::Red, &event.decision),
+            other => other.to_string(),
+        };
+        let reasons = if event.reason_codes.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", event.reason_codes.join(", "))
+        };
+        let subject = [event.capability.as_deref(), event.proposal_id.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            out,
+            "{:>6}  {}  {:<24} {:<16} {decision}{reasons}  {subject}",
+            event.seq, event.at, event.actor, event.action
+        );
+    }
+}
+
+fn print_report(
+    cli: &Cli,
+    report: &VerifyReport,
+    what: &str,
+    extra: serde_json::Value,
+) -> ExitCode {
+    if cli.format == Format::Json {
+        let mut value = serde_json::to_value(report).unwrap_or_default();
+        if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        let _ = output::print_json(&value);
+    } else {
+        let mut out = std::io::stdout().lock();
+        if report.ok {
+            let _ = writeln!(
+                out,
+                "{} {what}: {} events, chain head {} ({}), {} signed checkpoints (latest {})",
+                paint(Paint::Green, "verified"),
+                report.events,
+                report.head_seq,
+                &report.head_hash[..report.head_hash.len().min(16)],
+                report.checkpoints,
+                report
+                    .latest_checkpoint
+                    .map_or_else(|| "none".to_string(), |seq| seq.to_string())
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{} {what}: first bad event {}",
+                paint(Paint::Red, "TAMPERED"),
+                report
+                    .first_bad_seq
+                    .map_or_else(|| "unknown".to_string(), |seq| seq.to_string())
+            );
+            for problem in &report.problems {
+                let _ = writeln!(out, "  - {problem}");
+            }
+        }
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn read_bundle_file(dir: &Path, name: &str) -> Result<String, EngineError> {
+    std::fs::read_to_string(dir.join(name)).map_err(|error| {
+        EngineError::invalid(
+            format!("cannot read `{}`: {error}", dir.join(name).display()),
+            "point `--bundle` at a directory written by `brain audit export`",
+        )
+    })
+}
+
+fn verify_bundle(cli: &Cli, dir: &Path, public_key: Option<&str>) -> ExitCode {
+    let files = (|| {
+        let manifest = read_bundle_file(dir, bundle::MANIFEST_FILE)?;
+        let events = read_bundle_file(dir, bundle::EVENTS_FILE)?;
+        let records = std::fs::read_to_string(dir.join(bundle::RECORDS_FILE)).ok();
+        Ok::<_, EngineError>((manifest, events, records))
+    })();
+    let (manifest, events, records) = match files {
+        Ok(files) => files,
+        Err(error) => return report_error(cli, &error),
+    };
+    match bundle::verify(&manifest, &events, records.as_deref(), public_key) {
+        Ok((_, _, report)) => {
+            let BundleReport {
+                log,
+                from_seq,
+                to_seq,
+                public_key,
+            } = report;
+            print_report(
+                cli,
+                &log,
+                &format!("bundle {} (events {from_seq}..{to_seq})", dir.display()),
+                serde_json::json!({ "bundle": dir.display().to_string(), "from_seq": from_seq, "to_seq": to_seq, "public_key": public_key }),
+            )
+        }
+        Err(problem) => report_error(
+            cli,
+            &EngineError::invalid(problem, "the bundle is damaged; export it again"),
+        ),
+    }
+}
+
+/// Write the bundle's files into a new directory, all or nothing.
+fn write_bundle(out: &Path, files: &[(&str, &str)]) -> Result<(), EngineError> {
+    if out.exists() {
+        return Err(EngineError::invalid(
+            format!("`{}` already exists", out.display()),
+            "export into a new directory; bundles are never overwritten",
+        ));
+    }
+    let staging = out.with_extension("partial");
+    let failed = |error: std::io::Error| {
+        EngineError::invalid(
+            format!("cannot write the bundle to `{}`: {error}", out.display()),
+            "check that the parent directory exists and is writable",
+        )
+    };
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(failed)?;
+    for (name, content) in files {
+        let mut file = std::fs::File::create(staging.join(name)).map_err(failed)?;
+        file.write_all(content.as_bytes()).map_err(failed)?;
+        file.sync_all().map_err(failed)?;
+    }
+    std::fs::rename(&staging, out).map_err(failed)
+}
+
+pub fn run(cli: &Cli, command: &AuditCommand) -> miette::Result<ExitCode> {
+    match command {
+        AuditCommand::Verify {
+            bundle: Some(dir),
+            public_key,
+        } => Ok(verify_bundle(cli, dir, public_key.as_deref())),
+        AuditCommand::Export { out, since } => {
+            let runtime = super::runtime()?;
+            runtime.block_on(async {
+                let (engine, _) = match open_engine(cli).await {
+                    Ok(opened) => opened,
+                    Err(code) => return Ok(code),
+                };
+                let result = async {
+                    let caller = engine.authenticate(&token(cli)?).await?;
+                    let export = engine.audit_export(&caller, *since, None).await?;
+                    let bundle = &export.bundle;
+                    let mut files = vec![
+                        (bundle::MANIFEST_FILE, bundle.manifest_json.as_str()),
+                        (bundle::EVENTS_FILE, bundle.events_jsonl.as_str()),
+                    ];
+                    if let Some(records) = &bundle.records_json {
+                        files.push((bundle::RECORDS_FILE, records.as_str()));
+                    }
+                    write_bundle(out, &files)?;
+                    Ok::<_, EngineError>(export)
+                }
+                .await;
+                engine.store().close().await;
+                Ok(match result {
+                    Ok(export) => {
+                        let manifest = &export.bundle.manifest;
+                        if cli.format == Format::Json {
+                            let _ = output::print_json(&serde_json::json!({
+                                "out": out.display().to_string(),
+                                "manifest": manifest,
+                            }));
+                        } else {
+                            let _ = writeln!(
+                                std::io::stdout(),
+                                "exported events {}..{} ({} events) to {}",
+                                manifest.from_seq,
+                                manifest.to_seq,
+                                manifest.count,
+                                out.display()
+                            );
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => report_error(cli, &error),
+                })
+            })
+        }
+        AuditCommand::Tail {
+            lines,
+            actor,
+            capability,
+            decision,
+            proposal,
+        } => {
+            let filter = AuditFilter {
+                actor: actor.clone(),
+                capability: capability.clone(),
+                decision: decision.clone(),
+                proposal_id: proposal.clone(),
+                before: None,
+                limit: (*lines).max(1),
+            };
+            with_control(cli, |control: Arc<dyn Control>| {
+                Box::pin(async move {
+                    let mut events = control.audit_tail(&filter).await?;
+                    events.reverse();
+                    print_events(cli, &events);
+                    Ok(ExitCode::SUCCESS)
+                })
+            })
+        }
+        AuditCommand::Verify { bundle: None, .. } => {
+            with_control(cli, |control: Arc<dyn Control>| {
+                Box::pin(async move {
+                    let verification = control.audit_verify().await?;
+                    Ok(print_report(
+                        cli,
+                        &verification.report,
+                        "audit log",
+                        serde_json::json!({ "public_key": verification.public_key }),
+                    ))
+                })
+            })
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The audit log as staff and auditors use it: tail, verify (chain, checkpoints, head), export
+//! bundles, and the checkpoint signed on shutdown.
+
+use serde::Serialize;
+
+use super::{Caller, Engine, EngineError, event};
+use crate::audit::bundle::{self, Bundle};
+use crate::audit::checkpoint::{LogVerifier, VerifyReport};
+use crate::audit::{AuditEvent, GENESIS_HASH};
+use crate::policy::decide::Action;
+use crate::store::{AuditFilter, Checkpoint};
+
+const PAGE: i64 = 2_000;
+
+/// `brain audit verify` on the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct AuditVerification {
+    #[serde(flatten)]
+    pub report: VerifyReport,
+    /// The public key checkpoints must be signed with.
+    pub public_key: String,
+}
+
+/// An export, ready to be written to a directory.
+#[derive(Debug, Clone)]
+pub struct AuditExport {
+    pub bundle: Bundle,
+}
+
+impl Engine {
+    /// The newest events matching `filter`.
+    pub async fn audit_tail(
+        &self,
+        caller: &Caller,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, EngineError> {
+        self.authorize_area(caller, Action::Audit).await?;
+        Ok(self.store.audit_filtered(filter).await?)
+    }
+
+    /// Verify the store's log as `caller`.
+    pub async fn audit_verify(&self, caller: &Caller) -> Result<AuditVerification, EngineError> {
+        self.authorize_area(caller, Action::Audit).await?;
+        self.verify_log(|_, _| {}).await
+    }
+
+    /// Recompute the whole chain, check every checkpoint's signature (by this brain's key) and
+    /// the recorded head. `progress(checked, total)` is called after every page.
+    pub async fn verify_log(
+        &self,
+        mut progress: impl FnMut(i64, i64),
+    ) -> Result<AuditVerification, EngineError> {
+        let checkpoints = self.store.checkpoints().await?;
+        let (head_seq, head_hash) = self.store.audit_head().await?;
+        let mut verifier = LogVerifier::full(&checkpoints);
+        let mut after = 0;
+        loop {
+            let page = self.store.audit_events(after, PAGE).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            verifier.feed(&page);
+            progress(after, head_seq);
+            if i64::try_from(page.len()).unwrap_or(0) < PAGE {
+                break;
+            }
+        }
+        let public_key = self.signer.public_key_hex();
+        let report = verifier.finish(
+            &checkpoints,
+            Some(&public_key),
+            Some((head_seq, head_hash.as_str())),
+        );
+        Ok(AuditVerification { report, public_key })
+    }
+
+    /// Build an export bundle of the events with `seq >= from_seq` (all of them by default),
+    /// signed with this brain's key. Staff only; audited.
+    pub async fn audit_export(
+        &self,
+        caller: &Caller,
+        from_seq: Option<i64>,
+        records: Option<serde_json::Value>,
+    ) -> Result<AuditExport, EngineError> {
+        self.authorize_area(caller, Action::Audit).await?;
+        let from_seq = from_seq.unwrap_or(1).max(1);
+        let prev_hash = if from_seq == 1 {
+            GENESIS_HASH.to_string()
+        } else {
+            self.store
+                .audit_events(from_seq - 2, 1)
+                .await?
+                .into_iter()
+                .next()
+                .filter(|event| event.seq == from_seq - 1)
+                .map(|event| event.hash)
+                .ok_or_else(|| EngineError::NotFound {
+                    what: "audit event",
+                    id: (from_seq - 1).to_string(),
+                })?
+        };
+        let mut events = Vec::new();
+        let mut after = from_seq - 1;
+        loop {
+            let page = self.store.audit_events(after, PAGE).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            let full = i64::try_from(page.len()).unwrap_or(0) == PAGE;
+            events.extend(page);
+            if !full {
+                break;
+            }
+        }
+        let to_seq = events.last().map_or(from_seq - 1, |event| event.seq);
+        let checkpoint: Option<Checkpoint> = self
+            .store
+            .checkpoints()
+            .await?
+            .into_iter()
+            .rfind(|checkpoint| checkpoint.seq >= from_seq && checkpoint.seq <= to_seq);
+        let created_at = crate::clock::format_time(crate::clock::now());
+        let bundle = bundle::build(
+            &events,
+            from_seq,
+            &prev_hash,
+            checkpoint,
+            records.as_ref(),
+            &self.signer,
+            &created_at,
+        );
+        let mut tx = self.store.begin().await?;
+        self.append(
+            &mut *tx,
+            event(&caller.id, "audit", "allow").detail(serde_json::json!({
+                "operation": "export",
+                "from_seq": from_seq,
+                "to_seq": to_seq,
+                "events_sha256": bundle.manifest.events_sha256,
+            })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AuditExport { bundle })
+    }
+
+    /// Sign a checkpoint of the current head unless one already covers it (on shutdown).
+    pub async fn checkpoint_now(&self) -> Result<Option<Checkpoint>, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let (seq, hash) = tx.audit_head().await?;
+        let latest = tx.latest_checkpoint().await?;
+        if seq == 0 || latest.is_some_and(|latest| latest.seq >= seq) {
+            return Ok(None);
+        }
+        let at = crate::clock::format_time(crate::clock::now());
+        let checkpoint = self.signer.checkpoint(seq, &hash, &at);
+        tx.insert_checkpoint(&checkpoint).await?;
+        tx.commit().await?;
+        Ok(Some(checkpoint))
+    }
+}

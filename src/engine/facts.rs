@@ -1,0 +1,311 @@
+//! Gathering the facts of a decision on a capability, inside the transaction that acts on it:
+//! the caller's delegation, kill switches, valid approvals, exemptions in force, StudioState
+//! freshness and quota use. Also the decision trace recorded with every audit event.
+//!
+//! Architecture Invariant: every fact that can change at runtime is read through the `WriteTx`
+//! the decision's effect is written in, so no other process can change it in between.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Caller, Engine, EngineError, exemptions, identity, switches};
+use crate::capability::{ActorType, Limit, LimitScope, Manifest};
+use crate::policy::decide::{Action, Decision, Facts, Principal, Question, Resource};
+use crate::store::{Approval, Proposal, WriteTx};
+
+/// Who a decision was about, as resolved: recorded with every decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Trace {
+    pub actor_type: ActorType,
+    pub actor_id: String,
+    pub owner: String,
+    /// The delegation's scopes for agents; `["*"]` for people and brain's own actors.
+    pub scopes: Vec<String>,
+    pub delegation_id: Option<String>,
+}
+
+impl Trace {
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// What a decision on a capability is about.
+pub(crate) struct Subject<'a> {
+    pub manifest: &'a Manifest,
+    /// The proposal, for steps on one (its approvals count).
+    pub proposal: Option<&'a Proposal>,
+    /// Whose resources it concerns.
+    pub owner: &'a str,
+    /// Who stands as the proposer: the proposal's proposer by default, else the caller. An
+    /// exemption's requester stands here, so the policies forbid granting one's own.
+    pub proposer: Option<&'a str>,
+}
+
+/// A decision with everything that went into it.
+pub(crate) struct Decided {
+    pub decision: Decision,
+    pub trace: Trace,
+    pub facts: Facts,
+    /// Seconds until a quota frees up, when one is used up.
+    pub retry_after: Option<u64>,
+    /// The approvals that count (valid, bound to the input, distinct approvers).
+    pub valid_approvals: Vec<Approval>,
+    pub delegation_id: Option<String>,
+}
+
+/// The approvals that count now: bound to `input_hash`, not expired, not by the proposer, one
+/// per approver.
+pub(crate) fn valid_approvals(
+    approvals: &[Approval],
+    proposal: &Proposal,
+    now: DateTime<Utc>,
+) -> Vec<Approval> {
+    let now = crate::clock::format_time(now);
+    let mut seen = std::collections::BTreeSet::new();
+    approvals
+        .iter()
+        .filter(|approval| {
+            approval.input_hash == proposal.input_hash
+                && approval.expires_at > now
+                && approval.approver != proposal.proposer
+                && seen.insert(approval.approver.clone())
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether a quota is used up, and when it frees: `executions` are the `(time, actor, owner)` of
+/// recorded executions of the capability, oldest first.
+pub fn quota_state(
+    limits: &[Limit],
+    executions: &[(DateTime<Utc>, String, String)],
+    actor: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Option<u64> {
+    let mut retry_after: Option<u64> = None;
+    for limit in limits {
+        let window = chrono::Duration::seconds(
+            i64::try_from(limit.window.as_secs()).unwrap_or(i64::MAX / 4),
+        );
+        let start = now - window;
+        let counted: Vec<&DateTime<Utc>> = executions
+            .iter()
+            .filter(|(at, who, whose)| {
+                *at > start
+                    && match limit.per {
+                        LimitScope::Actor => who == actor,
+                        LimitScope::Owner => whose == owner,
+                        LimitScope::Capability => true,
+                    }
+            })
+            .map(|(at, _, _)| at)
+            .collect();
+        if counted.len() >= limit.max as usize {
+            // The window frees a slot when the oldest counted execution leaves it.
+            let frees_at = counted[counted.len() - limit.max as usize].to_owned() + window;
+            let wait = u64::try_from((frees_at - now).num_seconds().max(1)).unwrap_or(1);
+            retry_after = Some(retry_after.map_or(wait, |longest| longest.max(wait)));
+        }
+    }
+    retry_after
+}
+
+impl Engine {
+    /// Decide `action` by `caller` on `subject`, with every fact read inside `tx`.
+    pub(crate) async fn decide_in(
+        &self,
+        tx: &mut dyn WriteTx,
+        caller: &Caller,
+        action: Action,
+        subject: &Subject<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Decided, EngineError> {
+        let Subject {
+            manifest,
+            proposal,
+            owner,
+            proposer,
+        } = *subject;
+        let mut principal: Principal = caller.principal();
+        let mut trace = Trace {
+            actor_type: caller.actor_type,
+            actor_id: caller.id.clone(),
+            owner: owner.to_string(),
+            scopes: vec!["*".into()],
+            delegation_id: None,
+        };
+        if caller.actor_type == ActorType::Agent {
+            let delegations = tx.delegations(Some(&caller.id)).await?;
+            trace.scopes = Vec::new();
+            if let Some((delegation, resolved)) =
+                identity::resolve_delegation(&delegations, Some(&manifest.id), Some(owner), now)
+            {
+                trace.scopes = delegation.scopes.clone();
+                trace.delegation_id = Some(delegation.id.clone());
+                principal.delegation = Some(resolved);
+            }
+        }
+        let (valid, approvers) = match proposal {
+            Some(proposal) => {
+                let approvals = tx.approvals(&proposal.id).await?;
+                let valid = valid_approvals(&approvals, proposal, now);
+                let approvers = valid
+                    .iter()
+                    .map(|approval| approval.approver.clone())
+                    .collect();
+                (valid, approvers)
+            }
+            None => (Vec::new(), Default::default()),
+        };
+        let exemption_in_force = {
+            let records = tx.exemptions().await?;
+            exemptions::in_force(
+                &self.policy.declared_exemptions,
+                &records,
+                &manifest.id,
+                owner,
+                now,
+            )
+            .is_some()
+        };
+        let (snapshot_stale, snapshot_age_seconds) = self.snapshot_freshness(tx, now).await?;
+        let retry_after =
+            if matches!(action, Action::Propose | Action::Execute) && !manifest.limits.is_empty() {
+                let actor = match proposal {
+                    Some(proposal) if action == Action::Execute => proposal.proposer.clone(),
+                    _ => caller.id.clone(),
+                };
+                let executions = self.recorded_executions(tx, manifest, now).await?;
+                quota_state(&manifest.limits, &executions, &actor, owner, now)
+            } else {
+                None
+            };
+        let facts = Facts {
+            now: now.timestamp(),
+            proposer: proposer
+                .map(str::to_string)
+                .or_else(|| proposal.map(|proposal| proposal.proposer.clone()))
+                .unwrap_or_else(|| caller.id.clone()),
+            resource_owner: owner.to_string(),
+            kill_switches: switches::active_in(tx).await?,
+            approvals: i64::try_from(valid.len()).unwrap_or(i64::MAX),
+            approvers,
+            exemption_in_force,
+            snapshot_stale,
+            snapshot_age_seconds,
+            quota_exceeded: retry_after.is_some(),
+        };
+        let decision = self.policy.decider.decide(&Question {
+            principal: &principal,
+            action,
+            resource: Resource::Capability(manifest),
+            facts: &facts,
+        });
+        Ok(Decided {
+            decision,
+            delegation_id: trace.delegation_id.clone(),
+            trace,
+            facts,
+            retry_after,
+            valid_approvals: valid,
+        })
+    }
+
+    /// StudioState freshness for decisions: `(stale, age in seconds)`. Without a snapshot the
+    /// state is stale, so capabilities that need fresh state deny (fail closed).
+    pub(crate) async fn snapshot_freshness(
+        &self,
+        _tx: &mut dyn WriteTx,
+        _now: DateTime<Utc>,
+    ) -> Result<(bool, i64), EngineError> {
+        Ok((true, -1))
+    }
+
+    /// The executions quotas count: every allowed `execute` of the capability within the
+    /// longest window of its limits, from the audit log itself.
+    async fn recorded_executions(
+        &self,
+        tx: &mut dyn WriteTx,
+        manifest: &Manifest,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, String, String)>, EngineError> {
+        let longest = manifest
+            .limits
+            .iter()
+            .map(|limit| limit.window.as_secs())
+            .max()
+            .unwrap_or(0);
+        let since = now - chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 4));
+        let events = tx
+            .audit_since(&manifest.id, "execute", &crate::clock::format_time(since))
+            .await?;
+        Ok(events
+            .into_iter()
+            .filter(|event| event.decision == "allow")
+            .filter_map(|event| {
+                let at = crate::clock::parse_time(&event.at)?;
+                let owner = event
+                    .detail
+                    .pointer("/trace/owner")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let proposer = event
+                    .detail
+                    .get("proposer")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&event.actor)
+                    .to_string();
+                Some((at, proposer, owner))
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Duration;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn quotas_count_the_window_and_say_when_they_free() {
+        let limits = vec![Limit {
+            per: LimitScope::Actor,
+            max: 2,
+            window: Duration::from_secs(100),
+        }];
+        let runs = vec![
+            (at(0), "staff:a".to_string(), "staff:a".to_string()),
+            (at(50), "staff:a".to_string(), "staff:a".to_string()),
+            (at(60), "staff:b".to_string(), "staff:b".to_string()),
+        ];
+        assert_eq!(
+            quota_state(&limits, &runs, "staff:a", "staff:a", at(70)),
+            Some(30)
+        );
+        assert_eq!(
+            quota_state(&limits, &runs, "staff:b", "staff:b", at(70)),
+            None
+        );
+        assert_eq!(
+            quota_state(&limits, &runs, "staff:a", "staff:a", at(101)),
+            None
+        );
+        let shared = vec![Limit {
+            per: LimitScope::Capability,
+            max: 3,
+            window: Duration::from_secs(100),
+        }];
+        assert_eq!(
+            quota_state(&shared, &runs, "staff:c", "staff:c", at(70)),
+            Some(30)
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! The Engine's records as the store keeps them: delegations, proposals, approvals, runtime
+//! exemption records and audit checkpoints.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::lifecycle::ProposalState;
+
+/// An agent's delegation from an owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Delegation {
+    pub id: String,
+    pub agent: String,
+    pub owner: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+}
+
+/// A proposal and everything that happened to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Proposal {
+    pub id: String,
+    pub capability: String,
+    pub state: ProposalState,
+    pub input: Value,
+    pub input_hash: String,
+    pub rationale: String,
+    /// The target's dry-run plan at proposal time.
+    pub plan: Option<Value>,
+    pub proposer: String,
+    /// Whose resources the proposal is about.
+    pub owner: String,
+    pub delegation_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub policy_set_hash: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: String,
+    pub closed_by: Option<String>,
+    pub closed_reason: Option<String>,
+    pub execution_started_at: Option<String>,
+    pub execution_finished_at: Option<String>,
+    pub executed_by: Option<String>,
+    pub outcome: Option<Value>,
+    pub failure: Option<String>,
+}
+
+/// One approval, bound to the input it approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Approval {
+    pub id: String,
+    pub proposal_id: String,
+    pub approver: String,
+    pub input_hash: String,
+    pub comment: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// A runtime exemption record: a grant, or the revocation of an earlier grant (or of a declared
+/// exemption, by its `declared:<file>` id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ExemptionRecord {
+    pub id: String,
+    /// `grant` or `revoke`.
+    pub kind: String,
+    pub revokes: Option<String>,
+    pub capability: Option<String>,
+    pub owner: Option<String>,
+    pub starts: Option<String>,
+    pub expires: Option<String>,
+    pub justification: String,
+    pub requested_by: String,
+    pub approved_by: String,
+    pub created_at: String,
+}
+
+/// A signed checkpoint of the audit chain head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    pub at: String,
+    pub public_key: String,
+    pub signature: String,
+}
+
+/// Which proposals to list.
+#[derive(Debug, Clone, Default)]
+pub struct ProposalFilter {
+    pub state: Option<ProposalState>,
+    pub capability: Option<String>,
+    pub proposer: Option<String>,
+    pub limit: i64,
+}
+
+/// Which audit events to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub capability: Option<String>,
+    pub decision: Option<String>,
+    pub proposal_id: Option<String>,
+    /// Only events with `seq < before`.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
