@@ -64,26 +64,28 @@ fn print_events(cli: &Cli, events: &[AuditEvent]) {
         let _ = writeln!(out, "no audit events");
     }
     for event in events {
+        // Pad before painting so colour codes do not break the columns.
+        let padded = format!("{:<9}", event.decision);
         let decision = match event.decision.as_str() {
-            "allow" | "succeeded" => paint(Paint::Green, &event.decision),
-            "deny" | "failed" | "error" => paint(Paint::Red, &event.decision),
-            other => other.to_string(),
-        };
-        let reasons = if event.reason_codes.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", event.reason_codes.join(", "))
+            "allow" | "succeeded" => paint(Paint::Green, &padded),
+            "deny" | "failed" | "error" => paint(Paint::Red, &padded),
+            _ => padded,
         };
         let subject = [event.capability.as_deref(), event.proposal_id.as_deref()]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        let _ = writeln!(
-            out,
-            "{:>6}  {}  {:<24} {:<16} {decision}{reasons}  {subject}",
+        let reasons = if event.reason_codes.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", event.reason_codes.join(", "))
+        };
+        let line = format!(
+            "{:>6}  {}  {:<24} {:<16} {decision} {subject}{reasons}",
             event.seq, event.at, event.actor, event.action
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
 }
 

@@ -45,8 +45,16 @@ pub(super) fn load_config_only(cli: &Cli) -> Option<LoadedConfig> {
 pub(super) fn load_checked(
     cli: &Cli,
 ) -> Result<(LoadedConfig, crate::policy::PolicySet), ExitCode> {
+    load_checked_from(cli, cli.config.as_deref())
+}
+
+/// [`load_checked`] for the config at `path` (or the default search when `None`).
+pub(super) fn load_checked_from(
+    cli: &Cli,
+    path: Option<&std::path::Path>,
+) -> Result<(LoadedConfig, crate::policy::PolicySet), ExitCode> {
     let environment = Environment::process();
-    let loaded = match config::load(cli.config.as_deref(), &environment) {
+    let loaded = match config::load(path, &environment) {
         Ok(loaded) => loaded,
         Err(error) => {
             report_config_error(cli, &error);

@@ -212,6 +212,15 @@ fn print_delegations(cli: &Cli, delegations: &[Delegation]) {
     }
 }
 
+/// One exemption: the object itself for machines, a one-row table for people.
+fn print_exemption(cli: &Cli, exemption: &ExemptionView) {
+    if cli.format == Format::Json {
+        let _ = output::print_json(exemption);
+    } else {
+        print_exemptions(cli, std::slice::from_ref(exemption));
+    }
+}
+
 fn print_exemptions(cli: &Cli, exemptions: &[ExemptionView]) {
     if cli.format == Format::Json {
         let _ = output::print_json(&exemptions);
@@ -231,7 +240,22 @@ fn print_exemptions(cli: &Cli, exemptions: &[ExemptionView]) {
             });
             paint(Paint::Green, &format!("in force{left}"))
         } else {
-            paint(Paint::Dim, "not in force")
+            let now = crate::clock::now();
+            let parse = |text: &str| crate::capability::Timestamp::parse(text).ok();
+            let ended = exemption
+                .expires
+                .as_deref()
+                .and_then(parse)
+                .is_some_and(|expires| expires.0 <= now);
+            let not_started = parse(&exemption.starts).is_some_and(|starts| starts.0 > now);
+            let word = if ended {
+                "expired"
+            } else if not_started {
+                "not started"
+            } else {
+                "not in force"
+            };
+            paint(Paint::Dim, word)
         };
         let _ = writeln!(
             out,
@@ -351,7 +375,11 @@ pub fn delegate(cli: &Cli, args: &DelegateArgs) -> miette::Result<ExitCode> {
             let delegation = control
                 .delegate(&args.agent, &args.owner, &args.scopes, expires)
                 .await?;
-            print_delegations(cli, std::slice::from_ref(&delegation));
+            if cli.format == Format::Json {
+                let _ = output::print_json(&delegation);
+            } else {
+                print_delegations(cli, std::slice::from_ref(&delegation));
+            }
             Ok(ExitCode::SUCCESS)
         })
     })
@@ -366,7 +394,11 @@ pub fn delegations(cli: &Cli, command: &DelegationsCommand) -> miette::Result<Ex
                 }
                 DelegationsCommand::Revoke { id } => {
                     let delegation = control.revoke_delegation(id).await?;
-                    print_delegations(cli, std::slice::from_ref(&delegation));
+                    if cli.format == Format::Json {
+                        let _ = output::print_json(&delegation);
+                    } else {
+                        print_delegations(cli, std::slice::from_ref(&delegation));
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -390,7 +422,7 @@ pub fn exempt(cli: &Cli, args: &ExemptArgs) -> miette::Result<ExitCode> {
                 requested_by: args.requested_by.clone(),
             };
             let exemption = control.grant_exemption(&request).await?;
-            print_exemptions(cli, std::slice::from_ref(&exemption));
+            print_exemption(cli, &exemption);
             Ok(ExitCode::SUCCESS)
         })
     })
@@ -403,7 +435,7 @@ pub fn exemptions(cli: &Cli, command: &ExemptionsCommand) -> miette::Result<Exit
                 ExemptionsCommand::List => print_exemptions(cli, &control.exemptions().await?),
                 ExemptionsCommand::Revoke { id, reason } => {
                     let exemption = control.revoke_exemption(id, reason).await?;
-                    print_exemptions(cli, std::slice::from_ref(&exemption));
+                    print_exemption(cli, &exemption);
                 }
             }
             Ok(ExitCode::SUCCESS)

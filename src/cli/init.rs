@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::Cli;
 use super::output::{self, Format};
+use super::session::{open_engine_from, report_error};
 use crate::config;
+use crate::engine::{EngineError, keys};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -18,6 +20,9 @@ pub struct InitArgs {
     /// Overwrite files that already exist.
     #[arg(long)]
     pub force: bool,
+    /// The first staff admin's name: the actor is `staff:NAME`.
+    #[arg(long, default_value = "admin", value_name = "NAME")]
+    pub admin: String,
 }
 
 const BRAIN_YAML: &str = "\
@@ -172,19 +177,53 @@ pub fn run(cli: &Cli, args: &InitArgs) -> miette::Result<ExitCode> {
         write_file(&path, content)?;
         created.push(*relative);
     }
+    // The new studio's store, audit signing key and first admin. The Engine creates the key file
+    // (mode 0600) under the data directory the first time it opens.
+    let config_path = args.dir.join("brain.yaml");
+    let runtime = super::runtime()?;
+    let bootstrapped = runtime.block_on(async {
+        let (engine, loaded) = open_engine_from(cli, Some(&config_path)).await?;
+        let issued = engine.bootstrap_admin(&args.admin).await;
+        engine.store().close().await;
+        Ok::<_, ExitCode>((issued, loaded))
+    });
+    let (issued, loaded) = match bootstrapped {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    let signing_key = keys::default_key_path(&loaded.data_dir);
+    let admin = match issued {
+        Ok(issued) => Some(issued),
+        // A store that already has staff (re-running with --force) keeps its admins.
+        Err(EngineError::Conflict { .. }) => None,
+        Err(error) => return Ok(report_error(cli, &error)),
+    };
     match cli.format {
         Format::Json | Format::Sarif | Format::Github => output::print_json(&json!({
             "dir": args.dir.display().to_string(),
             "created": created,
+            "signing_key": signing_key.display().to_string(),
+            "admin": admin,
         }))?,
         Format::Human => {
             for path in &created {
                 println!("created {path}");
             }
+            println!("audit signing key {}", signing_key.display());
+            match &admin {
+                Some(issued) => {
+                    println!("admin   {}", issued.actor.id);
+                    println!("token   {}", issued.token);
+                    output::warning(
+                        "the token is shown only now: store it (for example in a file for --token-file)",
+                    );
+                }
+                None => println!("the store already has a staff admin; none was created"),
+            }
             output::success(&format!(
                 "scaffolded a studio repository in `{}`; next: `brain --config {} config check`",
                 args.dir.display(),
-                args.dir.join("brain.yaml").display()
+                config_path.display()
             ));
         }
     }

@@ -79,3 +79,12 @@ pub fn success(message: &str) {
         let _ = writeln!(std::io::stderr(), "✓ {message}");
     }
 }
+
+/// A caution on stderr for people (`! ...`), yellow on a terminal.
+pub fn warning(message: &str) {
+    if colour() {
+        let _ = writeln!(std::io::stderr(), "\x1b[33m!\x1b[0m {message}");
+    } else {
+        let _ = writeln!(std::io::stderr(), "! {message}");
+    }
+}

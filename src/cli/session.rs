@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::Cli;
-use super::config::{load_checked, report_workspace_error};
+use super::config::{load_checked_from, report_workspace_error};
 use super::output::{self, Format};
 use crate::audit::AuditEvent;
 use crate::config::LoadedConfig;
@@ -25,7 +25,15 @@ use crate::workspace;
 /// Open the Engine the config describes: policy set, store (migrated), signing key and the
 /// configured executors. Problems are printed; the error is the exit code.
 pub(super) async fn open_engine(cli: &Cli) -> Result<(Engine, LoadedConfig), ExitCode> {
-    let (loaded, policies) = load_checked(cli)?;
+    open_engine_from(cli, cli.config.as_deref()).await
+}
+
+/// [`open_engine`] for the config at `path`.
+pub(super) async fn open_engine_from(
+    cli: &Cli,
+    path: Option<&std::path::Path>,
+) -> Result<(Engine, LoadedConfig), ExitCode> {
+    let (loaded, policies) = load_checked_from(cli, path)?;
     let manifests = workspace::load_manifests(&loaded).map_err(|error| {
         report_workspace_error(cli, &error);
         ExitCode::from(2)
@@ -299,13 +307,18 @@ pub(super) fn report_error(cli: &Cli, error: &EngineError) -> ExitCode {
     if let Some(seconds) = body.retry_after {
         let _ = writeln!(stderr, "  retry after: {}", human_duration(seconds as i64));
     }
-    for code in &body.reason_codes {
-        if let Some(known) = crate::policy::reasons::lookup(code) {
-            let _ = writeln!(stderr, "  help: {}", known.fix);
+    // The error's own advice is the most specific; else each reason code's fix.
+    match &body.help {
+        Some(help) => {
+            let _ = writeln!(stderr, "  help: {help}");
         }
-    }
-    if let Some(help) = &body.help {
-        let _ = writeln!(stderr, "  help: {help}");
+        None => {
+            for code in &body.reason_codes {
+                if let Some(known) = crate::policy::reasons::lookup(code) {
+                    let _ = writeln!(stderr, "  help: {}", known.fix);
+                }
+            }
+        }
     }
     ExitCode::from(1)
 }

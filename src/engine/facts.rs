@@ -76,6 +76,31 @@ pub(crate) fn valid_approvals(
         .collect()
 }
 
+/// How many approvals are bound to the input and not by the proposer, but past their validity
+/// (and not renewed by the same approver since).
+pub(crate) fn lapsed_approvals(
+    approvals: &[Approval],
+    proposal: &Proposal,
+    now: DateTime<Utc>,
+) -> usize {
+    let valid: std::collections::BTreeSet<String> = valid_approvals(approvals, proposal, now)
+        .into_iter()
+        .map(|approval| approval.approver)
+        .collect();
+    let now = crate::clock::format_time(now);
+    approvals
+        .iter()
+        .filter(|approval| {
+            approval.input_hash == proposal.input_hash
+                && approval.approver != proposal.proposer
+                && approval.expires_at <= now
+                && !valid.contains(&approval.approver)
+        })
+        .map(|approval| approval.approver.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
 /// Whether a quota is used up, and when it frees: `executions` are the `(time, actor, owner)` of
 /// recorded executions of the capability, oldest first.
 pub fn quota_state(
@@ -148,7 +173,7 @@ impl Engine {
                 principal.delegation = Some(resolved);
             }
         }
-        let (valid, approvers) = match proposal {
+        let (valid, approvers, lapsed) = match proposal {
             Some(proposal) => {
                 let approvals = tx.approvals(&proposal.id).await?;
                 let valid = valid_approvals(&approvals, proposal, now);
@@ -156,9 +181,10 @@ impl Engine {
                     .iter()
                     .map(|approval| approval.approver.clone())
                     .collect();
-                (valid, approvers)
+                let lapsed = lapsed_approvals(&approvals, proposal, now);
+                (valid, approvers, lapsed)
             }
-            None => (Vec::new(), Default::default()),
+            None => (Vec::new(), Default::default(), 0),
         };
         let exemption_in_force = {
             let records = tx.exemptions().await?;
@@ -198,12 +224,22 @@ impl Engine {
             snapshot_age_seconds,
             quota_exceeded: retry_after.is_some(),
         };
-        let decision = self.policy.decider.decide(&Question {
+        let mut decision = self.policy.decider.decide(&Question {
             principal: &principal,
             action,
             resource: Resource::Capability(manifest),
             facts: &facts,
         });
+        // Approvals that would count but for their age: say so beside APPROVAL_REQUIRED.
+        if !decision.allowed
+            && lapsed > 0
+            && decision
+                .reasons
+                .iter()
+                .any(|code| code == "APPROVAL_REQUIRED")
+        {
+            decision.reasons.push("APPROVAL_EXPIRED".into());
+        }
         Ok(Decided {
             decision,
             delegation_id: trace.delegation_id.clone(),

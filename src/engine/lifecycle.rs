@@ -76,6 +76,22 @@ impl ProposalState {
         )
     }
 
+    /// The state as the end of a sentence: "it is pending approval", "it has succeeded".
+    pub fn described(self) -> &'static str {
+        match self {
+            ProposalState::Draft => "it is a draft",
+            ProposalState::PendingApproval => "it is pending approval",
+            ProposalState::Approved => "it is approved",
+            ProposalState::Rejected => "it was rejected",
+            ProposalState::Expired => "it has expired",
+            ProposalState::Cancelled => "it was cancelled",
+            ProposalState::Executing => "it is executing",
+            ProposalState::Succeeded => "it has succeeded",
+            ProposalState::Failed => "it has failed",
+            ProposalState::RolledBack => "it was rolled back",
+        }
+    }
+
     /// Nothing more can happen to it.
     pub fn is_final(self) -> bool {
         matches!(
@@ -141,9 +157,9 @@ impl IllegalTransition {
     /// What to tell a person.
     pub fn message(&self, proposal_id: &str) -> String {
         format!(
-            "cannot {} proposal `{proposal_id}`: it is {}",
+            "cannot {} proposal `{proposal_id}`: {}",
             self.step.verb(),
-            self.from.as_str().replace('_', " ")
+            self.from.described()
         )
     }
 

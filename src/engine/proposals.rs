@@ -966,7 +966,13 @@ impl Engine {
         } else {
             proposal.state
         };
-        if let Err(problem) = lifecycle::next(from, Step::StartExecution) {
+        // A proposal still waiting for approvals is refused by the policies (APPROVAL_REQUIRED
+        // names what is missing); any other state that cannot start is refused by the lifecycle.
+        let waiting_for_approvals =
+            proposal.state == ProposalState::PendingApproval && !decided.decision.allowed;
+        if let Err(problem) = lifecycle::next(from, Step::StartExecution)
+            && !waiting_for_approvals
+        {
             let problem = lifecycle::IllegalTransition {
                 from: proposal.state,
                 ..problem
@@ -987,6 +993,20 @@ impl Engine {
             "exemption_in_force": decided.facts.exemption_in_force,
             "retry_after": decided.retry_after,
         });
+        if !decided.decision.allowed {
+            self.append(
+                &mut *tx,
+                event(&caller.id, "execute", "deny")
+                    .capability(&manifest.id)
+                    .proposal(id)
+                    .input_hash(&proposal.input_hash)
+                    .decision(&decided.decision)
+                    .detail(detail),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(denied_with_retry(Action::Execute, &manifest, &decided));
+        }
         let executor = if manifest.target == BRAIN_TARGET {
             None
         } else {
@@ -1020,20 +1040,6 @@ impl Engine {
                 }
             }
         };
-        if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                event(&caller.id, "execute", "deny")
-                    .capability(&manifest.id)
-                    .proposal(id)
-                    .input_hash(&proposal.input_hash)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied_with_retry(Action::Execute, &manifest, &decided));
-        }
         let allowed = self
             .append(
                 &mut *tx,

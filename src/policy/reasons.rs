@@ -31,7 +31,7 @@ pub const CATALOGUE: &[ReasonCode] = &[
     ),
     code(
         "SELF_APPROVAL_FORBIDDEN",
-        "the proposer cannot approve their own proposal",
+        "nobody approves what they asked for (their own proposal or exemption)",
         "ask someone else to approve it",
     ),
     code(

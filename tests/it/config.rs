@@ -240,7 +240,28 @@ fn init_scaffolds_a_repository_that_checks_clean() {
         "{}",
         transcript(&output, dir.path())
     );
-    insta::assert_snapshot!(transcript(&output, dir.path()));
+    insta::assert_snapshot!(crate::support::scrub(&transcript(&output, dir.path())));
+    // The bootstrap admin's token, printed once, works against the new studio's store.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let token = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("token   "))
+        .expect("init prints the admin token")
+        .to_string();
+    let listed = run(brain(dir.path()).env("BRAIN_TOKEN", &token).args([
+        "--config",
+        "studio/brain.yaml",
+        "actor",
+        "list",
+    ]));
+    assert_eq!(
+        listed.status.code(),
+        Some(0),
+        "{}",
+        transcript(&listed, dir.path())
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("staff:admin"));
+    assert!(dir.path().join("studio/.brain/audit-signing.key").is_file());
     for path in [
         "brain.yaml",
         "policies/brain.cedarschema",
@@ -271,8 +292,13 @@ fn init_scaffolds_a_repository_that_checks_clean() {
     let output = run(brain(dir.path()).args(["init", "studio"]));
     assert_eq!(output.status.code(), Some(1));
     insta::assert_snapshot!("init_refuses_to_overwrite", transcript(&output, dir.path()));
-    let output = run(brain(dir.path()).args(["init", "studio", "--force"]));
+    let output = run(brain(dir.path()).args(["--format", "json", "init", "studio", "--force"]));
     assert_eq!(output.status.code(), Some(0));
+    let again: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        again["admin"].is_null(),
+        "a store with an admin gets no second one: {again}"
+    );
 }
 
 #[test]

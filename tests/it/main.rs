@@ -2,6 +2,8 @@
 //! stores (SQLite always, Postgres when `BRAIN_TEST_DATABASE_URL` is set).
 
 mod config;
+mod engine;
+mod engine_property;
 mod lint;
 mod policy;
 mod serve;

@@ -266,3 +266,42 @@ pub fn get(url: &str) -> (u16, String) {
         }
     })
 }
+
+/// Replace what differs between runs (tokens, times, hashes, signatures, generated ids, seconds
+/// left) with stable placeholders; ids are numbered by first appearance (`[p1]`, `[a1]`, ...).
+pub fn scrub(text: &str) -> String {
+    use std::collections::HashMap;
+    let token = regex::Regex::new(r"brn_[0-9a-f]{64}").unwrap();
+    let time = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+        .unwrap();
+    let signature = regex::Regex::new(r"\b[0-9a-f]{128}\b").unwrap();
+    let hash = regex::Regex::new(r"\b[0-9a-f]{64}\b").unwrap();
+    let id = regex::Regex::new(r"\b([padx])_[0-9a-f]{12}\b").unwrap();
+    let short_hash = regex::Regex::new(r"\(([0-9a-f]{16})\)").unwrap();
+    let seconds = regex::Regex::new(r#""(seconds_left|retry_after)": \d+"#).unwrap();
+    let left = regex::Regex::new(r"\b(in|after:) (\d+d \d+h|\d+h \d+m|\d+m|\d+s)\b").unwrap();
+    let left_over = regex::Regex::new(r"\b(\d+d \d+h|\d+h \d+m|\d+m|\d+s) left\b").unwrap();
+    let text = token.replace_all(text, "[TOKEN]");
+    let text = time.replace_all(&text, "[TIME]");
+    let text = signature.replace_all(&text, "[SIGNATURE]");
+    let text = hash.replace_all(&text, "[HASH]");
+    let text = short_hash.replace_all(&text, "([SHORT HASH])");
+    let text = seconds.replace_all(&text, "\"$1\": [SECONDS]");
+    let text = left.replace_all(&text, "$1 [DURATION]");
+    let text = left_over.replace_all(&text, "[DURATION] left");
+    let mut numbering: HashMap<String, String> = HashMap::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    id.replace_all(&text, |captures: &regex::Captures| {
+        let whole = captures[0].to_string();
+        numbering
+            .entry(whole)
+            .or_insert_with(|| {
+                let prefix = captures[1].to_string();
+                let count = counts.entry(prefix.clone()).or_insert(0);
+                *count += 1;
+                format!("[{prefix}{count}]")
+            })
+            .clone()
+    })
+    .into_owned()
+}
