@@ -19,7 +19,13 @@ fn fixture() -> &'static (Decider, Vec<Manifest>) {
         let (set, findings) = policy::load(&schema, &files);
         assert!(findings.is_empty(), "{findings:?}");
         let set = set.expect("valid synthetic set");
-        assert_eq!(set.policies.len(), 1_000 + 30);
+        let (default_schema, default_files) = synthetic::default_policy_files();
+        let defaults = policy::load(&default_schema, &default_files)
+            .0
+            .expect("valid default set")
+            .policies
+            .len();
+        assert_eq!(set.policies.len(), 1_000 + defaults);
         (Decider::new(Arc::new(set)), manifests)
     })
 }
@@ -59,7 +65,7 @@ fn decision(bencher: divan::Bencher, variant: &str) {
 }
 
 /// `Authorizer::is_authorized` alone, with the request prepared once: the slice the index picks
-/// versus the whole 1,030-policy set.
+/// versus the whole set (1,000 synthetic policies plus the default ones).
 #[divan::bench(args = ["slice", "whole set"])]
 fn authorizer_only(bencher: divan::Bencher, variant: &str) {
     let (decider, manifests) = fixture();
@@ -94,4 +100,51 @@ fn authorizer_only(bencher: divan::Bencher, variant: &str) {
     let authorizer = cedar_policy::Authorizer::new();
     let set = if variant == "slice" { slice } else { whole };
     bencher.bench(|| divan::black_box(authorizer.is_authorized(&request, &set, &entities)));
+}
+
+/// A generated studio repository for the lint benchmark: 1,000 capabilities, 1,000 policies
+/// (plus the default set) and 100 specs, on disk.
+fn lint_tree() -> &'static std::path::Path {
+    static TREE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        synthetic::write_tree(dir.path(), 1_000, 100).expect("write the tree");
+        dir
+    })
+    .path()
+}
+
+/// `brain lint` on the generated tree, as the CLI runs it (read the files, run every rule,
+/// including the invariant proofs), against the baseline of raw Cedar parsing and strictly
+/// validating the same policy files and nothing else.
+#[divan::bench(args = ["brain lint", "raw Cedar parse + validate"], sample_count = 10)]
+fn lint_generated_tree(bencher: divan::Bencher, variant: &str) {
+    let root = lint_tree();
+    let environment = brain::config::Environment::process();
+    let config = brain::config::load(Some(&root.join("brain.yaml")), &environment).expect("config");
+    bencher.bench_local(|| {
+        if variant == "brain lint" {
+            let workspace = brain::workspace::lint_workspace(&config, &[]).expect("workspace");
+            divan::black_box(brain::lint::run(&workspace, &config.config.lint.severities));
+        } else {
+            let (schema, files) =
+                brain::workspace::read_policy_files(&root.join("policies")).expect("policies");
+            let (schema, _warnings) =
+                cedar_policy::Schema::from_cedarschema_str(schema.text()).expect("schema");
+            let mut set = cedar_policy::PolicySet::new();
+            for file in &files {
+                let parsed: cedar_policy::PolicySet = file.text().parse().expect("policies");
+                for policy in parsed.policies() {
+                    let renamed = policy.new_id(cedar_policy::PolicyId::new(format!(
+                        "{}#{}",
+                        file.name,
+                        policy.id()
+                    )));
+                    set.add(renamed).expect("unique");
+                }
+            }
+            let validator = cedar_policy::Validator::new(schema);
+            divan::black_box(validator.validate(&set, cedar_policy::ValidationMode::Strict));
+        }
+    });
 }

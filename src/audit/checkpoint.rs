@@ -134,7 +134,7 @@ fn short(key: &str) -> &str {
 }
 
 /// The result of verifying a log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     pub ok: bool,
     /// Events checked.

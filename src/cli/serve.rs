@@ -9,6 +9,7 @@ use clap::Args;
 use super::Cli;
 use super::config::load_checked;
 use super::output;
+use super::session::{engine_for, load_bundle};
 use crate::config::{AuthMode, LoadedConfig};
 use crate::server::{self, AppState};
 use crate::store::{self, Store, StoreError, StoreTarget};
@@ -89,6 +90,11 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
+        let policy_count = policies.policies.len();
+        let bundle = match load_bundle(cli, &loaded, policies) {
+            Ok(bundle) => bundle,
+            Err(code) => return Ok(code),
+        };
         let store = match open_store(&loaded).await {
             Ok(store) => store,
             Err(error) => {
@@ -96,19 +102,27 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
+        let engine = match engine_for(&loaded, bundle, store.clone()) {
+            Ok(engine) => Arc::new(engine),
+            Err(code) => {
+                store.close().await;
+                return Ok(code);
+            }
+        };
         let metrics = Arc::new(Metrics::new());
-        metrics.set_policies_loaded(policies.policies.len());
+        metrics.set_policies_loaded(policy_count);
         metrics.set_store(true, true);
         tracing::info!(
             config = %loaded.origin_name(),
             store = store.backend().as_str(),
-            policies = policies.policies.len(),
+            policies = policy_count,
             version = env!("CARGO_PKG_VERSION"),
             "brain starting"
         );
         let state = AppState {
             store: store.clone(),
-            policies: Arc::new(policies),
+            policies: engine.policy().decider.shared_policies(),
+            engine,
             config: Arc::new(loaded),
             metrics,
         };

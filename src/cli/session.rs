@@ -34,31 +34,49 @@ pub(super) async fn open_engine_from(
     path: Option<&std::path::Path>,
 ) -> Result<(Engine, LoadedConfig), ExitCode> {
     let (loaded, policies) = load_checked_from(cli, path)?;
-    let manifests = workspace::load_manifests(&loaded).map_err(|error| {
-        report_workspace_error(cli, &error);
-        ExitCode::from(2)
-    })?;
-    let exemptions = workspace::load_exemptions(&loaded).map_err(|error| {
-        report_workspace_error(cli, &error);
-        ExitCode::from(2)
-    })?;
-    let bundle = PolicyBundle::new(Arc::new(policies), manifests, exemptions);
+    let bundle = load_bundle(cli, &loaded, policies)?;
     let store = super::serve::open_store(&loaded).await.map_err(|error| {
         output::print_diagnostic(&error);
         ExitCode::from(2)
     })?;
-    let signer = keys::load_or_create(&loaded).map_err(|error| {
+    let engine = engine_for(&loaded, bundle, store)?;
+    Ok((engine, loaded))
+}
+
+/// The policy set with its manifests and declared exemptions. Problems are printed.
+pub(super) fn load_bundle(
+    cli: &Cli,
+    loaded: &LoadedConfig,
+    policies: crate::policy::PolicySet,
+) -> Result<PolicyBundle, ExitCode> {
+    let manifests = workspace::load_manifests(loaded).map_err(|error| {
+        report_workspace_error(cli, &error);
+        ExitCode::from(2)
+    })?;
+    let exemptions = workspace::load_exemptions(loaded).map_err(|error| {
+        report_workspace_error(cli, &error);
+        ExitCode::from(2)
+    })?;
+    Ok(PolicyBundle::new(Arc::new(policies), manifests, exemptions))
+}
+
+/// The Engine over an opened store: the signing key and the configured executors added.
+pub(super) fn engine_for(
+    loaded: &LoadedConfig,
+    bundle: PolicyBundle,
+    store: Arc<dyn crate::store::Store>,
+) -> Result<Engine, ExitCode> {
+    let signer = keys::load_or_create(loaded).map_err(|error| {
         output::print_diagnostic(&error);
         ExitCode::from(2)
     })?;
-    let engine = Engine::new(
+    Ok(Engine::new(
         store,
         Arc::new(bundle),
-        EngineSettings::from_config(&loaded),
+        EngineSettings::from_config(loaded),
         Arc::new(signer),
-        executors_for(&loaded),
-    );
-    Ok((engine, loaded))
+        executors_for(loaded),
+    ))
 }
 
 /// The executors of the targets the config sets up.

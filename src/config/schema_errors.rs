@@ -9,6 +9,31 @@ use serde_json::Value;
 use crate::diagnostic::{Finding, SourceFile, did_you_mean};
 use crate::yaml::{self, Document};
 
+/// The compiled validator of `schema`, compiled once per schema: linting a thousand manifests
+/// would otherwise compile the same schema a thousand times.
+fn validator_for(schema: &Value) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let key = schema.to_string();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Ok(cache) = cache.lock()
+        && let Some(validator) = cache.get(&key)
+    {
+        return Ok(validator.clone());
+    }
+    let validator = Arc::new(
+        jsonschema::options()
+            .should_validate_formats(false)
+            .build(schema)
+            .map_err(|error| error.to_string())?,
+    );
+    if let Ok(mut cache) = cache.lock() {
+        cache.insert(key, validator.clone());
+    }
+    Ok(validator)
+}
+
 /// All schema violations of `value` (the document's value, or a default-filled copy of it).
 /// `area` prefixes the finding codes (`config::unknown_key`, `capability::type`, ...).
 /// Returns the findings and the JSON pointers of the offending nodes (see [`prune`]).
@@ -19,10 +44,7 @@ pub fn check(
     source: &SourceFile,
     area: &str,
 ) -> (Vec<Finding>, Vec<String>) {
-    let validator = match jsonschema::options()
-        .should_validate_formats(false)
-        .build(schema)
-    {
+    let validator = match validator_for(schema) {
         Ok(validator) => validator,
         Err(error) => {
             let finding = Finding::error(

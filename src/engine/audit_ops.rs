@@ -13,7 +13,7 @@ use crate::store::{AuditFilter, Checkpoint};
 const PAGE: i64 = 2_000;
 
 /// `brain audit verify` on the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct AuditVerification {
     #[serde(flatten)]
     pub report: VerifyReport,

@@ -12,7 +12,7 @@ use crate::policy::decide::Action;
 use crate::store::ExemptionRecord;
 
 /// One exemption as staff see it.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ExemptionView {
     /// `x_...` for runtime ones, `declared:<file>` for declared ones.
     pub id: String,

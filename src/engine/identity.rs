@@ -18,7 +18,7 @@ use crate::store::{Actor, Delegation, WriteTx};
 const TOKEN_PREFIX: &str = "brn_";
 
 /// A new actor and its token, which is shown this once.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Issued {
     pub actor: Actor,
     pub token: String,

@@ -14,6 +14,7 @@
 mod audit_ops;
 pub mod executor;
 pub mod exemptions;
+pub mod explain;
 mod facts;
 pub mod identity;
 pub mod keys;
@@ -184,6 +185,11 @@ pub enum EngineError {
         help("check the database; brain denies every action while it cannot record the decision")
     )]
     Store(StoreError),
+    /// A daemon's answer through the HTTP API (`--server`), kept as it was sent so the CLI
+    /// prints exactly what it would print locally.
+    #[error("{}", .0.message)]
+    #[diagnostic(code(engine::remote))]
+    Remote(Box<ErrorBody>),
 }
 
 impl From<StoreError> for EngineError {
@@ -202,6 +208,7 @@ impl EngineError {
             EngineError::InvalidInput { .. } => vec!["INPUT_INVALID".into()],
             EngineError::Conflict { .. } => vec!["INVALID_STATE".into()],
             EngineError::Store(_) => vec!["STORE_UNAVAILABLE".into()],
+            EngineError::Remote(body) => body.reason_codes.clone(),
         }
     }
 
@@ -233,6 +240,9 @@ impl ErrorBody {
     /// The body for `error`; `expose_internal` keeps store causes (the local CLI), the HTTP API
     /// replaces them with a generic message (they are logged instead).
     pub fn from_error(error: &EngineError, expose_internal: bool) -> Self {
+        if let EngineError::Remote(body) = error {
+            return (**body).clone();
+        }
         let (code, help) = match error {
             EngineError::Denied(_) => ("denied", None),
             EngineError::Unauthenticated(_) => (
@@ -243,6 +253,7 @@ impl ErrorBody {
             EngineError::InvalidInput { help, .. } => ("invalid_input", help.clone()),
             EngineError::Conflict { help, .. } => ("conflict", help.clone()),
             EngineError::Store(_) => ("store_unavailable", None),
+            EngineError::Remote(body) => (body.code.as_str(), body.help.clone()),
         };
         let (policy_ids, retry_after) = match error {
             EngineError::Denied(denial) => (denial.policy_ids.clone(), denial.retry_after),
@@ -266,7 +277,7 @@ impl ErrorBody {
 }
 
 /// Who is calling: an authenticated actor, or one of brain's own `system:` actors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Caller {
     /// `staff:alice`.
     pub id: String,
@@ -413,7 +424,7 @@ impl Engine {
         &self.settings
     }
 
-    pub fn signer(&self) -> &AuditSigner {
+    pub fn signer(&self) -> &Arc<AuditSigner> {
         &self.signer
     }
 

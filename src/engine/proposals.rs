@@ -40,7 +40,7 @@ pub struct ProposeRequest {
 }
 
 /// A proposal with what staff need to judge it.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ProposalView {
     #[serde(flatten)]
     pub proposal: Proposal,
@@ -59,7 +59,7 @@ pub struct ProposalView {
 }
 
 /// What `brain execute --dry-run` shows.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DryRun {
     pub proposal_id: String,
     pub state: ProposalState,
@@ -77,7 +77,7 @@ pub struct DryRun {
 }
 
 /// How an interrupted execution was resolved.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Recovery {
     pub proposal_id: String,
     /// `succeeded`, `failed`, or `unresolved`.

@@ -12,7 +12,7 @@
 
 pub mod context;
 pub mod output;
-mod rules;
+pub mod rules;
 mod suppress;
 
 use std::collections::BTreeMap;

@@ -199,7 +199,7 @@ pub struct Question<'a> {
 }
 
 /// The answer: allow or deny, with the policies that decided it and their reason codes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     pub allowed: bool,
     /// `@id`s of the determining policies (the permits that allowed, or the forbids that denied).
@@ -207,7 +207,7 @@ pub struct Decision {
     /// Reason codes of a denial (`NO_PERMIT` when nothing permitted); empty when allowed.
     pub reasons: Vec<String>,
     /// Evaluation errors, when a policy failed (the decision is then a deny).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
 
@@ -324,11 +324,20 @@ pub struct Decider {
     slices: RwLock<HashMap<SliceKey, Arc<cedar_policy::PolicySet>>>,
     reasons: HashMap<String, Option<String>>,
     authorizer: Authorizer,
+    /// Indices into `scoped` of the policies not scoped to one capability.
+    general: Vec<usize>,
+    /// Indices into `scoped` of the policies scoped to one capability, by its id.
+    specific: HashMap<String, Vec<usize>>,
+    /// Each policy's text without annotations (as JSON), by index into `scoped`; built on first
+    /// use by [`Decider::equivalence_key`].
+    normalized: std::sync::OnceLock<Vec<Option<String>>>,
+    /// Equivalence keys by capability id.
+    keys: RwLock<HashMap<String, Option<Arc<str>>>>,
 }
 
 impl Decider {
     pub fn new(policies: Arc<PolicySet>) -> Self {
-        let scoped = policies
+        let scoped: Vec<(Scope, Policy)> = policies
             .cedar
             .policies()
             .map(|policy| (Scope::of(policy), policy.clone()))
@@ -338,17 +347,132 @@ impl Decider {
             .iter()
             .map(|info| (info.id.clone(), info.reason.clone()))
             .collect();
+        let mut general = Vec::new();
+        let mut specific: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, (scope, _)) in scoped.iter().enumerate() {
+            match &scope.resource {
+                ResourceScope::Capability(id) => {
+                    specific.entry(id.clone()).or_default().push(index)
+                }
+                _ => general.push(index),
+            }
+        }
         Self {
             policies,
             scoped,
+            general,
+            specific,
             slices: RwLock::new(HashMap::new()),
             reasons,
             authorizer: Authorizer::new(),
+            normalized: std::sync::OnceLock::new(),
+            keys: RwLock::new(HashMap::new()),
         }
     }
 
     pub fn policies(&self) -> &PolicySet {
         &self.policies
+    }
+
+    /// The policy set, shared.
+    pub fn shared_policies(&self) -> Arc<PolicySet> {
+        self.policies.clone()
+    }
+
+    /// A key under which capabilities decide alike: two capabilities with the same key get the
+    /// same decision (allow or deny; the determining policy ids may differ in name) for every
+    /// principal and context that does not name them. Lint's invariant proofs evaluate one
+    /// capability per key instead of all of them.
+    ///
+    /// The key holds, for every capability action, the slice's policies (annotations dropped)
+    /// with the capability's own id replaced by a placeholder, and the capability's attributes
+    /// with it replaced too (`title` and `owner` only when some policy in the slices reads them).
+    /// Renaming one id consistently everywhere cannot change a Cedar decision, so equal keys
+    /// decide alike. `None` when that argument does not hold: a slice policy uses `like` (a
+    /// pattern can tell ids apart), the id appears in a policy that is not the capability's own,
+    /// or a text already holds the placeholder.
+    pub fn equivalence_key(&self, manifest: &Manifest) -> Option<Arc<str>> {
+        if let Ok(keys) = self.keys.read()
+            && let Some(key) = keys.get(&manifest.id)
+        {
+            return key.clone();
+        }
+        // A digest keeps the cache small; the full key runs to hundreds of kilobytes.
+        let key = self
+            .compute_equivalence_key(manifest)
+            .map(|key| Arc::<str>::from(crate::audit::sha256_hex(key.as_bytes())));
+        if let Ok(mut keys) = self.keys.write() {
+            keys.insert(manifest.id.clone(), key.clone());
+        }
+        key
+    }
+
+    fn compute_equivalence_key(&self, manifest: &Manifest) -> Option<String> {
+        const PLACEHOLDER: &str = "\u{1}capability\u{1}";
+        let id = manifest.id.as_str();
+        if id.is_empty() {
+            return None;
+        }
+        let normalized = self.normalized.get_or_init(|| {
+            self.scoped
+                .iter()
+                .map(|(_, policy)| {
+                    let mut json = policy.to_json().ok()?;
+                    if let Some(object) = json.as_object_mut() {
+                        object.remove("annotations");
+                    }
+                    Some(json.to_string())
+                })
+                .collect()
+        });
+        let mut key = String::new();
+        let mut reads_title = false;
+        let mut reads_owner = false;
+        for action in Action::ALL {
+            if action.on_kill_switch() || action.area().is_some() {
+                continue;
+            }
+            let slice_key = SliceKey::Capability(action, manifest.id.clone());
+            let mut texts = Vec::new();
+            for index in self.members(&slice_key) {
+                let text = normalized.get(index)?.as_ref()?;
+                if text.contains("\"like\"") || text.contains(PLACEHOLDER) {
+                    return None;
+                }
+                let own = matches!(&self.scoped[index].0.resource, ResourceScope::Capability(only) if only == id);
+                if !own && text.contains(id) {
+                    return None;
+                }
+                reads_title |= text.contains("\"title\"");
+                reads_owner |= text.contains("\"owner\"");
+                texts.push(if own {
+                    text.replace(id, PLACEHOLDER)
+                } else {
+                    text.clone()
+                });
+            }
+            texts.sort();
+            key.push_str(action.as_str());
+            key.push('\n');
+            for text in texts {
+                key.push_str(&text);
+                key.push('\n');
+            }
+        }
+        let attributes = serde_json::json!({
+            "title": reads_title.then(|| manifest.title.replace(id, PLACEHOLDER)),
+            "owner": reads_owner.then(|| manifest.owner.clone()),
+            "risk_tier": manifest.tier().as_str(),
+            "mode": manifest.mode.as_str(),
+            "target": manifest.target,
+            "class": manifest.class.as_str(),
+            "enabled": manifest.enabled,
+            "required_approvals": manifest.approval.required,
+            "approver_types": manifest.approval.approver_types.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
+            "requires_fresh_state": manifest.requires_fresh_state,
+        });
+        key.push_str(&attributes.to_string());
+        Some(key)
     }
 
     /// Decide through the index.
@@ -375,16 +499,36 @@ impl Decider {
             Resource::KillSwitch(_) => SliceKey::KillSwitch,
             Resource::Area(_) => SliceKey::Area(question.action),
         };
+        self.slice_for(key)
+    }
+
+    /// Indices into `scoped` of the policies a question with `key` can match, in set order.
+    fn members(&self, key: &SliceKey) -> Vec<usize> {
+        let own = match key {
+            SliceKey::Capability(_, id) => self.specific.get(id).map_or(&[][..], Vec::as_slice),
+            _ => &[],
+        };
+        let mut members: Vec<usize> = self
+            .general
+            .iter()
+            .chain(own)
+            .copied()
+            .filter(|index| self.scoped[*index].0.matches(key))
+            .collect();
+        members.sort_unstable();
+        members
+    }
+
+    fn slice_for(&self, key: SliceKey) -> Arc<cedar_policy::PolicySet> {
         if let Ok(slices) = self.slices.read()
             && let Some(slice) = slices.get(&key)
         {
             return slice.clone();
         }
         let policies = self
-            .scoped
-            .iter()
-            .filter(|(scope, _)| scope.matches(&key))
-            .map(|(_, policy)| policy.clone());
+            .members(&key)
+            .into_iter()
+            .map(|index| self.scoped[index].1.clone());
         // Every policy already sits in a valid set, so a subset is valid too; should it not be,
         // fall back to the whole set rather than decide on less.
         let slice = cedar_policy::PolicySet::from_policies(policies)

@@ -114,3 +114,50 @@ pub fn policy_set(count: usize) -> (SourceFile, Vec<SourceFile>, Vec<Manifest>) 
     }
     (schema, files, (0..count).map(manifest).collect())
 }
+
+/// A studio repository of `count` synthetic capabilities and policies (plus the default set) and
+/// `specs` specs, written as files under `dir` with a `brain.yaml`, as `brain lint` reads it.
+/// For the lint benchmark: it measures what a governance reviewer's CI run does.
+pub fn write_tree(dir: &std::path::Path, count: usize, specs: usize) -> std::io::Result<()> {
+    let write = |relative: &str, text: &str| -> std::io::Result<()> {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)
+    };
+    write(
+        "brain.yaml",
+        "studio:\n  name: Synthetic\npolicy:\n  policies: policies\n  capabilities: capabilities\n  specs: specs\n",
+    )?;
+    let (schema, files, manifests) = policy_set(count);
+    write(&schema.name, schema.text())?;
+    for file in &files {
+        write(&file.name, file.text())?;
+    }
+    let mut written_specs = 0;
+    for manifest in &manifests {
+        let value = serde_json::to_value(manifest).map_err(std::io::Error::other)?;
+        write(
+            &format!("capabilities/{}.yaml", manifest.id),
+            &crate::yaml::emit(&value),
+        )?;
+        if let Some(spec) = &manifest.spec
+            && written_specs < specs
+        {
+            written_specs += 1;
+            let sections: String = crate::lint::rules::REQUIRED_SPEC_SECTIONS
+                .iter()
+                .map(|section| format!("## {section}\n\nWritten for the benchmark.\n\n"))
+                .collect();
+            write(
+                &format!("specs/{spec}"),
+                &format!(
+                    "---\ncapability: {}\n---\n\n# {}\n\n{sections}",
+                    manifest.id, manifest.title
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -7,6 +7,9 @@
 //! Architecture Invariant: handlers hold no policy logic; decisions belong to the engine.
 //! Architecture Invariant: internal error causes are logged, never sent to clients.
 
+pub mod api;
+pub mod openapi;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +25,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::config::LoadedConfig;
+use crate::engine::Engine;
 use crate::policy::PolicySet;
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -35,6 +39,8 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Every decision and state change goes through it.
+    pub engine: Arc<Engine>,
     pub policies: Arc<PolicySet>,
     pub config: Arc<LoadedConfig>,
     pub metrics: Arc<Metrics>,
@@ -47,7 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(api::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -227,11 +235,21 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({ "code": "not_found", "message": "no such route" })),
-    )
+async fn not_found(request: Request) -> api::ApiError {
+    let path: String = request.uri().path().chars().take(200).collect();
+    api::ApiError::Engine(crate::engine::EngineError::NotFound {
+        what: "route",
+        id: format!("{} {path}", request.method()),
+    })
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let body = api::ApiError::BadRequest(format!(
+        "`{}` is not allowed on this route; see /api/v1/openapi.json",
+        request.method()
+    ))
+    .body();
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 /// Why the daemon could not start serving.
@@ -265,16 +283,59 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let address = listener
         .local_addr()
         .map_err(|error| ServeError::Io(error.to_string()))?;
+    recover_interrupted(&state.engine).await;
+    // Install the signal handlers before announcing the address: a SIGTERM that arrives right
+    // after start-up must still shut down gracefully, not kill the process.
+    let shutdown = shutdown_signal()?;
     let app = router(state.clone());
-    let monitor = tokio::spawn(monitor_store(state));
+    let monitor = tokio::spawn(monitor_store(state.clone()));
+    let expiry = tokio::spawn(expire_proposals(state.engine.clone()));
     tracing::info!(address = %address, "listening on http://{address}");
     let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|error| ServeError::Io(error.to_string()));
     monitor.abort();
+    expiry.abort();
+    // Sign the chain head, so truncating the log behind brain's back is detectable.
+    match state.engine.checkpoint_now().await {
+        Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint"),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = %error, "could not sign the shutdown audit checkpoint")
+        }
+    }
     tracing::info!("shut down cleanly");
     result
+}
+
+/// Resolve executions a crash interrupted, by asking their targets; never re-executes.
+async fn recover_interrupted(engine: &Engine) {
+    match engine.recover_interrupted().await {
+        Ok(recoveries) => {
+            for recovery in recoveries {
+                tracing::warn!(
+                    proposal = %recovery.proposal_id,
+                    result = %recovery.result,
+                    "interrupted execution: {}",
+                    recovery.message
+                );
+            }
+        }
+        Err(error) => tracing::error!(error = %error, "could not check for interrupted executions"),
+    }
+}
+
+/// Mark open proposals past their expiry as expired, once a minute.
+async fn expire_proposals(engine: Arc<Engine>) {
+    loop {
+        match engine.expire_due().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "expired proposals"),
+            Err(error) => tracing::warn!(error = %error, "could not expire proposals"),
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
 }
 
 /// Keep the store gauges current and log when the store goes away or comes back.
@@ -299,23 +360,28 @@ async fn monitor_store(state: AppState) {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGINT or SIGTERM; the handlers are installed now.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|error| ServeError::Io(format!("cannot handle {name}: {error}")))
+        };
+        let mut interrupt = install(SignalKind::interrupt(), "SIGINT")?;
+        let mut terminate = install(SignalKind::terminate(), "SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT received: finishing in-flight requests"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received: finishing in-flight requests"),
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received: finishing in-flight requests"),
-        () = terminate => tracing::info!("SIGTERM received: finishing in-flight requests"),
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("interrupt received: finishing in-flight requests");
+        })
     }
 }

@@ -144,7 +144,7 @@ pub enum Backend {
 pub struct Studio {
     pub dir: tempfile::TempDir,
     pub name: &'static str,
-    database_url: Option<String>,
+    pub database_url: Option<String>,
     _database: Option<PgDatabase>,
     pub admin: String,
 }
@@ -1302,5 +1302,118 @@ fn audit_tampering_behind_brains_back_is_named_by_its_first_bad_sequence_number(
             );
         }
         insta::assert_snapshot!("audit_tampering", scrub(&text));
+    }
+}
+
+#[test]
+fn export_bundles_verify_offline_and_name_tampering() {
+    for studio in Studio::all() {
+        let bob = studio.add("staff:bob");
+        for id in approved_proposals(&studio, 2, &bob) {
+            assert_eq!(studio.json(&bob, &["execute", &id]).0, 0);
+        }
+        let (code, verified) = studio.json(&studio.admin, &["audit", "verify"]);
+        assert_eq!(code, 0);
+        let public_key = verified["public_key"].as_str().unwrap().to_string();
+        let head = verified["head_seq"].as_i64().unwrap();
+
+        let (code, export) = studio.json(&studio.admin, &["audit", "export", "--out", "bundle"]);
+        assert_eq!(code, 0, "{export}");
+        let bundle = studio.path().join("bundle");
+        for file in ["events.jsonl", "manifest.json"] {
+            assert!(bundle.join(file).is_file(), "{file} in {export}");
+        }
+        // Exporting is itself audited, after the events it exported.
+        assert_eq!(studio.last_event()["action"], "audit");
+
+        let (code, report) = studio.json(
+            &studio.admin,
+            &[
+                "audit",
+                "verify",
+                "--bundle",
+                "bundle",
+                "--public-key",
+                &public_key,
+            ],
+        );
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["head_seq"], head);
+        // Offline: the bundle verifies with no store and no token at all.
+        let offline = studio.run(
+            None,
+            &["--format", "json", "audit", "verify", "--bundle", "bundle"],
+        );
+        assert_eq!(
+            offline.status.code(),
+            Some(0),
+            "{}",
+            studio.transcript(&offline)
+        );
+
+        let wrong_key = "0".repeat(64);
+        let (code, report) = studio.json(
+            &studio.admin,
+            &[
+                "audit",
+                "verify",
+                "--bundle",
+                "bundle",
+                "--public-key",
+                &wrong_key,
+            ],
+        );
+        assert_eq!(
+            code, 1,
+            "a bundle signed by another key is refused: {report}"
+        );
+
+        let (code, partial) = studio.json(
+            &studio.admin,
+            &["audit", "export", "--out", "partial", "--since", "5"],
+        );
+        assert_eq!(code, 0, "{partial}");
+        let (code, report) =
+            studio.json(&studio.admin, &["audit", "verify", "--bundle", "partial"]);
+        assert_eq!(code, 0, "{report}");
+
+        // Change one event in the bundle: verify names it.
+        let events_path = bundle.join("events.jsonl");
+        let events = std::fs::read_to_string(&events_path).unwrap();
+        let tampered = events.replacen("\"actor\":\"staff:bob\"", "\"actor\":\"staff:mallory\"", 1);
+        assert_ne!(events, tampered);
+        std::fs::write(&events_path, tampered).unwrap();
+        let output = studio.run(None, &["audit", "verify", "--bundle", "bundle"]);
+        assert_eq!(output.status.code(), Some(1));
+        insta::assert_snapshot!("bundle_tampered", studio.transcript(&output));
+
+        let refused = studio.run(Some(&studio.admin), &["audit", "export", "--out", "bundle"]);
+        assert_eq!(
+            refused.status.code(),
+            Some(1),
+            "an existing directory is never overwritten: {}",
+            studio.transcript(&refused)
+        );
+    }
+}
+
+#[test]
+fn the_daemon_signs_a_checkpoint_of_the_chain_head_on_shutdown() {
+    for studio in Studio::all() {
+        let bob = studio.add("staff:bob");
+        approved_proposals(&studio, 1, &bob);
+        let (_, before) = studio.json(&studio.admin, &["audit", "verify"]);
+        assert_eq!(before["checkpoints"], 0, "{before}");
+        let envs: Vec<(&str, &str)> = studio
+            .database_url
+            .as_deref()
+            .map(|url| vec![("BRAIN_DATABASE_URL", url)])
+            .unwrap_or_default();
+        let daemon = crate::support::Daemon::start(studio.path(), &[], &envs);
+        assert_eq!(daemon.terminate().code(), Some(0));
+        let (code, after) = studio.json(&studio.admin, &["audit", "verify"]);
+        assert_eq!(code, 0, "{after}");
+        assert_eq!(after["checkpoints"], 1, "{after}");
+        assert_eq!(after["latest_checkpoint"], after["head_seq"], "{after}");
     }
 }

@@ -214,7 +214,7 @@ fn random_operations_never_produce_a_forbidden_execution() {
         checked.executions
     );
     assert!(
-        checked.approvals > cases / 10,
+        checked.approvals > cases / 20,
         "too few approvals: {}",
         checked.approvals
     );

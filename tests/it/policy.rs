@@ -117,6 +117,97 @@ fn the_index_decides_exactly_as_the_whole_set() {
     );
 }
 
+/// Lint proves its invariants once per equivalence class of capabilities. Capabilities with
+/// equal keys must decide alike for every question that does not name them, on the synthetic
+/// set (each capability with a policy of its own) and on the repository's own set.
+#[test]
+fn capabilities_with_equal_equivalence_keys_decide_alike() {
+    let (schema, files, mut manifests) = synthetic::policy_set(300);
+    // Capabilities with no policy of their own, which share keys with their look-alikes.
+    for index in 300..360 {
+        manifests.push(synthetic::manifest(index));
+    }
+    let (set, findings) = policy::load(&schema, &files);
+    assert!(findings.is_empty(), "{findings:?}");
+    let decider = Decider::new(Arc::new(set.unwrap()));
+    let mut classes: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (index, manifest) in manifests.iter().enumerate() {
+        let key = decider
+            .equivalence_key(manifest)
+            .expect("the synthetic set has no `like` and no foreign ids");
+        classes.entry(key.to_string()).or_default().push(index);
+    }
+    assert!(
+        classes.len() < manifests.len() / 3,
+        "look-alikes share a class: {} classes for {} capabilities",
+        classes.len(),
+        manifests.len()
+    );
+    assert!(classes.len() > 10, "different capabilities are told apart");
+    let mut rng = Rng(0x0c1a_55e5);
+    let mut compared = 0;
+    for members in classes.values().filter(|members| members.len() > 1) {
+        for _ in 0..40 {
+            let principal = random_principal(&mut rng);
+            let mut facts = random_facts(&mut rng, &principal);
+            // The key speaks for questions that do not name a capability.
+            facts
+                .kill_switches
+                .retain(|name| !name.starts_with("capability:"));
+            let action = Action::ALL[rng.below(Action::ALL.len())];
+            if action.on_kill_switch() || action.area().is_some() {
+                continue;
+            }
+            let decide = |index: usize| {
+                let mut principal = principal.clone();
+                if let Some(delegation) = &mut principal.delegation {
+                    // A delegation scoped to the capability itself names it consistently.
+                    delegation.scopes = vec![manifests[index].id.clone()];
+                }
+                decider
+                    .decide(&Question {
+                        principal: &principal,
+                        action,
+                        resource: Resource::Capability(&manifests[index]),
+                        facts: &facts,
+                    })
+                    .allowed
+            };
+            let first = decide(members[0]);
+            for other in &members[1..] {
+                assert_eq!(
+                    decide(*other),
+                    first,
+                    "{} and {} share a class but decide {action:?} differently",
+                    manifests[members[0]].id,
+                    manifests[*other].id
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 1_000, "only {compared} comparisons");
+}
+
+#[test]
+fn a_pattern_or_a_foreign_mention_of_an_id_disables_equivalence() {
+    let (schema, mut files, manifests) = synthetic::policy_set(4);
+    files.push(brain::diagnostic::SourceFile::new(
+        "policies/extra.cedar",
+        "@id(\"pattern\")\npermit (principal is Staff, action == Action::\"propose\", resource)\nwhen { resource.id like \"synthetic.*\" };\n\n@id(\"mentions\")\nforbid (principal, action == Action::\"approve\", resource)\nwhen { resource.id == \"synthetic.cap00001\" };\n",
+    ));
+    let (set, findings) = policy::load(&schema, &files);
+    assert!(findings.is_empty(), "{findings:?}");
+    let decider = Decider::new(Arc::new(set.unwrap()));
+    for manifest in &manifests {
+        assert!(
+            decider.equivalence_key(manifest).is_none(),
+            "{} must be proved on its own",
+            manifest.id
+        );
+    }
+}
+
 /// Mutate `text` at random: flip, insert, delete and duplicate bytes.
 fn mutate(rng: &mut Rng, text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();

@@ -42,6 +42,9 @@ mod write_without_rollback;
 
 pub(crate) mod support;
 
+/// The `##` sections every spec needs (the `spec-missing-sections` rule).
+pub use spec_missing_sections::REQUIRED_SECTIONS as REQUIRED_SPEC_SECTIONS;
+
 use super::Rule;
 
 /// Every rule, in catalogue order.

@@ -200,8 +200,20 @@ pub fn prove(
     let Some(decider) = &context.decider else {
         return;
     };
+    // Capabilities that decide alike (see `Decider::equivalence_key`) share one proof: the
+    // first of each class is evaluated case by case; the others reuse its verdict when it was
+    // clean, and are evaluated themselves (for their own counterexample) when it was not.
+    let mut clean_classes: std::collections::HashSet<std::sync::Arc<str>> =
+        std::collections::HashSet::new();
     for (parsed, manifest) in context.valid_manifests() {
         if !applies(manifest) {
+            continue;
+        }
+        let class = decider.equivalence_key(manifest);
+        if class
+            .as_ref()
+            .is_some_and(|class| clean_classes.contains(class))
+        {
             continue;
         }
         let found =
@@ -213,6 +225,11 @@ pub fn prove(
                         counterexample(&principal, state, action, manifest, &situation, &decision)
                     })
                 });
+        if found.is_none()
+            && let Some(class) = class
+        {
+            clean_classes.insert(class);
+        }
         if let Some(text) = found {
             findings.push(
                 crate::lint::context::at_value(

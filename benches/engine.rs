@@ -1,0 +1,276 @@
+//! Engine benchmarks: full propose → approve → execute lifecycles with the durable chained audit,
+//! next to a bare loop of the same number of durable commits on the same store (the ceiling),
+//! and `brain audit verify` throughput. Run with `cargo bench --bench engine`; BENCHMARKS.md
+//! explains the figures.
+//!
+//! SQLite always (a file in a temp dir, `synchronous = FULL`: every commit is durable); Postgres
+//! too when `BRAIN_BENCH_DATABASE_URL` names a database the benchmark may fill.
+
+use std::sync::{Arc, OnceLock};
+
+use brain::audit::checkpoint::AuditSigner;
+use brain::config::Environment;
+use brain::engine::{Caller, Engine, EngineSettings, Executors, PolicyBundle, ProposeRequest};
+use brain::store::{KvEntry, PostgresStore, SqliteStore, Store};
+
+fn main() {
+    divan::main();
+}
+
+/// The repository's policy set plus one draft capability that needs one approval and has no
+/// quota (a quota would cut the loop short).
+const BENCH_CAPABILITY: &str = "id: bench.note.draft
+title: Draft a note (benchmark)
+owner: staff:owner
+risk_tier: low
+mode: draft
+target: brain
+class: internal
+approval: { required: 1, approver_types: [staff], valid_for: 1h }
+failure_mode: Nothing is recorded.
+rollback: { strategy: discard_draft, how: Reject it. }
+tests: [benches/engine.rs]
+input_schema: { type: object }
+enabled: true
+";
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    engines: Vec<(&'static str, Arc<Engine>)>,
+    _dir: tempfile::TempDir,
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for folder in ["policies", "capabilities", "specs"] {
+            copy_dir(&repo.join(folder), &dir.path().join(folder));
+        }
+        std::fs::write(
+            dir.path().join("capabilities/bench.note.draft.yaml"),
+            BENCH_CAPABILITY,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("brain.yaml"), "studio:\n  name: Bench\n").unwrap();
+        let loaded = brain::config::load(
+            Some(&dir.path().join("brain.yaml")),
+            &Environment::process(),
+        )
+        .unwrap();
+        let bundle = Arc::new(PolicyBundle::load(&loaded).unwrap());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let engines = runtime.block_on(async {
+            let mut stores: Vec<(&'static str, Arc<dyn Store>)> = vec![(
+                "sqlite",
+                Arc::new(
+                    SqliteStore::open(&dir.path().join("brain.db"))
+                        .await
+                        .unwrap(),
+                ),
+            )];
+            if let Ok(url) = std::env::var("BRAIN_BENCH_DATABASE_URL") {
+                let store = PostgresStore::connect(&url, 8, std::time::Duration::from_secs(5))
+                    .await
+                    .unwrap();
+                stores.push(("postgres", Arc::new(store)));
+            }
+            let mut engines = Vec::new();
+            for (name, store) in stores {
+                store.migrate().await.unwrap();
+                let engine = Engine::new(
+                    store,
+                    bundle.clone(),
+                    EngineSettings::default(),
+                    Arc::new(AuditSigner::generate().unwrap()),
+                    Executors::new(),
+                );
+                let _ = engine.bootstrap_admin("admin").await;
+                let admin = caller("staff:admin");
+                let _ = engine.add_actor(&admin, "staff:approver", None).await;
+                engines.push((name, Arc::new(engine)));
+            }
+            engines
+        });
+        Fixture {
+            runtime,
+            engines,
+            _dir: dir,
+        }
+    })
+}
+
+fn caller(id: &str) -> Caller {
+    let (kind, name) = id.split_once(':').unwrap();
+    Caller {
+        id: id.into(),
+        actor_type: brain::capability::ActorType::parse(kind).unwrap(),
+        name: name.into(),
+    }
+}
+
+fn backends() -> Vec<&'static str> {
+    fixture().engines.iter().map(|(name, _)| *name).collect()
+}
+
+fn engine(name: &str) -> &'static Arc<Engine> {
+    &fixture()
+        .engines
+        .iter()
+        .find(|(backend, _)| *backend == name)
+        .expect("backend")
+        .1
+}
+
+/// One full lifecycle: propose (staff:admin), approve (staff:approver), execute: three
+/// decisions, three state changes, four chained audit events, three durable commits.
+#[divan::bench(args = backends(), sample_count = 30, sample_size = 10)]
+fn lifecycle(bencher: divan::Bencher, backend: &str) {
+    let engine = engine(backend);
+    let proposer = caller("staff:admin");
+    let approver = caller("staff:approver");
+    let runtime = &fixture().runtime;
+    bencher.bench_local(|| {
+        runtime.block_on(async {
+            let view = engine
+                .propose(
+                    &proposer,
+                    &ProposeRequest {
+                        capability: "bench.note.draft".into(),
+                        input: serde_json::json!({ "text": "bench" }),
+                        rationale: "benchmark".into(),
+                        ..ProposeRequest::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let id = view.proposal.id;
+            engine.approve(&approver, &id, None).await.unwrap();
+            engine.execute(&approver, &id).await.unwrap();
+        })
+    });
+}
+
+/// The ceiling: three bare durable commits (one small write each) on the same store.
+#[divan::bench(args = backends(), sample_count = 30, sample_size = 10)]
+fn bare_commits(bencher: divan::Bencher, backend: &str) {
+    let store = engine(backend).store().clone();
+    let runtime = &fixture().runtime;
+    bencher.bench_local(|| {
+        runtime.block_on(async {
+            for n in 0..3 {
+                let mut tx = store.begin().await.unwrap();
+                tx.kv_set(&KvEntry {
+                    key: format!("bench:{n}"),
+                    value: format!("{{\"n\": {n}}}"),
+                    updated_at: "2026-01-01T00:00:00.000000Z".into(),
+                    updated_by: "system:bench".into(),
+                })
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+            }
+        })
+    });
+}
+
+/// How many events the verify benchmark's log holds.
+const VERIFY_EVENTS: usize = 20_000;
+
+/// An Engine over a log of [`VERIFY_EVENTS`] chained events (appended in large transactions).
+fn verify_engine(backend: &str) -> Arc<Engine> {
+    static ENGINES: OnceLock<Vec<(String, Arc<Engine>)>> = OnceLock::new();
+    let engines = ENGINES.get_or_init(|| {
+        let fixture = fixture();
+        fixture.runtime.block_on(async {
+            let mut engines = Vec::new();
+            for (name, base) in &fixture.engines {
+                let store: Arc<dyn Store> = match *name {
+                    "sqlite" => Arc::new(
+                        SqliteStore::open(&fixture._dir.path().join("verify.db"))
+                            .await
+                            .unwrap(),
+                    ),
+                    _ => base.store().clone(),
+                };
+                store.migrate().await.unwrap();
+                let (head, _) = store.audit_head().await.unwrap();
+                let mut missing = VERIFY_EVENTS.saturating_sub(usize::try_from(head).unwrap_or(0));
+                while missing > 0 {
+                    let mut tx = store.begin().await.unwrap();
+                    for n in 0..missing.min(1_000) {
+                        tx.append_audit(brain::audit::NewAuditEvent {
+                            at: brain::clock::format_time(brain::clock::now()),
+                            actor: "staff:admin".into(),
+                            action: "propose".into(),
+                            capability: Some("bench.note.draft".into()),
+                            proposal_id: Some(format!("p_bench{n}")),
+                            decision: "allow".into(),
+                            reason_codes: Vec::new(),
+                            policy_ids: vec!["staff.propose".into()],
+                            policy_set_hash: Some("bench".into()),
+                            input_hash: Some("0".repeat(64)),
+                            output_hash: None,
+                            detail: serde_json::json!({ "rationale": "benchmark", "n": n }),
+                        })
+                        .await
+                        .unwrap();
+                    }
+                    tx.commit().await.unwrap();
+                    missing = missing.saturating_sub(1_000);
+                }
+                let engine = Engine::new(
+                    store,
+                    Arc::new(PolicyBundle::new(
+                        base.policy().decider.shared_policies(),
+                        base.policy().manifests.values().cloned().collect(),
+                        Vec::new(),
+                    )),
+                    EngineSettings::default(),
+                    base.signer().clone(),
+                    Executors::new(),
+                );
+                engines.push((name.to_string(), Arc::new(engine)));
+            }
+            engines
+        })
+    });
+    engines
+        .iter()
+        .find(|(name, _)| name == backend)
+        .expect("backend")
+        .1
+        .clone()
+}
+
+/// `brain audit verify` over the whole log: recompute every hash, check checkpoints and head.
+/// Throughput is reported as events per second.
+#[divan::bench(args = backends(), sample_count = 10)]
+fn verify(bencher: divan::Bencher, backend: &str) {
+    let engine = verify_engine(backend);
+    let runtime = &fixture().runtime;
+    let first = runtime.block_on(async { engine.verify_log(|_, _| {}).await.unwrap() });
+    assert!(first.report.ok, "{:?}", first.report.problems);
+    bencher
+        .counter(divan::counter::ItemsCount::new(
+            usize::try_from(first.report.events).unwrap_or(0),
+        ))
+        .bench_local(|| runtime.block_on(async { engine.verify_log(|_, _| {}).await.unwrap() }));
+}
