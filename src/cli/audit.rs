@@ -9,7 +9,9 @@ use clap::Subcommand;
 
 use super::Cli;
 use super::output::{self, Format};
-use super::session::{Control, Paint, open_engine, paint, report_error, token, with_control};
+use super::session::{
+    Control, Paint, local_only, open_engine, paint, report_error, token, with_control,
+};
 use crate::audit::AuditEvent;
 use crate::audit::bundle::{self, BundleReport};
 use crate::audit::checkpoint::VerifyReport;
@@ -211,6 +213,9 @@ pub fn run(cli: &Cli, command: &AuditCommand) -> miette::Result<ExitCode> {
             public_key,
         } => Ok(verify_bundle(cli, dir, public_key.as_deref())),
         AuditCommand::Export { out, since } => {
+            if let Some(code) = local_only(cli, "`brain audit export`") {
+                return Ok(code);
+            }
             let runtime = super::runtime()?;
             runtime.block_on(async {
                 let (engine, _) = match open_engine(cli).await {

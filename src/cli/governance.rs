@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use super::Cli;
 use super::output::{self, Format};
 use super::session::{
-    Control, Paint, human_duration, open_engine, paint, report_error, with_control,
+    Control, Paint, human_duration, local_only, open_engine, paint, report_error, with_control,
 };
 use crate::engine::exemptions::ExemptionRequest;
 use crate::engine::{EngineError, ExemptionView, Issued, KillSwitchState};
@@ -315,6 +315,9 @@ fn print_switches(cli: &Cli, switches: &[KillSwitchState], declared: &[String]) 
 
 pub fn actor(cli: &Cli, command: &ActorCommand) -> miette::Result<ExitCode> {
     if let ActorCommand::Bootstrap { name } = command {
+        if let Some(code) = local_only(cli, "`brain actor bootstrap`") {
+            return Ok(code);
+        }
         let runtime = super::runtime()?;
         return runtime.block_on(async {
             let (engine, _) = match open_engine(cli).await {

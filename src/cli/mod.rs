@@ -13,6 +13,7 @@ mod lint;
 mod migrate;
 mod output;
 mod policy;
+mod remote;
 mod serve;
 mod session;
 
@@ -34,6 +35,7 @@ Environment:
   BRAIN_CONFIG     config file (same as --config)
   BRAIN_DATA_DIR   directory for local state when brain.yaml sets no `data_dir`
   BRAIN_TOKEN      the caller's token (same as --token-file with the token in a file)
+  BRAIN_SERVER     a daemon's URL (same as --server)
   BRAIN_LOG        log filter, such as `debug` or `info,sqlx=warn`
   NO_COLOR         disable colour";
 
@@ -59,6 +61,11 @@ pub struct Cli {
     /// File holding the caller's token (default: the `BRAIN_TOKEN` environment variable).
     #[arg(long, global = true, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+
+    /// Run lifecycle and governance commands against a `brain serve` daemon through its API
+    /// (default: the local store).
+    #[arg(long, global = true, env = "BRAIN_SERVER", value_name = "URL")]
+    pub server: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,

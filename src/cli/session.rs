@@ -279,6 +279,20 @@ where
     >,
 {
     let runtime = super::runtime()?;
+    if let Some(server) = &cli.server {
+        return runtime.block_on(async move {
+            let result = async {
+                let token = token(cli)?;
+                let remote: Arc<dyn Control> = Arc::new(super::remote::Remote::new(server, token)?);
+                body(remote).await
+            }
+            .await;
+            Ok(match result {
+                Ok(code) => code,
+                Err(error) => report_error(cli, &error),
+            })
+        });
+    }
     runtime.block_on(async move {
         let (engine, _config) = match open_engine(cli).await {
             Ok(opened) => opened,
@@ -338,7 +352,23 @@ pub(super) fn report_error(cli: &Cli, error: &EngineError) -> ExitCode {
             }
         }
     }
-    ExitCode::from(1)
+    if body.code == "unreachable" {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Refuse a command that works on the local store only when `--server` asks for a daemon.
+pub(super) fn local_only(cli: &Cli, what: &str) -> Option<ExitCode> {
+    cli.server.as_ref().map(|server| {
+        output::print_report(&miette::miette!(
+            code = "usage::local_only",
+            help = "run it on the machine that holds the store, without `--server`",
+            "{what} works on the local store, not through the daemon at `{server}`"
+        ));
+        ExitCode::from(2)
+    })
 }
 
 /// Text styles for people's output on a terminal.

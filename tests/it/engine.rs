@@ -147,6 +147,8 @@ pub struct Studio {
     pub database_url: Option<String>,
     _database: Option<PgDatabase>,
     pub admin: String,
+    /// A daemon serving this studio, when commands go through its API (`BRAIN_SERVER`).
+    pub daemon: Option<crate::support::Daemon>,
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -215,6 +217,7 @@ impl Studio {
             database_url,
             _database: database,
             admin: String::new(),
+            daemon: None,
         };
         let output = studio.run(None, &["--format", "json", "actor", "bootstrap"]);
         assert_eq!(
@@ -242,7 +245,45 @@ impl Studio {
         if let Some(url) = &self.database_url {
             command.env("BRAIN_DATABASE_URL", url);
         }
+        match &self.daemon {
+            Some(daemon) => command.env("BRAIN_SERVER", daemon.url("")),
+            None => command.env_remove("BRAIN_SERVER"),
+        };
         command
+    }
+
+    /// From now on, run commands through a `brain serve` of this studio.
+    pub fn through_daemon(&mut self) {
+        let envs: Vec<(&str, &str)> = self
+            .database_url
+            .as_deref()
+            .map(|url| vec![("BRAIN_DATABASE_URL", url)])
+            .unwrap_or_default();
+        self.daemon = Some(crate::support::Daemon::start(self.path(), &[], &envs));
+    }
+
+    /// Every backend, each twice: commands on the local store, then through a daemon.
+    pub fn all_local_and_remote() -> Vec<Studio> {
+        let mut studios = Vec::new();
+        for local in Studio::all() {
+            let backend = match local.name {
+                "postgres" => Backend::Postgres(PgDatabase::create().unwrap()),
+                _ => Backend::Sqlite,
+            };
+            let mut remote = Studio::new(backend, "");
+            remote.through_daemon();
+            studios.push(local);
+            studios.push(remote);
+        }
+        studios
+    }
+
+    /// `sqlite`, `postgres via daemon`, ...
+    pub fn label(&self) -> String {
+        match &self.daemon {
+            Some(_) => format!("{} via daemon", self.name),
+            None => self.name.to_string(),
+        }
     }
 
     pub fn run(&self, token: Option<&str>, args: &[&str]) -> Output {
@@ -351,7 +392,8 @@ fn reasons(value: &Value) -> Vec<String> {
 
 #[test]
 fn the_whole_lifecycle_is_decided_and_audited() {
-    for studio in Studio::all() {
+    // Through a daemon (`--server`), the output is identical: one snapshot for all.
+    for studio in Studio::all_local_and_remote() {
         let bob = studio.add("staff:bob");
         let admin = studio.admin.clone();
         let mut text = String::new();
@@ -389,7 +431,7 @@ fn the_whole_lifecycle_is_decided_and_audited() {
         text += &studio.step("admin", Some(&admin), &["audit", "tail", "-n", "30"]);
         text += &studio.step("admin", Some(&admin), &["audit", "verify"]);
         insta::assert_snapshot!("lifecycle", scrub(&text));
-        eprintln!("lifecycle on {}: ok", studio.name);
+        eprintln!("lifecycle on {}: ok", studio.label());
     }
 }
 
@@ -421,7 +463,7 @@ fn refusal<'a>(
 
 #[test]
 fn every_denial_names_its_reason_and_writes_only_its_audit_event() {
-    for studio in Studio::all() {
+    for studio in Studio::all_local_and_remote() {
         let admin = studio.admin.clone();
         let bob = studio.add("staff:bob");
         let hana = studio.add("human:hana");
@@ -785,14 +827,14 @@ fn every_denial_names_its_reason_and_writes_only_its_audit_event() {
                 .json(&admin, &["proposals", "list", "--limit", "500"])
                 .1;
             let (code, value) = studio.run_json(case.token, &args);
-            assert_eq!(code, 1, "{}: {value}", case.name);
+            assert_eq!(code, 1, "{} on {}: {value}", case.name, studio.label());
             let got = reasons(&value);
             for expected in case.expect {
                 assert!(
                     got.iter().any(|code| code == expected),
                     "{} on {}: {got:?} in {value}",
                     case.name,
-                    studio.name
+                    studio.label()
                 );
             }
             let after = studio.last_event();

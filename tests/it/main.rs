@@ -1,6 +1,7 @@
 //! brain's integration tests: one binary, the real `brain` executable driven in temp dirs, real
 //! stores (SQLite always, Postgres when `BRAIN_TEST_DATABASE_URL` is set).
 
+mod api;
 mod config;
 mod engine;
 mod engine_property;
