@@ -274,3 +274,132 @@ fn verify(bencher: divan::Bencher, backend: &str) {
         ))
         .bench_local(|| runtime.block_on(async { engine.verify_log(|_, _| {}).await.unwrap() }));
 }
+
+/// The daemon's HTTP API on loopback over the SQLite fixture, for the load benchmark.
+fn http_base() -> &'static str {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let fixture = fixture();
+        let engine = engine("sqlite").clone();
+        fixture.runtime.block_on(async move {
+            let dir = fixture._dir.path();
+            let loaded =
+                brain::config::load(Some(&dir.join("brain.yaml")), &Environment::process())
+                    .unwrap();
+            let state = brain::server::AppState {
+                store: engine.store().clone(),
+                policies: engine.policy().decider.shared_policies(),
+                engine,
+                sessions: Arc::default(),
+                config: Arc::new(loaded),
+                metrics: Arc::new(brain::telemetry::Metrics::new()),
+            };
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, brain::server::router(state)).await;
+            });
+            format!("http://{address}")
+        })
+    })
+}
+
+/// Tokens for the load benchmark: the proposer and the approver.
+fn http_tokens() -> &'static (String, String) {
+    static TOKENS: OnceLock<(String, String)> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let engine = engine("sqlite").clone();
+        fixture().runtime.block_on(async move {
+            let admin = caller("staff:admin");
+            let proposer = engine
+                .add_actor(&admin, "staff:http-proposer", None)
+                .await
+                .unwrap();
+            let approver = engine
+                .add_actor(&admin, "staff:http-approver", None)
+                .await
+                .unwrap();
+            (proposer.token, approver.token)
+        })
+    })
+}
+
+/// Concurrent approve and execute over HTTP on loopback: ten proposals, each approved once and
+/// then executed by five concurrent requests; exactly one execution per proposal must succeed.
+/// Throughput is requests (approve + execute attempts) per second.
+#[divan::bench(sample_count = 20)]
+fn http_concurrent_approve_execute(bencher: divan::Bencher) {
+    const PROPOSALS: usize = 10;
+    const RACERS: usize = 5;
+    let base = http_base();
+    let (proposer, approver) = http_tokens();
+    let runtime = &fixture().runtime;
+    let client = reqwest::Client::new();
+    bencher
+        .counter(divan::counter::ItemsCount::new(PROPOSALS * (1 + RACERS)))
+        .with_inputs(|| {
+            runtime.block_on(async {
+                let mut ids = Vec::new();
+                for n in 0..PROPOSALS {
+                    let view: serde_json::Value = client
+                        .post(format!("{base}/api/v1/proposals"))
+                        .bearer_auth(proposer)
+                        .json(&serde_json::json!({
+                            "capability": "bench.note.draft",
+                            "input": { "text": format!("load {n}") },
+                            "rationale": "load benchmark",
+                        }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    ids.push(view["id"].as_str().unwrap().to_string());
+                }
+                ids
+            })
+        })
+        .bench_local_values(|ids: Vec<String>| {
+            runtime.block_on(async {
+                let mut tasks = Vec::new();
+                for id in ids {
+                    let client = client.clone();
+                    let base = base.to_string();
+                    let approver = approver.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let approved = client
+                            .post(format!("{base}/api/v1/proposals/{id}/approve"))
+                            .bearer_auth(&approver)
+                            .json(&serde_json::json!({}))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(approved.status().is_success());
+                        let racers: Vec<_> = (0..RACERS)
+                            .map(|_| {
+                                let request = client
+                                    .post(format!("{base}/api/v1/proposals/{id}/execute"))
+                                    .bearer_auth(&approver)
+                                    .json(&serde_json::json!({}));
+                                tokio::spawn(async move { request.send().await.unwrap().status() })
+                            })
+                            .collect();
+                        let mut succeeded = 0;
+                        for racer in racers {
+                            let status = racer.await.unwrap();
+                            if status.is_success() {
+                                succeeded += 1;
+                            } else {
+                                assert_eq!(status.as_u16(), 409, "a losing racer is refused");
+                            }
+                        }
+                        assert_eq!(succeeded, 1, "exactly one execution of {id}");
+                    }));
+                }
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            })
+        });
+}

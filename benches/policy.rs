@@ -78,25 +78,8 @@ fn authorizer_only(bencher: divan::Bencher, variant: &str) {
     };
     let (request, entities) = build_request(&question).expect("request");
     let whole = decider.policies().cedar.clone();
-    let slice_ids: Vec<String> = {
-        let _ = decider.decide(&question);
-        whole
-            .policies()
-            .filter(|policy| {
-                let id = policy.id().to_string();
-                !id.starts_with("synthetic.") || id.starts_with("synthetic.500.")
-            })
-            .map(|policy| policy.id().to_string())
-            .collect()
-    };
-    let slice = cedar_policy::PolicySet::from_policies(
-        whole
-            .policies()
-            .filter(|policy| slice_ids.contains(&policy.id().to_string()))
-            .cloned(),
-    )
-    .expect("slice");
-    assert_eq!(slice.policies().count(), decider.slice_len(&question));
+    let slice = (*decider.slice_of(&question)).clone();
+    assert!(slice.policies().count() < whole.policies().count() / 10);
     let authorizer = cedar_policy::Authorizer::new();
     let set = if variant == "slice" { slice } else { whole };
     bencher.bench(|| divan::black_box(authorizer.is_authorized(&request, &set, &entities)));

@@ -123,6 +123,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
             store: store.clone(),
             policies: engine.policy().decider.shared_policies(),
             engine,
+            sessions: Arc::default(),
             config: Arc::new(loaded),
             metrics,
         };

@@ -22,6 +22,8 @@ use crate::policy::decide::Action;
 use crate::store::{Actor, AuditFilter, Delegation, ProposalFilter};
 use crate::workspace;
 
+pub(super) use crate::clock::human_duration;
+
 /// Open the Engine the config describes: policy set, store (migrated), signing key and the
 /// configured executors. Problems are printed; the error is the exit code.
 pub(super) async fn open_engine(cli: &Cli) -> Result<(Engine, LoadedConfig), ExitCode> {
@@ -396,20 +398,4 @@ pub(super) fn paint(style: Paint, text: &str) -> String {
         Paint::Yellow => "33",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
-}
-
-/// `3d 4h`, `12m`, `45s`.
-pub(super) fn human_duration(seconds: i64) -> String {
-    let seconds = seconds.max(0);
-    let (days, hours, minutes) = (
-        seconds / 86_400,
-        seconds % 86_400 / 3_600,
-        seconds % 3_600 / 60,
-    );
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, minutes) => format!("{minutes}m"),
-        (0, hours, minutes) => format!("{hours}h {minutes}m"),
-        (days, hours, _) => format!("{days}d {hours}h"),
-    }
 }

@@ -8,6 +8,7 @@
 //! Architecture Invariant: internal error causes are logged, never sent to clients.
 
 pub mod api;
+pub mod console;
 pub mod openapi;
 
 use std::net::SocketAddr;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Every decision and state change goes through it.
     pub engine: Arc<Engine>,
+    /// Console sessions (in memory: a restart signs everyone out).
+    pub sessions: Arc<console::Sessions>,
     pub policies: Arc<PolicySet>,
     pub config: Arc<LoadedConfig>,
     pub metrics: Arc<Metrics>,
@@ -49,11 +52,11 @@ pub struct AppState {
 /// Every route of the daemon.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::routes())
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -111,17 +114,6 @@ fn new_request_id() -> String {
         bytes = (nanos as u64).to_le_bytes();
     }
     hex::encode(bytes)
-}
-
-async fn index(State(state): State<AppState>) -> impl IntoResponse {
-    let text = format!(
-        "brain {} — {}\n\nThe cloud stays authoritative; brain computes and proposes.\n\n\
-         GET /healthz   process alive\nGET /readyz    store reachable and migrated, policies loaded\n\
-         GET /metrics   Prometheus metrics\n",
-        env!("CARGO_PKG_VERSION"),
-        state.config.config.studio.name
-    );
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
 }
 
 #[derive(Serialize)]

@@ -62,6 +62,7 @@ impl Api {
             store,
             policies: engine.policy().decider.shared_policies(),
             engine: engine.clone(),
+            sessions: Arc::default(),
             config: Arc::new(loaded),
             metrics: Arc::new(brain::telemetry::Metrics::new()),
         };

@@ -1298,7 +1298,7 @@ fn audit_tampering_behind_brains_back_is_named_by_its_first_bad_sequence_number(
         (
             "insert a forged event",
             "INSERT INTO audit_events (seq, at, actor, action, capability, proposal_id, decision, reason_codes, policy_ids, policy_set_hash, input_hash, output_hash, detail, prev_hash, hash)
-             SELECT seq + 1, at, 'staff:mallory', action, capability, proposal_id, 'allow', reason_codes, policy_ids, policy_set_hash, input_hash, output_hash, detail, hash, 'f' || substr(hash, 2)
+             SELECT seq + 1, at, 'staff:mallory', action, capability, proposal_id, 'allow', reason_codes, policy_ids, policy_set_hash, input_hash, output_hash, detail, hash, CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2)
              FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events);
              UPDATE audit_head SET seq = seq + 1;",
             13,

@@ -2,7 +2,9 @@
 //! stores (SQLite always, Postgres when `BRAIN_TEST_DATABASE_URL` is set).
 
 mod api;
+mod browser;
 mod config;
+mod console;
 mod engine;
 mod engine_property;
 mod lint;

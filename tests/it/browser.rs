@@ -1,0 +1,306 @@
+//! The staff console in a real headless Chromium, driven through ChromeDriver's WebDriver
+//! protocol against a real `brain serve` on loopback: sign in, see a pending proposal, approve
+//! and execute it, see a refusal with its reason, flip the kill switch and see the banner, and
+//! a form post without its CSRF token refused. Screenshots of the cockpit and the approvals page
+//! land in `target/test-artifacts/console/`.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
+//! `chromium-driver`, which `.ci/run` installs). Without them the test prints a notice and
+//! passes, unless `BRAIN_REQUIRE_BROWSER` is set (as `.ci/run` does), when it fails.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::engine::{Backend, Studio};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A ChromeDriver process and one browser session, both ended on drop.
+struct Driver {
+    process: Child,
+    client: reqwest::blocking::Client,
+    base: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Driver {
+    fn start() -> Option<Driver> {
+        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+            assert!(
+                std::env::var_os("BRAIN_REQUIRE_BROWSER").is_none(),
+                "BRAIN_REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install chromium chromium-driver"
+            );
+            eprintln!("note: no Chromium/ChromeDriver here; skipping the browser tests");
+            return None;
+        }
+        let port = free_port();
+        let process = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client.get(format!("{base}/status")).send().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": CHROMIUM,
+                    "args": [
+                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--disable-quic", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                        format!("--user-data-dir={}", profile.path().display()),
+                    ]
+                }
+            }}
+        });
+        let answer: Value = client
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .expect("new session")
+            .json()
+            .unwrap();
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {answer}"))
+            .to_string();
+        Some(Driver {
+            process,
+            client,
+            base,
+            session,
+            _profile: profile,
+        })
+    }
+
+    fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.client.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().unwrap().json().unwrap();
+        if let Some(error) = answer["value"].get("error") {
+            panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
+        }
+        answer["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url })));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = format!("{}/session/{}/element", self.base, self.session);
+            let answer: Value = self
+                .client
+                .post(url)
+                .json(&json!({ "using": "css selector", "value": css }))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            if let Some(id) = answer["value"][ELEMENT].as_str() {
+                return id.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element `{css}` on the page: {}",
+                self.source()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        );
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn text(&self, css: &str) -> String {
+        let element = self.find(css);
+        self.command(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    fn source(&self) -> String {
+        self.command(reqwest::Method::GET, "/source", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn cookie(&self, name: &str) -> String {
+        self.command(reqwest::Method::GET, &format!("/cookie/{name}"), None)["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn screenshot(&self, path: &Path) {
+        let data = self.command(reqwest::Method::GET, "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap())
+            .unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self
+            .client
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn artifacts() -> PathBuf {
+    crate::support::repo().join("target/test-artifacts/console")
+}
+
+#[test]
+fn staff_approve_execute_and_stop_everything_from_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let mut studio = Studio::new(Backend::Sqlite, "");
+    let bob = studio.add("staff:bob");
+    let admin = studio.admin.clone();
+    let id = studio.propose(
+        &admin,
+        "test.note.draft",
+        r#"{"text": "Kiln 2 lid latch is loose"}"#,
+    );
+    let own = studio.propose(&bob, "test.note.draft", r#"{"text": "Glaze shelf is low"}"#);
+    studio.through_daemon();
+    let base = studio.daemon.as_ref().unwrap().url("");
+
+    // Sign in with a token.
+    driver.goto(&format!("{base}/login"));
+    driver.type_into("#token", &bob);
+    driver.click("#sign-in");
+    assert!(driver.text("h1").contains("Cockpit"));
+    assert_eq!(driver.text("#policy-mode"), "normal");
+    assert!(driver.text("#pending-count").contains('2'));
+    driver.screenshot(&artifacts().join("cockpit.png"));
+
+    // The approvals queue shows the pending proposal; approve it and execute it.
+    driver.goto(&format!("{base}/approvals"));
+    assert!(driver.source().contains(&id));
+    driver.screenshot(&artifacts().join("approvals.png"));
+    driver.goto(&format!("{base}/proposals/{id}"));
+    assert!(
+        driver
+            .text("#plan")
+            .contains("record the draft inside brain")
+    );
+    driver.type_into("#comment", "checked the latch myself");
+    driver.click("#approve");
+    assert!(
+        driver.text("#flash").contains("approved"),
+        "{}",
+        driver.source()
+    );
+    assert!(driver.text("#state").contains("approved"));
+    driver.click("#execute");
+    assert!(
+        driver.text("#flash").contains("succeeded"),
+        "{}",
+        driver.source()
+    );
+    assert!(driver.text("#state").contains("succeeded"));
+
+    // Approving one's own proposal is refused, with the reason in words.
+    driver.goto(&format!("{base}/proposals/{own}"));
+    driver.click("#approve");
+    let refusal = driver.text("#flash");
+    assert!(refusal.contains("SELF_APPROVAL_FORBIDDEN"), "{refusal}");
+    assert!(
+        refusal.contains("nobody approves what they asked for"),
+        "{refusal}"
+    );
+
+    // One click (and a reason) turns the global kill switch on; the cockpit turns red.
+    driver.goto(&format!("{base}/kill-switches"));
+    driver.type_into("#on-reason", "smoke in the kiln room");
+    driver.click("#global-on");
+    assert!(driver.text("#flash").contains("ON"));
+    driver.goto(&format!("{base}/"));
+    let banner = driver.text("#degraded");
+    assert!(banner.contains("kill switch on: global"), "{banner}");
+    assert!(driver.text("#policy-mode").contains("global"));
+    driver.screenshot(&artifacts().join("cockpit-kill-switch.png"));
+
+    // A form post without its CSRF token is refused, even with the browser's own session.
+    let session = driver.cookie("brain_session");
+    assert!(!session.is_empty());
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/kill-switches"))
+        .header("cookie", format!("brain_session={session}"))
+        .form(&[("name", "global"), ("on", "false"), ("reason", "forged")])
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let (_, switches) = studio.json(&admin, &["kill-switch", "status"]);
+    assert_eq!(
+        switches["switches"][0]["on"], true,
+        "the forged post changed nothing"
+    );
+    for name in ["cockpit.png", "approvals.png", "cockpit-kill-switch.png"] {
+        assert!(artifacts().join(name).is_file(), "{name}");
+    }
+}
