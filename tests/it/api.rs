@@ -31,7 +31,12 @@ pub struct Api {
 
 impl Api {
     pub async fn new() -> Api {
-        let studio = Studio::new(Backend::Sqlite, "");
+        Api::with_config("").await
+    }
+
+    /// An Api whose brain.yaml has `config_extra` appended.
+    pub async fn with_config(config_extra: &str) -> Api {
+        let studio = Studio::new(Backend::Sqlite, config_extra);
         let loaded = brain::config::load(
             Some(&studio.path().join("brain.yaml")),
             &Environment::process(),

@@ -447,3 +447,33 @@ async fn a_revoked_actor_loses_its_console_session_at_once() {
     api.engine.revoke_actor(&admin, "human:hana").await.unwrap();
     assert_eq!(hana.get("/").await.location.as_deref(), Some("/login"));
 }
+
+#[tokio::test]
+async fn a_wall_display_without_authentication_may_look_but_not_act() {
+    let api = Api::with_config("server:\n  auth:\n    mode: none\n").await;
+    let id = api.propose(&api.admin, "visible on the wall").await;
+    let cockpit = send(&api, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(cockpit.status, StatusCode::OK, "{}", cockpit.html);
+    assert!(cockpit.html.contains("human:wall-display"));
+    let approvals = send(
+        &api,
+        Request::get("/approvals").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(approvals.html.contains(&id));
+    // Posting needs a session, which a wall display does not have.
+    let posted = send(
+        &api,
+        Request::post("/kill-switches")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("name=global&on=true&reason=x&csrf="))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(posted.location.as_deref(), Some("/login"));
+    assert!(api.engine.active_kill_switches().await.unwrap().is_empty());
+    // The API still needs a token.
+    let (status, _, _) = api.call("GET", "/api/v1/proposals", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
