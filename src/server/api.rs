@@ -392,7 +392,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/reason-codes", get(reason_codes))
 }
 
-async fn openapi() -> Json<serde_json::Value> {
+async fn openapi(Authed(_): Authed) -> Json<serde_json::Value> {
     Json(super::openapi::document())
 }
 

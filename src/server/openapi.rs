@@ -50,16 +50,13 @@ const fn route(
 /// Every `/api/v1` route.
 pub fn routes() -> Vec<RouteDoc> {
     vec![
-        RouteDoc {
-            authenticated: false,
-            ..route(
-                "get",
-                "/api/v1/openapi.json",
-                "This document",
-                None,
-                schema::<Value>,
-            )
-        },
+        route(
+            "get",
+            "/api/v1/openapi.json",
+            "This document",
+            None,
+            schema::<Value>,
+        ),
         route(
             "get",
             "/api/v1/whoami",
