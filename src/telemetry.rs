@@ -60,6 +60,20 @@ pub struct Metrics {
     store_up: AtomicI64,
     store_migrated: AtomicI64,
     policies_loaded: AtomicI64,
+    snapshot: Mutex<SnapshotSeries>,
+}
+
+/// The snapshotter's figures.
+#[derive(Default, Clone, Copy)]
+struct SnapshotSeries {
+    runs: u64,
+    failures: u64,
+    partial: u64,
+    last_duration_seconds: f64,
+    last_documents: u64,
+    last_drift: u64,
+    /// Seconds since the newest snapshot, set at scrape time; -1 without one.
+    age_seconds: i64,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -82,6 +96,36 @@ impl Metrics {
             store_up: AtomicI64::new(0),
             store_migrated: AtomicI64::new(0),
             policies_loaded: AtomicI64::new(0),
+            snapshot: Mutex::new(SnapshotSeries {
+                age_seconds: -1,
+                ..SnapshotSeries::default()
+            }),
+        }
+    }
+
+    /// Record one snapshot run: how long it took, what it read, and how it ended.
+    pub fn record_snapshot(&self, seconds: f64, documents: u64, drift: u64, complete: bool) {
+        if let Ok(mut series) = self.snapshot.lock() {
+            series.runs += 1;
+            series.partial += u64::from(!complete);
+            series.last_duration_seconds = seconds;
+            series.last_documents = documents;
+            series.last_drift = drift;
+        }
+    }
+
+    /// Record a snapshot run that failed before it could record anything.
+    pub fn record_snapshot_failure(&self) {
+        if let Ok(mut series) = self.snapshot.lock() {
+            series.runs += 1;
+            series.failures += 1;
+        }
+    }
+
+    /// The newest snapshot's age in seconds (`None` without one).
+    pub fn set_snapshot_age(&self, age: Option<i64>) {
+        if let Ok(mut series) = self.snapshot.lock() {
+            series.age_seconds = age.unwrap_or(-1);
         }
     }
 
@@ -173,6 +217,58 @@ impl Metrics {
             "brain_policies_loaded {}",
             self.policies_loaded.load(Ordering::Relaxed)
         );
+        let snapshot = self
+            .snapshot
+            .lock()
+            .map(|series| *series)
+            .unwrap_or_default();
+        for (name, kind, help, value) in [
+            (
+                "brain_snapshot_age_seconds",
+                "gauge",
+                "Seconds since the newest StudioState snapshot; -1 without one.",
+                snapshot.age_seconds.to_string(),
+            ),
+            (
+                "brain_snapshot_runs_total",
+                "counter",
+                "Snapshot runs, failed ones included.",
+                snapshot.runs.to_string(),
+            ),
+            (
+                "brain_snapshot_failures_total",
+                "counter",
+                "Snapshot runs that could not record a snapshot.",
+                snapshot.failures.to_string(),
+            ),
+            (
+                "brain_snapshot_partial_total",
+                "counter",
+                "Snapshots recorded partial (a source failed or was denied).",
+                snapshot.partial.to_string(),
+            ),
+            (
+                "brain_snapshot_duration_seconds",
+                "gauge",
+                "How long the last snapshot run took.",
+                format!("{:.3}", snapshot.last_duration_seconds),
+            ),
+            (
+                "brain_snapshot_documents",
+                "gauge",
+                "Documents the last snapshot read.",
+                snapshot.last_documents.to_string(),
+            ),
+            (
+                "brain_snapshot_drift",
+                "gauge",
+                "Collections whose count drifted beyond the tolerance in the last snapshot.",
+                snapshot.last_drift.to_string(),
+            ),
+        ] {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         let http = self
             .http
             .lock()

@@ -16,6 +16,7 @@ mod policy;
 mod remote;
 mod serve;
 mod session;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,6 +125,9 @@ pub enum Command {
     /// Read, verify and export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Compute and inspect StudioState snapshots (derived from the cloud).
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -164,6 +168,7 @@ pub fn run() -> ExitCode {
         Command::Exemptions(ref command) => governance::exemptions(&cli, command),
         Command::KillSwitch(ref args) => governance::kill_switch(&cli, args),
         Command::Audit(ref command) => audit::run(&cli, command),
+        Command::Snapshot(ref command) => snapshot::run(&cli, command),
     };
     match result {
         Ok(code) => code,

@@ -250,14 +250,16 @@ impl Engine {
         })
     }
 
-    /// StudioState freshness for decisions: `(stale, age in seconds)`. Without a snapshot the
-    /// state is stale, so capabilities that need fresh state deny (fail closed).
+    /// StudioState freshness for decisions: `(stale, age in seconds)`. Without a snapshot, or
+    /// with a partial or old one, the state is stale, so capabilities that need fresh state
+    /// deny (fail closed).
     pub(crate) async fn snapshot_freshness(
         &self,
-        _tx: &mut dyn WriteTx,
-        _now: DateTime<Utc>,
+        tx: &mut dyn WriteTx,
+        now: DateTime<Utc>,
     ) -> Result<(bool, i64), EngineError> {
-        Ok((true, -1))
+        let freshness = self.freshness_in(tx, now).await?;
+        Ok((freshness.stale, freshness.age_seconds.unwrap_or(-1)))
     }
 
     /// The executions quotas count: every allowed `execute` of the capability within the

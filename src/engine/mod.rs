@@ -20,6 +20,7 @@ pub mod identity;
 pub mod keys;
 pub mod lifecycle;
 pub mod proposals;
+pub mod snapshots;
 mod switches;
 
 use std::collections::{BTreeMap, BTreeSet};

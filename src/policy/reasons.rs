@@ -131,8 +131,8 @@ pub const CATALOGUE: &[ReasonCode] = &[
     ),
     code(
         "NOT_FOUND",
-        "no proposal, actor, delegation or exemption has this id",
-        "check the id (`brain proposals`, `brain actor list`, `brain delegations list`, `brain exemptions list`)",
+        "no proposal, actor, delegation, exemption or snapshot has this id",
+        "check the id (`brain proposals`, `brain actor list`, `brain delegations list`, `brain exemptions list`, `brain snapshot history`)",
     ),
     code(
         "PROPOSAL_EXPIRED",

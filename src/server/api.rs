@@ -321,6 +321,13 @@ impl AuditQuery {
     }
 }
 
+/// `GET /api/v1/snapshots` paging.
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotQuery {
+    pub limit: Option<i64>,
+}
+
 /// A kill switch and the switches the policy set declares.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct SwitchList {
@@ -390,6 +397,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/capabilities", get(capabilities))
         .route("/api/v1/policies", get(policies))
         .route("/api/v1/reason-codes", get(reason_codes))
+        .route("/api/v1/snapshots", get(list_snapshots))
+        .route("/api/v1/snapshots/{id}", get(show_snapshot))
+        .route("/api/v1/freshness", get(freshness))
 }
 
 async fn openapi(Authed(_): Authed) -> Json<serde_json::Value> {
@@ -716,4 +726,35 @@ async fn reason_codes(
             })
             .collect(),
     ))
+}
+
+async fn list_snapshots(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Params(query): Params<SnapshotQuery>,
+) -> ApiResult<Vec<crate::store::SnapshotRecord>> {
+    Ok(Json(
+        state
+            .engine
+            .snapshots(&caller, query.limit.unwrap_or(20))
+            .await?,
+    ))
+}
+
+/// One snapshot by id, or `latest`.
+async fn show_snapshot(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> ApiResult<crate::store::SnapshotRecord> {
+    let id = (id != "latest").then_some(id);
+    Ok(Json(state.engine.snapshot(&caller, id.as_deref()).await?))
+}
+
+async fn freshness(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> ApiResult<crate::engine::snapshots::Freshness> {
+    state.engine.authorize_area(&caller, Action::View).await?;
+    Ok(Json(state.engine.freshness().await?))
 }

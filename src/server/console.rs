@@ -298,6 +298,7 @@ pub fn routes() -> Router<AppState> {
         .route("/exemptions", get(exemptions_page).post(exempt))
         .route("/exemptions/{id}/revoke", post(revoke_exemption))
         .route("/audit", get(audit_page))
+        .route("/studio-state", get(studio_state_page))
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -318,6 +319,7 @@ fn layout(
     let nav: String = [
         ("/", "Cockpit"),
         ("/approvals", "Approvals"),
+        ("/studio-state", "StudioState"),
         ("/kill-switches", "Kill switches"),
         ("/exemptions", "Exemptions"),
         ("/audit", "Audit"),
@@ -408,6 +410,15 @@ async fn degraded(state: &AppState) -> Vec<String> {
         )),
         Ok(_) => {}
         Err(_) => problems.push("kill switches cannot be read (treated as on)".into()),
+    }
+    if let Ok(freshness) = state.engine.freshness().await
+        && freshness.snapshot_id.is_some()
+        && freshness.stale
+    {
+        problems.push(format!(
+            "StudioState is stale: {}",
+            freshness.reason.unwrap_or_default()
+        ));
     }
     match audit_status(state).await {
         Ok(true) => {}
@@ -655,6 +666,26 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         }
         Err(error) => esc(&ErrorBody::from_error(error, false).message),
     };
+    let freshness = match state.engine.freshness().await {
+        Ok(freshness) => match (&freshness.snapshot_id, freshness.stale) {
+            (None, _) => {
+                "no snapshot yet: capabilities that need fresh state are denied (fail closed)"
+                    .to_string()
+            }
+            (Some(id), false) => format!(
+                "<span class=\"ok\">fresh</span>: <a href=\"/studio-state\">{}</a>, {} old",
+                esc(id),
+                crate::clock::human_duration(freshness.age_seconds.unwrap_or(0))
+            ),
+            (Some(id), true) => format!(
+                "<span class=\"bad\">stale</span>: <a href=\"/studio-state\">{}</a>, {} old — {}; capabilities that need fresh state are denied",
+                esc(id),
+                crate::clock::human_duration(freshness.age_seconds.unwrap_or(0)),
+                esc(freshness.reason.as_deref().unwrap_or(""))
+            ),
+        },
+        Err(error) => esc(&ErrorBody::from_error(&error, false).message),
+    };
     let connectors = if state.config.config.connectors.is_empty() {
         "none configured".to_string()
     } else {
@@ -676,7 +707,7 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         "<table class=\"facts\"><tr><th>Policy mode</th><td>{mode}</td></tr>\
          <tr><th>Pending approvals</th><td>{pending_text}</td></tr>\
          <tr><th>Exemptions</th><td>{exemption_text}</td></tr>\
-         <tr><th>StudioState <span class=\"derived\">derived from cloud</span></th><td id=\"freshness\">no snapshot yet: capabilities that need fresh state are denied (fail closed)</td></tr>\
+         <tr><th>StudioState <span class=\"derived\">derived from cloud</span></th><td id=\"freshness\">{freshness}</td></tr>\
          <tr><th>Connectors</th><td>{connectors}</td></tr>\
          <tr><th>Policy set</th><td><code>{}</code>, {} policies</td></tr></table>",
         esc(&state.engine.policy().hash()[..12.min(state.engine.policy().hash().len())]),
@@ -1283,4 +1314,130 @@ async fn audit_page(
         value(&filter.decision),
     );
     layout(&banner, &viewer, "Audit", "/audit", &body).into_response()
+}
+
+// ---- StudioState -------------------------------------------------------------------------
+
+async fn studio_state_page(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let banner = degraded(&state).await;
+    let history = match state.engine.snapshots(&viewer.caller, 20).await {
+        Ok(history) => history,
+        Err(error) => {
+            let body = refusal_html(&ErrorBody::from_error(&error, false));
+            return layout(&banner, &viewer, "StudioState", "/studio-state", &body).into_response();
+        }
+    };
+    let Some(latest) = history.first() else {
+        let body = "<p class=\"derived\">derived from cloud</p><p id=\"no-snapshot\">No snapshot yet. <code>brain snapshot run</code> computes one; <code>brain serve</code> does so on its schedule when a cloud source is configured.</p>";
+        return layout(&banner, &viewer, "StudioState", "/studio-state", body).into_response();
+    };
+    let freshness = state.engine.freshness().await.ok();
+    let age = freshness
+        .as_ref()
+        .and_then(|freshness| freshness.age_seconds)
+        .map_or_else(String::new, crate::clock::human_duration);
+    let status = match freshness.as_ref() {
+        Some(freshness) if freshness.stale => format!(
+            "<span class=\"bad\">stale</span> — {}",
+            esc(freshness.reason.as_deref().unwrap_or(""))
+        ),
+        _ => "<span class=\"ok\">fresh</span>".to_string(),
+    };
+    let pretty =
+        |value: &serde_json::Value| esc(&serde_json::to_string_pretty(value).unwrap_or_default());
+    let sources: String = latest.provenance["sources"]
+        .as_array()
+        .map(|sources| {
+            sources
+                .iter()
+                .map(|source| {
+                    let failed: String = source["collections"]
+                        .as_array()
+                        .map(|reads| {
+                            reads
+                                .iter()
+                                .filter(|read| read["complete"] != serde_json::Value::Bool(true))
+                                .map(|read| format!("<li class=\"bad\">{}: {}</li>", esc(read["collection"].as_str().unwrap_or("?")), esc(read["problem"].as_str().unwrap_or("unknown"))))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    format!(
+                        "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}<ul>{failed}</ul></td></tr>",
+                        esc(source["source"].as_str().unwrap_or("?")),
+                        esc(source["location"].as_str().unwrap_or("")),
+                        esc(source["read_time"].as_str().unwrap_or("")),
+                        esc(source["newest_update_time"].as_str().unwrap_or("—")),
+                        source["documents_read"],
+                        esc(source["completeness"].as_str().unwrap_or("?")),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let drift: String = latest
+        .drift
+        .as_array()
+        .filter(|drift| !drift.is_empty())
+        .map(|drift| {
+            let items: String = drift
+                .iter()
+                .map(|item| format!("<li><code>{}</code>: brain read {}, the cloud counts {}</li>", esc(item["collection"].as_str().unwrap_or("?")), item["local"], item["cloud"]))
+                .collect();
+            format!("<div class=\"refused\" id=\"drift\"><strong>Drift:</strong> local counts disagree with the cloud's own<ul>{items}</ul></div>")
+        })
+        .unwrap_or_default();
+    let timeline: String = history
+        .iter()
+        .map(|record| {
+            let changes: String = record
+                .diff
+                .as_array()
+                .map(|changes| {
+                    changes
+                        .iter()
+                        .map(|change| {
+                            format!(
+                                "<li><code>{}</code>: {} → {}</li>",
+                                esc(change["field"].as_str().unwrap_or("?")),
+                                esc(&change["from"].to_string()),
+                                esc(&change["to"].to_string())
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td><ul>{}</ul></td></tr>",
+                esc(&record.id),
+                esc(&record.computed_at),
+                if record.complete {
+                    "complete"
+                } else {
+                    "<span class=\"bad\">partial</span>"
+                },
+                if changes.is_empty() {
+                    "<li>no change</li>".to_string()
+                } else {
+                    changes
+                }
+            )
+        })
+        .collect();
+    let body = format!(
+        "<p><span class=\"derived\">derived from cloud</span> The cloud is the record of truth; this is brain's computed view of it.</p>\
+         <table class=\"facts\"><tr><th>Snapshot</th><td><code>{id}</code>, computed {computed} ({age} ago)</td></tr><tr><th>Freshness</th><td id=\"state-freshness\">{status}</td></tr><tr><th>Completeness</th><td>{complete}</td></tr><tr><th>Content hash</th><td><code>{hash}</code></td></tr></table>{drift}\
+         <h2>State</h2><pre id=\"studio-state\">{state_json}</pre>\
+         <h2>Provenance</h2><table class=\"list\"><thead><tr><th>Source</th><th>Location</th><th>Read</th><th>Newest update</th><th>Documents</th><th>Completeness</th></tr></thead><tbody>{sources}</tbody></table>\
+         <h2>Changes</h2><table class=\"list\"><thead><tr><th>Snapshot</th><th>Computed</th><th>Status</th><th>Changed fields</th></tr></thead><tbody>{timeline}</tbody></table>",
+        id = esc(&latest.id),
+        computed = esc(&latest.computed_at),
+        complete = if latest.complete {
+            "full"
+        } else {
+            "<span class=\"bad\">partial</span>"
+        },
+        hash = esc(&latest.content_hash),
+        state_json = pretty(&latest.state),
+    );
+    layout(&banner, &viewer, "StudioState", "/studio-state", &body).into_response()
 }

@@ -218,6 +218,9 @@ pub async fn readiness_checks(state: &AppState) -> Vec<Check> {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Refresh the store gauges so a scrape reflects the store now.
     let _ = readiness_checks(&state).await;
+    if let Ok(freshness) = state.engine.freshness().await {
+        state.metrics.set_snapshot_age(freshness.age_seconds);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -282,6 +285,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let app = router(state.clone());
     let monitor = tokio::spawn(monitor_store(state.clone()));
     let expiry = tokio::spawn(expire_proposals(state.engine.clone()));
+    let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
     tracing::info!(address = %address, "listening on http://{address}");
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -289,6 +293,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
         .map_err(|error| ServeError::Io(error.to_string()));
     monitor.abort();
     expiry.abort();
+    snapshots.abort();
     // Sign the chain head, so truncating the log behind brain's back is detectable.
     match state.engine.checkpoint_now().await {
         Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint"),
@@ -315,6 +320,70 @@ async fn recover_interrupted(engine: &Engine) {
             }
         }
         Err(error) => tracing::error!(error = %error, "could not check for interrupted executions"),
+    }
+}
+
+/// Compute StudioState snapshots on `schedules.snapshot`: the first right after start-up, then
+/// every `every`, each delayed by a random part of `jitter`. Runs never overlap: the next waits
+/// for the last to finish.
+async fn snapshot_schedule(state: AppState) {
+    let sources = crate::cloud::configured(&state.config);
+    if sources.is_empty() {
+        tracing::info!("no cloud source configured: no snapshots are scheduled");
+        return;
+    }
+    let schedule = state.config.config.schedules.snapshot.clone();
+    let every = Duration::from_secs(
+        schedule
+            .every
+            .map_or(15 * 60, |every| every.as_secs())
+            .max(1),
+    );
+    let tolerance = state.config.config.thresholds.drift_tolerance;
+    loop {
+        let jitter = schedule.jitter.0.as_secs_f64();
+        if jitter > 0.0 {
+            let mut byte = [0u8; 2];
+            let fraction = getrandom::fill(&mut byte).map_or(0.5, |()| {
+                f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
+            });
+            tokio::time::sleep(Duration::from_secs_f64(jitter * fraction)).await;
+        }
+        let started = Instant::now();
+        match state
+            .engine
+            .take_snapshot(&sources, tolerance, |_, _| {})
+            .await
+        {
+            Ok(record) => {
+                let documents = record.provenance["sources"]
+                    .as_array()
+                    .map(|sources| {
+                        sources
+                            .iter()
+                            .filter_map(|source| source["documents_read"].as_u64())
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                let drift = record.drift.as_array().map_or(0, Vec::len) as u64;
+                state.metrics.record_snapshot(
+                    started.elapsed().as_secs_f64(),
+                    documents,
+                    drift,
+                    record.complete,
+                );
+                if record.complete {
+                    tracing::info!(snapshot = %record.id, documents, "snapshot recorded");
+                } else {
+                    tracing::warn!(snapshot = %record.id, documents, "snapshot recorded PARTIAL: decisions that need fresh state deny");
+                }
+            }
+            Err(error) => {
+                state.metrics.record_snapshot_failure();
+                tracing::error!(error = %error, "snapshot run failed");
+            }
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

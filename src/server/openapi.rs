@@ -262,6 +262,30 @@ pub fn routes() -> Vec<RouteDoc> {
             None,
             schema::<Vec<api::ReasonView>>,
         ),
+        RouteDoc {
+            query: Some(schema::<api::SnapshotQuery>),
+            ..route(
+                "get",
+                "/api/v1/snapshots",
+                "StudioState snapshots, newest first (derived from cloud)",
+                None,
+                schema::<Vec<crate::store::SnapshotRecord>>,
+            )
+        },
+        route(
+            "get",
+            "/api/v1/snapshots/{id}",
+            "One snapshot, or `latest`",
+            None,
+            schema::<crate::store::SnapshotRecord>,
+        ),
+        route(
+            "get",
+            "/api/v1/freshness",
+            "How old the newest snapshot is, and whether decisions treat it as stale",
+            None,
+            schema::<engine::snapshots::Freshness>,
+        ),
     ]
 }
 

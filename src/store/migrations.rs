@@ -33,6 +33,11 @@ const SQLITE: &[Migration] = &[
         name: "engine",
         sql: include_str!("../../migrations/sqlite/0002_engine.sql"),
     },
+    Migration {
+        version: 3,
+        name: "snapshots",
+        sql: include_str!("../../migrations/sqlite/0003_snapshots.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -45,6 +50,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "engine",
         sql: include_str!("../../migrations/postgres/0002_engine.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "snapshots",
+        sql: include_str!("../../migrations/postgres/0003_snapshots.sql"),
     },
 ];
 

@@ -28,6 +28,7 @@ pub use migrations::{Migration, MigrationStatus, migrations_for};
 pub use postgres::PostgresStore;
 pub use records::{
     Approval, AuditFilter, Checkpoint, Delegation, ExemptionRecord, Proposal, ProposalFilter,
+    SnapshotRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -191,6 +192,9 @@ pub trait WriteTx: Send {
     ) -> Result<Vec<AuditEvent>, StoreError>;
     async fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
     async fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, StoreError>;
+    async fn insert_snapshot(&mut self, snapshot: &SnapshotRecord) -> Result<(), StoreError>;
+    /// The newest snapshot (freshness is decided on it).
+    async fn latest_snapshot(&mut self) -> Result<Option<SnapshotRecord>, StoreError>;
     async fn audit_head(&mut self) -> Result<(i64, String), StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -221,6 +225,9 @@ pub trait Store: Send + Sync {
     async fn approvals(&self, proposal_id: &str) -> Result<Vec<Approval>, StoreError>;
     async fn exemptions(&self) -> Result<Vec<ExemptionRecord>, StoreError>;
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Snapshots, newest first, at most `limit`.
+    async fn snapshots(&self, limit: i64) -> Result<Vec<SnapshotRecord>, StoreError>;
+    async fn snapshot(&self, id: &str) -> Result<Option<SnapshotRecord>, StoreError>;
     /// Audit events matching `filter`, newest first.
     async fn audit_filtered(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
     async fn close(&self);

@@ -109,3 +109,21 @@ pub struct AuditFilter {
     pub before: Option<i64>,
     pub limit: i64,
 }
+
+/// A StudioState snapshot as stored: derived from the cloud, never authoritative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SnapshotRecord {
+    pub id: String,
+    pub computed_at: String,
+    pub schema_version: i64,
+    /// Every source read fully.
+    pub complete: bool,
+    pub content_hash: String,
+    pub state: Value,
+    pub provenance: Value,
+    pub previous_id: Option<String>,
+    /// `[{field, from, to}]` against the previous snapshot.
+    pub diff: Value,
+    /// `[{collection, local, cloud, difference}]` beyond the configured tolerance.
+    pub drift: Value,
+}

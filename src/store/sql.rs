@@ -207,9 +207,49 @@ macro_rules! sql_store {
             })
         }
 
+        const SNAPSHOT_COLUMNS: &str = "id, computed_at, schema_version, complete, content_hash, state, \
+             provenance, previous_id, diff, drift";
+
+        fn snapshot_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::SnapshotRecord, $crate::store::StoreError> {
+            use sqlx::Row;
+            let json = |column: &str| -> Result<serde_json::Value, $crate::store::StoreError> {
+                let text: String = row.try_get(column)?;
+                serde_json::from_str(&text).map_err(|error| {
+                    $crate::store::StoreError::Corrupt(format!("snapshot column `{column}` is not JSON: {error}"))
+                })
+            };
+            Ok($crate::store::SnapshotRecord {
+                id: row.try_get("id")?,
+                computed_at: row.try_get("computed_at")?,
+                schema_version: row.try_get("schema_version")?,
+                complete: row.try_get("complete")?,
+                content_hash: row.try_get("content_hash")?,
+                state: json("state")?,
+                provenance: json("provenance")?,
+                previous_id: row.try_get("previous_id")?,
+                diff: json("diff")?,
+                drift: json("drift")?,
+            })
+        }
+
         /// Reads shared by the pool and write transactions.
         mod reads {
             use super::*;
+
+            pub async fn snapshots<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::SnapshotRecord>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {SNAPSHOT_COLUMNS} FROM snapshots ORDER BY computed_at DESC, id DESC LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(executor)
+                .await?;
+                rows.iter().map(snapshot_from_row).collect()
+            }
 
             pub async fn actor<'e, E: sqlx::Executor<'e, Database = $db>>(
                 executor: E,
@@ -647,6 +687,29 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn insert_snapshot(&mut self, snapshot: &$crate::store::SnapshotRecord) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(&format!(
+                    "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ))
+                .bind(&snapshot.id)
+                .bind(&snapshot.computed_at)
+                .bind(snapshot.schema_version)
+                .bind(snapshot.complete)
+                .bind(&snapshot.content_hash)
+                .bind(snapshot.state.to_string())
+                .bind(snapshot.provenance.to_string())
+                .bind(&snapshot.previous_id)
+                .bind(snapshot.diff.to_string())
+                .bind(snapshot.drift.to_string())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_snapshot(&mut self) -> Result<Option<$crate::store::SnapshotRecord>, $crate::store::StoreError> {
+                Ok(reads::snapshots(&mut *self.tx, 1).await?.into_iter().next())
+            }
+
             async fn latest_checkpoint(&mut self) -> Result<Option<$crate::store::Checkpoint>, $crate::store::StoreError> {
                 let row = sqlx::query(&format!(
                     "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
@@ -826,6 +889,18 @@ macro_rules! sql_store {
 
             async fn checkpoints(&self) -> Result<Vec<$crate::store::Checkpoint>, $crate::store::StoreError> {
                 reads::checkpoints(&self.pool).await
+            }
+
+            async fn snapshots(&self, limit: i64) -> Result<Vec<$crate::store::SnapshotRecord>, $crate::store::StoreError> {
+                reads::snapshots(&self.pool, limit).await
+            }
+
+            async fn snapshot(&self, id: &str) -> Result<Option<$crate::store::SnapshotRecord>, $crate::store::StoreError> {
+                let row = sqlx::query(&format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(snapshot_from_row).transpose()
             }
 
             async fn audit_filtered(&self, filter: &$crate::store::AuditFilter) -> Result<Vec<$crate::audit::AuditEvent>, $crate::store::StoreError> {

@@ -10,5 +10,6 @@ mod engine_property;
 mod lint;
 mod policy;
 mod serve;
+mod snapshot;
 mod store;
 mod support;

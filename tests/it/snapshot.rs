@@ -1,0 +1,315 @@
+//! StudioState: computed from the demo studio's fixture documents, recorded with provenance and
+//! diffs, partial when a source fails or is denied, and fail-closed for decisions when stale.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use brain::cloud::fixtures::FixtureSource;
+use brain::cloud::{ReadSummary, Source, SourceError};
+use brain::snapshot::{Builder, Record};
+use serde_json::Value;
+
+use crate::engine::{Backend, Studio};
+use crate::support::{repo, scrub};
+
+fn fixtures() -> std::path::PathBuf {
+    repo().join("examples/studio/cloud")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// The demo's fixtures folded at a fixed time: the StudioState shape and counts, reviewed as a
+/// snapshot.
+#[tokio::test]
+async fn the_demo_studio_state_is_computed_from_its_fixture_documents() {
+    let source = FixtureSource::new(&fixtures());
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut builder = Builder::new(now);
+    let mut read = BTreeMap::new();
+    for collection in source.collections() {
+        let mut each = |record: Record| builder.add(&collection, &record);
+        let summary = source.read(&collection, &mut each).await.unwrap();
+        read.insert(collection.clone(), summary.documents);
+    }
+    let state = builder.finish();
+    insta::assert_json_snapshot!("demo_studio_state", state);
+    assert_eq!(read["batches"], 5);
+    assert_eq!(read["stripe:payouts"], 2);
+}
+
+fn studio_with_fixtures(extra: &str) -> (Studio, tempfile::TempDir) {
+    let cloud = crate::support::temp_dir();
+    copy_dir(&fixtures(), cloud.path());
+    let studio = Studio::new(
+        Backend::Sqlite,
+        &format!(
+            "{extra}cloud:\n  fixtures:\n    dir: {}\n",
+            cloud.path().display()
+        ),
+    );
+    (studio, cloud)
+}
+
+#[test]
+fn snapshots_are_recorded_with_provenance_and_diffs_and_listed() {
+    let (studio, cloud) = studio_with_fixtures("");
+    let admin = studio.admin.clone();
+    let (code, first) = studio.json(&admin, &["snapshot", "run"]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(first["complete"], true);
+    assert_eq!(first["previous_id"], Value::Null);
+    let source = &first["provenance"]["sources"][0];
+    assert_eq!(source["source"], "fixtures");
+    assert_eq!(source["completeness"], "full");
+    assert_eq!(source["documents_read"], 29);
+    assert_eq!(source["newest_update_time"], "2026-12-01T13:00:00.000000Z");
+    assert_eq!(first["content_hash"].as_str().unwrap().len(), 64);
+
+    // The cloud changes: a reservation is cancelled, a new high-severity report arrives.
+    let reservation = cloud.path().join("reservations/r-001.json");
+    let text = std::fs::read_to_string(&reservation).unwrap();
+    std::fs::write(&reservation, text.replace("\"requested\"", "\"cancelled\"")).unwrap();
+    std::fs::write(
+        cloud.path().join("communityReports/cr-0102.json"),
+        r#"{"kind": "safety", "summary": "Kiln vent fan stopped", "severity": "critical", "status": "open", "createdAt": "2026-12-01T08:00:00Z"}"#,
+    )
+    .unwrap();
+    let (code, second) = studio.json(&admin, &["snapshot", "run"]);
+    assert_eq!(code, 0);
+    assert_eq!(second["previous_id"], first["id"]);
+    let changed: Vec<&str> = second["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| change["field"].as_str().unwrap())
+        .collect();
+    for field in [
+        "reservations.open",
+        "community_reports.open.open",
+        "community_reports.open_high_severity",
+    ] {
+        assert!(changed.contains(&field), "{field} in {changed:?}");
+    }
+    let mut text = String::new();
+    text += &studio.step("admin", Some(&admin), &["snapshot", "diff"]);
+    text += &studio.step("admin", Some(&admin), &["snapshot", "history"]);
+    let first_id = first["id"].as_str().unwrap();
+    text += &studio.step("admin", Some(&admin), &["snapshot", "diff", first_id]);
+    let scrubbed = scrub(&text);
+    let digits = regex::Regex::new(r"(s_)[0-9a-f]{12}").unwrap();
+    insta::assert_snapshot!(
+        "snapshot_diff_and_history",
+        digits.replace_all(&scrubbed, "${1}[ID]")
+    );
+
+    // Each run read under the read capabilities, as system:snapshotter, and is audited.
+    let (_, reads) = studio.json(
+        &admin,
+        &["audit", "tail", "--actor", "system:snapshotter", "-n", "20"],
+    );
+    let reads = reads.as_array().unwrap();
+    assert!(reads.iter().any(|event| event["action"] == "read"
+        && event["capability"] == "firestore.studio.read"
+        && event["decision"] == "allow"));
+    assert!(reads.iter().any(|event| event["action"] == "read" && event["capability"] == "stripe.payments.read"));
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|event| event["action"] == "snapshot")
+            .count(),
+        2
+    );
+    let (code, shown) = studio.json(&admin, &["snapshot", "show"]);
+    assert_eq!(code, 0);
+    assert_eq!(shown["id"], second["id"]);
+    let (code, _) = studio.json(&admin, &["snapshot", "show", "s_000000000000"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_failed_read_makes_the_snapshot_partial_and_fresh_state_capabilities_deny() {
+    let (studio, cloud) = studio_with_fixtures("");
+    let admin = studio.admin.clone();
+    let fresh_proposal = [
+        "propose",
+        "ops.recommendation.draft",
+        "--input",
+        r#"{"summary": "Kiln 2 runs hot", "evidence": ["cone 6 slumped"]}"#,
+        "--rationale",
+        "anomaly",
+    ];
+    // No snapshot: stale, so denied.
+    let (code, refused) = studio.json(&admin, &fresh_proposal);
+    assert_eq!(code, 1);
+    assert_eq!(
+        refused["error"]["reason_codes"],
+        serde_json::json!(["SNAPSHOT_STALE"])
+    );
+
+    // A complete snapshot: allowed.
+    assert_eq!(studio.json(&admin, &["snapshot", "run"]).0, 0);
+    let (code, proposed) = studio.json(&admin, &fresh_proposal);
+    assert_eq!(code, 0, "{proposed}");
+
+    // A collection that cannot be read: partial, named, never a zero, and denied again.
+    std::fs::remove_dir_all(cloud.path().join("kilnFirings")).unwrap();
+    let output = studio.run(Some(&admin), &["snapshot", "run"]);
+    assert_eq!(output.status.code(), Some(1), "a partial snapshot exits 1");
+    let (_, partial) = studio.json(&admin, &["snapshot", "show"]);
+    assert_eq!(partial["complete"], false);
+    assert_eq!(
+        partial["provenance"]["sources"][0]["failed"],
+        serde_json::json!(["kilnFirings"])
+    );
+    let (code, refused) = studio.json(&admin, &fresh_proposal);
+    assert_eq!(code, 1);
+    assert_eq!(
+        refused["error"]["reason_codes"],
+        serde_json::json!(["SNAPSHOT_STALE"])
+    );
+    let text = studio.step("admin", Some(&admin), &["snapshot", "show"]);
+    assert!(text.contains("PARTIAL"), "{text}");
+    assert!(text.contains("failed kilnFirings"), "{text}");
+
+    // A kill switch on the target stops the reads too: the snapshot is partial with the reason.
+    copy_dir(
+        &fixtures().join("kilnFirings"),
+        &cloud.path().join("kilnFirings"),
+    );
+    let (code, _) = studio.json(
+        &admin,
+        &[
+            "kill-switch",
+            "on",
+            "target:firestore",
+            "--reason",
+            "cloud incident",
+        ],
+    );
+    assert_eq!(code, 0);
+    let (_, denied) = studio.json(&admin, &["snapshot", "run"]);
+    let problems = denied["provenance"]["sources"][0]["collections"].to_string();
+    assert!(problems.contains("KILL_SWITCH_ACTIVE"), "{problems}");
+    assert_eq!(denied["complete"], false);
+    let (_, reads) = studio.json(
+        &admin,
+        &[
+            "audit",
+            "tail",
+            "--actor",
+            "system:snapshotter",
+            "--decision",
+            "deny",
+        ],
+    );
+    assert!(
+        !reads.as_array().unwrap().is_empty(),
+        "the denied read is audited"
+    );
+}
+
+#[test]
+fn an_old_snapshot_is_stale() {
+    let (studio, _cloud) = studio_with_fixtures("  snapshot_stale_after: 1s\n");
+    let admin = studio.admin.clone();
+    assert_eq!(studio.json(&admin, &["snapshot", "run"]).0, 0);
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let (code, refused) = studio.json(
+        &admin,
+        &[
+            "propose",
+            "ops.recommendation.draft",
+            "--input",
+            r#"{"summary": "s", "evidence": []}"#,
+            "--rationale",
+            "r",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        refused["error"]["reason_codes"],
+        serde_json::json!(["SNAPSHOT_STALE"])
+    );
+}
+
+/// A source whose own count disagrees with what it hands over.
+struct Drifting;
+
+#[async_trait]
+impl Source for Drifting {
+    fn name(&self) -> &str {
+        "drifting"
+    }
+    fn location(&self) -> String {
+        "memory".into()
+    }
+    fn collections(&self) -> Vec<String> {
+        vec!["batches".into()]
+    }
+    async fn read(
+        &self,
+        _collection: &str,
+        each: &mut (dyn FnMut(Record) + Send),
+    ) -> Result<ReadSummary, SourceError> {
+        for n in 0..3 {
+            each(Record {
+                id: format!("b{n}"),
+                fields: serde_json::json!({ "status": "ACTIVE" }),
+                update_time: None,
+            });
+        }
+        Ok(ReadSummary {
+            documents: 3,
+            newest_update_time: None,
+        })
+    }
+    async fn count(&self, _collection: &str) -> Result<Option<u64>, SourceError> {
+        Ok(Some(7))
+    }
+}
+
+#[tokio::test]
+async fn drift_beyond_the_tolerance_is_recorded() {
+    let api = crate::api::Api::new().await;
+    let sources: Vec<Arc<dyn Source>> = vec![Arc::new(Drifting)];
+    let record = api
+        .engine
+        .take_snapshot(&sources, 2, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        record.drift,
+        serde_json::json!([{ "collection": "batches", "local": 3, "cloud": 7, "difference": 4 }])
+    );
+    let record = api
+        .engine
+        .take_snapshot(&sources, 4, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(record.drift, serde_json::json!([]));
+    // Through the API: the newest snapshot and its freshness.
+    let (status, latest, _) = api
+        .call("GET", "/api/v1/snapshots/latest", Some(&api.hana), None)
+        .await;
+    assert_eq!(status.as_u16(), 200, "{latest}");
+    assert_eq!(latest["id"], record.id.as_str());
+    let (status, freshness, _) = api
+        .call("GET", "/api/v1/freshness", Some(&api.hana), None)
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(freshness["stale"], false);
+}
