@@ -42,6 +42,9 @@ pub enum SnapshotCommand {
 pub enum SourceKind {
     /// A directory of JSON documents per collection (`--dir`).
     Fixtures,
+    /// Firestore (`--project`): the emulator when `FIRESTORE_EMULATOR_HOST` is set, else the
+    /// service account of `cloud.firestore.credentials`.
+    Firestore,
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +55,9 @@ pub struct RunArgs {
     /// The fixture directory, with `--source fixtures`.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// The Firestore project id, with `--source firestore` (default: `cloud.firestore.project_id`).
+    #[arg(long, value_name = "ID")]
+    pub project: Option<String>,
 }
 
 /// The sources a run reads.
@@ -71,6 +77,43 @@ fn sources(loaded: &LoadedConfig, args: &RunArgs) -> Result<Vec<Arc<dyn Source>>
                 ));
             }
             Ok(vec![Arc::new(FixtureSource::new(dir))])
+        }
+        Some(SourceKind::Firestore) => {
+            let project = args
+                .project
+                .clone()
+                .or_else(|| {
+                    loaded
+                        .config
+                        .cloud
+                        .firestore
+                        .as_ref()
+                        .map(|firestore| firestore.project_id.clone())
+                })
+                .ok_or_else(|| {
+                    EngineError::invalid(
+                        "`--source firestore` needs a project",
+                        "pass `--project ID` or set `cloud.firestore.project_id` in brain.yaml",
+                    )
+                })?;
+            let mut firestore =
+                loaded
+                    .config
+                    .cloud
+                    .firestore
+                    .clone()
+                    .unwrap_or(crate::config::FirestoreConfig {
+                        project_id: project.clone(),
+                        database: "(default)".into(),
+                        credentials: None,
+                    });
+            firestore.project_id = project;
+            let client = crate::cloud::firestore_client(&firestore).map_err(|problem| {
+                EngineError::invalid(problem, "set `FIRESTORE_EMULATOR_HOST`, or `cloud.firestore.credentials` to a service-account key")
+            })?;
+            Ok(vec![Arc::new(
+                crate::cloud::firestore::FirestoreSource::new(client),
+            )])
         }
         None => {
             let all = crate::cloud::configured(loaded);

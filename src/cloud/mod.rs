@@ -8,7 +8,9 @@
 //! Architecture Invariant: no source has a method that writes; a read error is an error, never
 //! an empty collection.
 
+pub mod firestore;
 pub mod fixtures;
+pub mod stripe;
 
 use async_trait::async_trait;
 
@@ -63,13 +65,127 @@ pub fn capability_for(collection: &str) -> &'static str {
     }
 }
 
+/// A Firestore client for `config`: the emulator when `FIRESTORE_EMULATOR_HOST` is set, else
+/// production with the configured service account.
+pub fn firestore_client(
+    config: &crate::config::FirestoreConfig,
+) -> Result<std::sync::Arc<firestore::FirestoreClient>, String> {
+    let limits = firestore::Limits::default();
+    if let Ok(host) = std::env::var("FIRESTORE_EMULATOR_HOST")
+        && !host.trim().is_empty()
+    {
+        return firestore::FirestoreClient::emulator(host.trim(), &config.project_id, limits)
+            .map(std::sync::Arc::new)
+            .map_err(|error| error.to_string());
+    }
+    let Some(secret) = config
+        .credentials
+        .as_ref()
+        .and_then(|credentials| credentials.value())
+    else {
+        return Err("Firestore needs credentials: `cloud.firestore.credentials` is not set and `FIRESTORE_EMULATOR_HOST` is not set".into());
+    };
+    let account: firestore::ServiceAccount =
+        serde_json::from_str(secret.expose()).map_err(|error| {
+            format!("`cloud.firestore.credentials` is not a service-account key file: {error}")
+        })?;
+    firestore::FirestoreClient::with_service_account(
+        &config.project_id,
+        &config.database,
+        account,
+        limits,
+    )
+    .map(std::sync::Arc::new)
+    .map_err(|error| error.to_string())
+}
+
 /// The sources `brain.yaml` configures, in reading order.
 pub fn configured(config: &crate::config::LoadedConfig) -> Vec<std::sync::Arc<dyn Source>> {
     let mut all: Vec<std::sync::Arc<dyn Source>> = Vec::new();
+    if let Some(firestore) = &config.config.cloud.firestore {
+        match firestore_client(firestore) {
+            Ok(client) => all.push(std::sync::Arc::new(firestore::FirestoreSource::new(client))),
+            Err(problem) => {
+                tracing::error!(problem = %problem, "the Firestore source cannot be used");
+                // Not dropped: every read fails with the problem, so snapshots are partial.
+                all.push(std::sync::Arc::new(Unusable {
+                    name: "firestore",
+                    collections: crate::snapshot::COLLECTIONS
+                        .iter()
+                        .map(|name| name.to_string())
+                        .collect(),
+                    problem,
+                }));
+            }
+        }
+    }
+    if let Some(stripe_config) = &config.config.cloud.stripe {
+        let client = stripe_config
+            .api_key
+            .value()
+            .ok_or_else(|| "`cloud.stripe.api_key` has no value".to_string())
+            .and_then(|key| {
+                stripe::StripeClient::new(
+                    stripe_config.base_url.as_deref(),
+                    key.clone(),
+                    stripe::Limits::default(),
+                )
+                .map_err(|error| error.to_string())
+            });
+        match client {
+            Ok(client) => all.push(std::sync::Arc::new(stripe::StripeSource::new(client))),
+            Err(problem) => {
+                tracing::error!(problem = %problem, "the Stripe source cannot be used");
+                all.push(std::sync::Arc::new(Unusable {
+                    name: "stripe",
+                    collections: crate::snapshot::STRIPE_LISTS
+                        .iter()
+                        .map(|list| format!("stripe:{list}"))
+                        .collect(),
+                    problem,
+                }));
+            }
+        }
+    }
     if let Some(fixtures) = &config.config.cloud.fixtures {
         all.push(std::sync::Arc::new(fixtures::FixtureSource::new(
             &crate::config::normalize(&config.base_dir.join(&fixtures.dir)),
         )));
     }
     all
+}
+
+/// A configured source that cannot be used (bad credentials, say): it reads nothing and says why,
+/// so a snapshot without it is partial instead of silently smaller.
+struct Unusable {
+    name: &'static str,
+    collections: Vec<String>,
+    problem: String,
+}
+
+#[async_trait]
+impl Source for Unusable {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn location(&self) -> String {
+        "(not configured correctly)".into()
+    }
+
+    fn collections(&self) -> Vec<String> {
+        self.collections.clone()
+    }
+
+    async fn read(
+        &self,
+        _collection: &str,
+        _each: &mut (dyn FnMut(Record) + Send),
+    ) -> Result<ReadSummary, SourceError> {
+        Err(SourceError::Auth(self.problem.clone()))
+    }
+
+    async fn count(&self, _collection: &str) -> Result<Option<u64>, SourceError> {
+        Ok(None)
+    }
 }

@@ -101,17 +101,43 @@ impl Driver {
         })
     }
 
-    fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    fn try_command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.client.request(method, url);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let answer: Value = request.send().unwrap().json().unwrap();
-        if let Some(error) = answer["value"].get("error") {
-            panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
+        match answer["value"].get("error") {
+            Some(error) => Err(format!("{error}: {}", answer["value"]["message"])),
+            None => Ok(answer["value"].clone()),
         }
-        answer["value"].clone()
+    }
+
+    fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_command(method, path, body)
+            .unwrap_or_else(|error| panic!("webdriver {path}: {error}"))
+    }
+
+    /// Run `step` on the element `css`, finding it again while the page is still changing
+    /// under it (a click's navigation leaves the old element stale).
+    fn on_element(&self, css: &str, step: impl Fn(&str) -> Result<Value, String>) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let element = self.find(css);
+            match step(&element) {
+                Ok(value) => return value,
+                Err(error) if error.contains("stale element") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(error) => panic!("webdriver on `{css}`: {error}"),
+            }
+        }
     }
 
     fn goto(&self, url: &str) {
@@ -143,33 +169,49 @@ impl Driver {
     }
 
     fn click(&self, css: &str) {
-        let element = self.find(css);
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{element}/click"),
-            Some(json!({})),
-        );
+        self.on_element(css, |element| {
+            self.try_command(
+                reqwest::Method::POST,
+                &format!("/element/{element}/click"),
+                Some(json!({})),
+            )
+        });
     }
 
     fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css);
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{element}/value"),
-            Some(json!({ "text": text })),
-        );
+        self.on_element(css, |element| {
+            self.try_command(
+                reqwest::Method::POST,
+                &format!("/element/{element}/value"),
+                Some(json!({ "text": text })),
+            )
+        });
     }
 
     fn text(&self, css: &str) -> String {
-        let element = self.find(css);
-        self.command(
-            reqwest::Method::GET,
-            &format!("/element/{element}/text"),
-            None,
-        )
+        self.on_element(css, |element| {
+            self.try_command(
+                reqwest::Method::GET,
+                &format!("/element/{element}/text"),
+                None,
+            )
+        })
         .as_str()
         .unwrap_or_default()
         .to_string()
+    }
+
+    /// The text of `css` once it contains `expected` (a click's page load may still be on its
+    /// way); the last text seen when it never does.
+    fn wait_for_text(&self, css: &str, expected: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.text(css);
+            if text.contains(expected) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn source(&self) -> String {
@@ -233,7 +275,7 @@ fn staff_approve_execute_and_stop_everything_from_a_real_browser() {
     driver.goto(&format!("{base}/login"));
     driver.type_into("#token", &bob);
     driver.click("#sign-in");
-    assert!(driver.text("h1").contains("Cockpit"));
+    assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
     assert_eq!(driver.text("#policy-mode"), "normal");
     assert!(driver.text("#pending-count").contains('2'));
     driver.screenshot(&artifacts().join("cockpit.png"));
@@ -251,23 +293,31 @@ fn staff_approve_execute_and_stop_everything_from_a_real_browser() {
     driver.type_into("#comment", "checked the latch myself");
     driver.click("#approve");
     assert!(
-        driver.text("#flash").contains("approved"),
+        driver
+            .wait_for_text("#flash", "approved")
+            .contains("approved"),
         "{}",
         driver.source()
     );
     assert!(driver.text("#state").contains("approved"));
     driver.click("#execute");
     assert!(
-        driver.text("#flash").contains("succeeded"),
+        driver
+            .wait_for_text("#flash", "succeeded")
+            .contains("succeeded"),
         "{}",
         driver.source()
     );
-    assert!(driver.text("#state").contains("succeeded"));
+    assert!(
+        driver
+            .wait_for_text("#state", "succeeded")
+            .contains("succeeded")
+    );
 
     // Approving one's own proposal is refused, with the reason in words.
     driver.goto(&format!("{base}/proposals/{own}"));
     driver.click("#approve");
-    let refusal = driver.text("#flash");
+    let refusal = driver.wait_for_text("#flash", "SELF_APPROVAL_FORBIDDEN");
     assert!(refusal.contains("SELF_APPROVAL_FORBIDDEN"), "{refusal}");
     assert!(
         refusal.contains("nobody approves what they asked for"),
@@ -278,7 +328,7 @@ fn staff_approve_execute_and_stop_everything_from_a_real_browser() {
     driver.goto(&format!("{base}/kill-switches"));
     driver.type_into("#on-reason", "smoke in the kiln room");
     driver.click("#global-on");
-    assert!(driver.text("#flash").contains("ON"));
+    assert!(driver.wait_for_text("#flash", "ON").contains("ON"));
     driver.goto(&format!("{base}/"));
     let banner = driver.text("#degraded");
     assert!(banner.contains("kill switch on: global"), "{banner}");

@@ -1,0 +1,181 @@
+//! The read-only Stripe client against a local fake speaking Stripe's wire format: pagination
+//! with `starting_after` until `has_more` is false, 429 retried, 401 not, a list that never
+//! ends bounded, and the key never in an error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use brain::cloud::Source;
+use brain::cloud::stripe::{Limits, StripeClient, StripeSource};
+use brain::config::Secret;
+use serde_json::{Value, json};
+
+const KEY: &str = "rk_test_brainreadonly123";
+
+#[derive(Clone)]
+struct Fake {
+    mode: &'static str,
+    requests: Arc<AtomicUsize>,
+    objects: Arc<Vec<Value>>,
+}
+
+async fn list(
+    State(fake): State<Fake>,
+    Path(list): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let n = fake.requests.fetch_add(1, Ordering::SeqCst);
+    if headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        != Some(&format!("Bearer {KEY}"))
+    {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } }))).into_response();
+    }
+    assert!(headers.contains_key("stripe-version"));
+    if fake.mode == "rate-limited-once" && n == 0 {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(
+                json!({ "error": { "type": "rate_limit_error", "message": "Too many requests" } }),
+            ),
+        )
+            .into_response();
+    }
+    let limit: usize = query
+        .get("limit")
+        .and_then(|limit| limit.parse().ok())
+        .unwrap_or(10);
+    let start = match query.get("starting_after") {
+        // A fake that misbehaves: every page is the first one, and there is always more.
+        _ if fake.mode == "endless" => 0,
+        None => 0,
+        Some(after) => fake
+            .objects
+            .iter()
+            .position(|item| item["id"] == after.as_str())
+            .map_or(0, |index| index + 1),
+    };
+    let page: Vec<Value> = fake
+        .objects
+        .iter()
+        .skip(start)
+        .take(limit)
+        .cloned()
+        .collect();
+    let has_more = fake.mode == "endless" || start + page.len() < fake.objects.len();
+    axum::Json(json!({ "object": "list", "url": format!("/v1/{list}"), "has_more": has_more, "data": page })).into_response()
+}
+
+async fn start(mode: &'static str, count: usize) -> (String, Fake) {
+    let objects: Vec<Value> = (0..count)
+        .map(|n| json!({ "id": format!("pi_{n:04}"), "object": "payment_intent", "amount": 1000 + n, "currency": "usd", "status": if n % 2 == 0 { "processing" } else { "succeeded" }, "created": 1_796_000_000 - n as i64 * 60 }))
+        .collect();
+    let fake = Fake {
+        mode,
+        requests: Arc::default(),
+        objects: Arc::new(objects),
+    };
+    let app = axum::Router::new()
+        .route("/v1/{list}", get(list))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/v1"), fake)
+}
+
+fn limits() -> Limits {
+    Limits {
+        attempts: 3,
+        first_backoff: Duration::from_millis(10),
+        timeout: Duration::from_secs(2),
+        page_size: 10,
+        max_pages: 8,
+    }
+}
+
+#[tokio::test]
+async fn lists_are_paged_until_has_more_is_false_and_counted_into_studio_state() {
+    let (base, fake) = start("normal", 35).await;
+    let client = StripeClient::new(Some(&base), Secret::new(KEY), limits()).unwrap();
+    let mut ids = Vec::new();
+    let count = client
+        .list("payment_intents", &mut |item| {
+            ids.push(item["id"].as_str().unwrap().to_string())
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 35);
+    assert_eq!(
+        fake.requests.load(Ordering::SeqCst),
+        4,
+        "pages of 10, 10, 10, 5"
+    );
+    ids.dedup();
+    assert_eq!(ids.len(), 35, "no object twice");
+    let source =
+        StripeSource::new(StripeClient::new(Some(&base), Secret::new(KEY), limits()).unwrap());
+    let mut builder =
+        brain::snapshot::Builder::new(chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap());
+    let summary = source
+        .read("stripe:payment_intents", &mut |record| {
+            builder.add("stripe:payment_intents", &record)
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.documents, 35);
+    let state = builder.finish();
+    assert_eq!(state.payments.unsettled, 18);
+    assert!(
+        client.list("customers", &mut |_| {}).await.is_err(),
+        "only the four read lists"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_are_retried_bad_keys_are_not_and_endless_lists_are_bounded() {
+    let (base, fake) = start("rate-limited-once", 5).await;
+    let client = StripeClient::new(Some(&base), Secret::new(KEY), limits()).unwrap();
+    assert_eq!(client.list("payouts", &mut |_| {}).await.unwrap(), 5);
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
+
+    let (base, fake) = start("normal", 5).await;
+    let wrong =
+        StripeClient::new(Some(&base), Secret::new("rk_test_wrong_key_0000"), limits()).unwrap();
+    let error = wrong.list("payouts", &mut |_| {}).await.unwrap_err();
+    assert_eq!(error.http, 401);
+    assert_eq!(
+        fake.requests.load(Ordering::SeqCst),
+        1,
+        "a 401 is not retried"
+    );
+    assert!(
+        !error.to_string().contains("rk_test_wrong_key"),
+        "the key never shows: {error}"
+    );
+    let source = StripeSource::new(wrong);
+    assert!(matches!(
+        source.read("stripe:payouts", &mut |_| {}).await,
+        Err(brain::cloud::SourceError::Auth(_))
+    ));
+
+    let (base, fake) = start("endless", 5).await;
+    let client = StripeClient::new(Some(&base), Secret::new(KEY), limits()).unwrap();
+    let error = client.list("payouts", &mut |_| {}).await.unwrap_err();
+    assert_eq!(error.kind, "truncated");
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 8);
+
+    // Nothing listens: a transport error, retried, then reported without the key.
+    let gone =
+        StripeClient::new(Some("http://127.0.0.1:9/v1"), Secret::new(KEY), limits()).unwrap();
+    let error = gone.list("payouts", &mut |_| {}).await.unwrap_err();
+    assert_eq!(error.kind, "transport");
+    assert!(!error.to_string().contains(KEY));
+}
