@@ -101,7 +101,7 @@ pub struct StudioConfig {
     /// Display name of the studio.
     #[serde(default = "default_studio_name")]
     pub name: String,
-    /// IANA time zone used for daily schedules and "today".
+    /// IANA time zone of the studio, in which `daily_at` schedule times are read.
     #[serde(default = "default_timezone")]
     pub timezone: String,
 }
@@ -404,6 +404,42 @@ fn default_snapshot_schedule() -> Schedule {
         every: Some(Duration::from_secs(15 * 60)),
         daily_at: None,
         jitter: Duration::from_secs(30),
+    }
+}
+
+impl Schedule {
+    /// When this schedule next fires after `now`: the sooner of `now + every` and the next
+    /// `daily_at` in `zone`. `None` when it has neither (the config check refuses that).
+    pub fn next_run(
+        &self,
+        zone: chrono_tz::Tz,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::TimeZone;
+        let by_interval = self.every.map(|every| {
+            now + chrono::Duration::seconds(i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 4))
+        });
+        let by_clock = self.daily_at.as_deref().and_then(|text| {
+            let time = chrono::NaiveTime::parse_from_str(text, "%H:%M").ok()?;
+            let local_today = now.with_timezone(&zone).date_naive();
+            (0..3).find_map(|days| {
+                let day = local_today + chrono::Days::new(days);
+                // A time skipped by a DST change takes the earliest valid instant after it.
+                let candidate = zone
+                    .from_local_datetime(&day.and_time(time))
+                    .earliest()
+                    .or_else(|| {
+                        zone.from_local_datetime(&(day.and_time(time) + chrono::Duration::hours(1)))
+                            .earliest()
+                    })?
+                    .with_timezone(&chrono::Utc);
+                (candidate > now).then_some(candidate)
+            })
+        });
+        match (by_interval, by_clock) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -1055,6 +1091,23 @@ impl Check<'_> {
     }
 
     fn check_schedules(&self, config: &Config, findings: &mut Vec<Finding>) {
+        if config.studio.timezone.parse::<chrono_tz::Tz>().is_err()
+            && !self.already_reported("/studio/timezone")
+        {
+            findings.push(
+                self.at_value(
+                    Finding::error(
+                        "config::timezone",
+                        format!("`{}` is not an IANA time zone", config.studio.timezone),
+                    ),
+                    "/studio/timezone",
+                    "unknown time zone",
+                )
+                .with_help(
+                    "write a zone name such as `America/Los_Angeles`, `Europe/Paris` or `UTC`",
+                ),
+            );
+        }
         let schedules = &config.schedules;
         for (name, schedule) in [
             ("snapshot", Some(&schedules.snapshot)),
@@ -1146,5 +1199,59 @@ impl Check<'_> {
                 .with_help("write the secret into the file"),
         };
         findings.push(finding);
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    #[test]
+    fn the_next_run_is_the_sooner_of_the_interval_and_the_daily_time_in_the_studios_zone() {
+        let zone: chrono_tz::Tz = "America/Los_Angeles".parse().unwrap();
+        let daily = Schedule {
+            every: None,
+            daily_at: Some("06:00".into()),
+            jitter: Duration::from_secs(0),
+        };
+        // 06:00 in Los Angeles on 1 December is 14:00 UTC.
+        assert_eq!(
+            daily.next_run(zone, at("2026-12-01T10:00:00Z")),
+            Some(at("2026-12-01T14:00:00Z"))
+        );
+        assert_eq!(
+            daily.next_run(zone, at("2026-12-01T14:00:00Z")),
+            Some(at("2026-12-02T14:00:00Z")),
+            "the same instant is not the next run"
+        );
+        // In July (daylight time) it is 13:00 UTC.
+        assert_eq!(
+            daily.next_run(zone, at("2026-07-01T10:00:00Z")),
+            Some(at("2026-07-01T13:00:00Z"))
+        );
+        let both = Schedule {
+            every: Some(Duration::from_secs(3600)),
+            ..daily.clone()
+        };
+        assert_eq!(
+            both.next_run(zone, at("2026-12-01T13:30:00Z")),
+            Some(at("2026-12-01T14:00:00Z"))
+        );
+        assert_eq!(
+            both.next_run(zone, at("2026-12-01T10:00:00Z")),
+            Some(at("2026-12-01T11:00:00Z"))
+        );
+        let never = Schedule {
+            every: None,
+            daily_at: None,
+            jitter: Duration::from_secs(0),
+        };
+        assert_eq!(never.next_run(zone, at("2026-12-01T10:00:00Z")), None);
     }
 }

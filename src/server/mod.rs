@@ -324,8 +324,8 @@ async fn recover_interrupted(engine: &Engine) {
 }
 
 /// Compute StudioState snapshots on `schedules.snapshot`: the first right after start-up, then
-/// every `every`, each delayed by a random part of `jitter`. Runs never overlap: the next waits
-/// for the last to finish.
+/// at each `every` and each `daily_at` (in the studio's time zone), each delayed by a random
+/// part of `jitter`. Runs never overlap: the next is planned when the last has finished.
 async fn snapshot_schedule(state: AppState) {
     let sources = crate::cloud::configured(&state.config);
     if sources.is_empty() {
@@ -333,12 +333,14 @@ async fn snapshot_schedule(state: AppState) {
         return;
     }
     let schedule = state.config.config.schedules.snapshot.clone();
-    let every = Duration::from_secs(
-        schedule
-            .every
-            .map_or(15 * 60, |every| every.as_secs())
-            .max(1),
-    );
+    // The config check refuses an unknown zone; UTC only guards against a config built in code.
+    let zone = state
+        .config
+        .config
+        .studio
+        .timezone
+        .parse::<chrono_tz::Tz>()
+        .unwrap_or(chrono_tz::UTC);
     let tolerance = state.config.config.thresholds.drift_tolerance;
     loop {
         let jitter = schedule.jitter.0.as_secs_f64();
@@ -383,7 +385,13 @@ async fn snapshot_schedule(state: AppState) {
                 tracing::error!(error = %error, "snapshot run failed");
             }
         }
-        tokio::time::sleep(every).await;
+        let now = crate::clock::now();
+        let Some(next) = schedule.next_run(zone, now) else {
+            return;
+        };
+        let wait = (next - now).to_std().unwrap_or(Duration::from_secs(1));
+        tracing::debug!(next = %crate::clock::format_time(next), "next snapshot planned");
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -309,3 +309,31 @@ fn usage_errors_exit_2() {
     let output = run(brain(dir.path()).args(["--format", "yaml", "config", "check"]));
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn an_unknown_time_zone_is_refused_with_its_place_in_the_file() {
+    let dir = temp_dir();
+    let output = check(
+        dir.path(),
+        "studio:\n  name: Mars studio\n  timezone: Mars/Olympus_Mons\n",
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let text = transcript(&output, dir.path());
+    assert!(
+        text.contains("`Mars/Olympus_Mons` is not an IANA time zone"),
+        "{text}"
+    );
+    assert!(text.contains("brain.yaml:3"), "{text}");
+    let output = check(
+        dir.path(),
+        &format!("studio:\n  timezone: Europe/Paris\n{}", policy_section()),
+        &[],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, dir.path())
+    );
+}
