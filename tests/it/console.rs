@@ -477,3 +477,37 @@ async fn a_wall_display_without_authentication_may_look_but_not_act() {
     let (status, _, _) = api.call("GET", "/api/v1/proposals", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let empty = bob.get("/studio-state").await;
+    assert!(empty.html.contains("id=\"no-snapshot\""));
+    let source: std::sync::Arc<dyn brain::cloud::Source> =
+        std::sync::Arc::new(brain::cloud::fixtures::FixtureSource::new(
+            &crate::support::repo().join("examples/studio/cloud"),
+        ));
+    let record = api
+        .engine
+        .take_snapshot(&[source], 0, |_, _| {})
+        .await
+        .unwrap();
+    let page = bob.get("/studio-state").await;
+    for text in [
+        "derived from cloud",
+        record.id.as_str(),
+        "fresh",
+        "fixtures",
+        "oldest_open_since",
+        "Changes",
+    ] {
+        assert!(page.html.contains(text), "`{text}` on the StudioState page");
+    }
+    let cockpit = bob.get("/").await;
+    assert!(
+        cockpit.html.contains(&record.id),
+        "the cockpit links the newest snapshot"
+    );
+    assert!(!cockpit.html.contains("no snapshot yet"));
+}

@@ -313,3 +313,39 @@ async fn drift_beyond_the_tolerance_is_recorded() {
     assert_eq!(status.as_u16(), 200);
     assert_eq!(freshness["stale"], false);
 }
+
+#[test]
+fn the_daemon_snapshots_on_its_schedule_and_reports_it_in_metrics() {
+    let (mut studio, _cloud) =
+        studio_with_fixtures("schedules:\n  snapshot:\n    every: 1h\n    jitter: 0s\n");
+    studio.through_daemon();
+    let daemon = studio.daemon.as_ref().unwrap();
+    let mut metrics = String::new();
+    let ran = crate::support::eventually(std::time::Duration::from_secs(30), || {
+        metrics = crate::support::get(&daemon.url("/metrics")).1;
+        metrics.contains("brain_snapshot_runs_total 1")
+    });
+    assert!(
+        ran,
+        "the first scheduled run happens at start-up:\n{metrics}"
+    );
+    assert!(metrics.contains("brain_snapshot_documents 29"), "{metrics}");
+    assert!(
+        metrics.contains("brain_snapshot_failures_total 0"),
+        "{metrics}"
+    );
+    let age: i64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("brain_snapshot_age_seconds "))
+        .and_then(|value| value.parse().ok())
+        .unwrap();
+    assert!(age >= 0, "a snapshot exists: {age}");
+    // Snapshot commands work on the local store, and say so when pointed at a daemon.
+    let output = studio.run(Some(&studio.admin), &["snapshot", "history"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        studio
+            .transcript(&output)
+            .contains("works on the local store")
+    );
+}
