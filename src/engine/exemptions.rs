@@ -230,20 +230,16 @@ impl Engine {
             "trace": decided.trace.to_json(),
         });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                super::event(&caller.id, "exempt", "deny")
-                    .capability(&manifest.id)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(super::denied(
-                Action::Exempt,
-                Some(&manifest.id),
-                &decided.decision,
-            ));
+            return Err(self
+                .refuse(
+                    tx,
+                    super::event(&caller.id, "exempt", "deny")
+                        .capability(&manifest.id)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    super::denied(Action::Exempt, Some(&manifest.id), &decided.decision),
+                )
+                .await);
         }
         tx.insert_exemption(&record).await?;
         self.append(
@@ -331,20 +327,20 @@ impl Engine {
         };
         let detail = serde_json::json!({ "revokes": id, "reason": reason, "trace": decided.trace.to_json() });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                super::event(&caller.id, "revoke_exemption", "deny")
-                    .capability(&manifest.id)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(super::denied(
-                Action::RevokeExemption,
-                Some(&manifest.id),
-                &decided.decision,
-            ));
+            return Err(self
+                .refuse(
+                    tx,
+                    super::event(&caller.id, "revoke_exemption", "deny")
+                        .capability(&manifest.id)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    super::denied(
+                        Action::RevokeExemption,
+                        Some(&manifest.id),
+                        &decided.decision,
+                    ),
+                )
+                .await);
         }
         tx.insert_exemption(&record).await?;
         self.append(

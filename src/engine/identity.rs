@@ -116,24 +116,22 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::Unauthenticated("the token is not known".into()))?;
         if actor.revoked_at.is_some() {
-            let mut tx = self.store.begin().await?;
+            let tx = self.store.begin().await?;
             let caller = Caller::from_actor(&actor)?;
-            self.append(
-                &mut *tx,
-                super::event(&caller.id, "authenticate", "deny")
-                    .reasons(&["ACTOR_REVOKED"])
-                    .detail(serde_json::json!({ "revoked_at": actor.revoked_at })),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(EngineError::Denied(Box::new(super::Denial {
-                action: "authenticate".into(),
-                capability: None,
-                reason_codes: vec!["ACTOR_REVOKED".into()],
-                policy_ids: Vec::new(),
-                retry_after: None,
-                message: format!("actor `{}` was revoked", actor.id),
-            })));
+            return Err(self
+                .refuse(
+                    tx,
+                    super::event(&caller.id, "authenticate", "deny")
+                        .reasons(&["ACTOR_REVOKED"])
+                        .detail(serde_json::json!({ "revoked_at": actor.revoked_at })),
+                    EngineError::refused(
+                        "authenticate",
+                        None,
+                        "ACTOR_REVOKED",
+                        format!("actor `{}` was revoked", actor.id),
+                    ),
+                )
+                .await);
         }
         Caller::from_actor(&actor)
     }
@@ -266,15 +264,15 @@ impl Engine {
             .await?;
         let detail = serde_json::json!({ "operation": "add", "actor": id });
         if !decision.allowed {
-            self.append(
-                &mut *tx,
-                super::event(&caller.id, "manage_actors", "deny")
-                    .decision(&decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(super::denied(Action::ManageActors, None, &decision));
+            return Err(self
+                .refuse(
+                    tx,
+                    super::event(&caller.id, "manage_actors", "deny")
+                        .decision(&decision)
+                        .detail(detail),
+                    super::denied(Action::ManageActors, None, &decision),
+                )
+                .await);
         }
         if tx.actor(id).await?.is_some() {
             return Err(EngineError::Conflict {
@@ -325,15 +323,15 @@ impl Engine {
             .await?;
         let detail = serde_json::json!({ "operation": "revoke", "actor": id });
         if !decision.allowed {
-            self.append(
-                &mut *tx,
-                super::event(&caller.id, "manage_actors", "deny")
-                    .decision(&decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(super::denied(Action::ManageActors, None, &decision));
+            return Err(self
+                .refuse(
+                    tx,
+                    super::event(&caller.id, "manage_actors", "deny")
+                        .decision(&decision)
+                        .detail(detail),
+                    super::denied(Action::ManageActors, None, &decision),
+                )
+                .await);
         }
         if id == caller.id {
             return Err(EngineError::invalid(
@@ -452,15 +450,15 @@ impl Engine {
             "expires_at": delegation.expires_at,
         });
         if !decision.allowed {
-            self.append(
-                &mut *tx,
-                super::event(&caller.id, "delegate", "deny")
-                    .decision(&decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(super::denied(Action::Delegate, None, &decision));
+            return Err(self
+                .refuse(
+                    tx,
+                    super::event(&caller.id, "delegate", "deny")
+                        .decision(&decision)
+                        .detail(detail),
+                    super::denied(Action::Delegate, None, &decision),
+                )
+                .await);
         }
         for (id, role) in [(agent, "agent"), (owner, "owner")] {
             match tx.actor(id).await? {
@@ -518,15 +516,15 @@ impl Engine {
             .await?;
         let detail = serde_json::json!({ "operation": "revoke", "delegation": id });
         if !decision.allowed {
-            self.append(
-                &mut *tx,
-                super::event(&caller.id, "delegate", "deny")
-                    .decision(&decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(super::denied(Action::Delegate, None, &decision));
+            return Err(self
+                .refuse(
+                    tx,
+                    super::event(&caller.id, "delegate", "deny")
+                        .decision(&decision)
+                        .detail(detail),
+                    super::denied(Action::Delegate, None, &decision),
+                )
+                .await);
         }
         let now = crate::clock::format_time(crate::clock::now());
         if !tx.revoke_delegation(id, &now, &caller.id).await? {

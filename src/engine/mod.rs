@@ -200,6 +200,24 @@ impl From<StoreError> for EngineError {
 }
 
 impl EngineError {
+    /// A refusal with one reason code that no policy decided (an unknown capability, an input
+    /// that fails its schema, a missing target, ...).
+    pub fn refused(
+        action: &str,
+        capability: Option<&str>,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        EngineError::Denied(Box::new(Denial {
+            action: action.to_string(),
+            capability: capability.map(str::to_string),
+            reason_codes: vec![reason.to_string()],
+            policy_ids: Vec::new(),
+            retry_after: None,
+            message: message.into(),
+        }))
+    }
+
     /// The reason codes to report (a denial's own, or one describing the error).
     pub fn reason_codes(&self) -> Vec<String> {
         match self {
@@ -444,6 +462,26 @@ impl Engine {
                 .await?;
         }
         Ok(sealed)
+    }
+
+    /// Audit a refusal in `tx` and commit it, then hand back `error` (or the store's error when
+    /// the refusal itself could not be recorded).
+    pub(crate) async fn refuse(
+        &self,
+        mut tx: Box<dyn WriteTx>,
+        refusal: EventBuilder,
+        error: EngineError,
+    ) -> EngineError {
+        let recorded = async {
+            self.append(&mut *tx, refusal).await?;
+            tx.commit().await?;
+            Ok::<(), EngineError>(())
+        }
+        .await;
+        match recorded {
+            Ok(()) => error,
+            Err(store) => store,
+        }
     }
 
     /// Decide whether a background reader (`system:snapshotter`, `system:connector:hubitat`)

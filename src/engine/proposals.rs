@@ -198,63 +198,41 @@ impl Engine {
     /// Audit a refusal about a proposal that does not exist, and say so.
     async fn refuse_missing(
         &self,
-        mut tx: Box<dyn WriteTx>,
+        tx: Box<dyn WriteTx>,
         caller: &Caller,
         action: Action,
         id: &str,
     ) -> EngineError {
-        let result = async {
-            self.append(
-                &mut *tx,
-                event(&caller.id, action.as_str(), "deny")
-                    .reasons(&["NOT_FOUND"])
-                    .detail(serde_json::json!({ "proposal_id": id })),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok::<(), EngineError>(())
-        }
-        .await;
-        match result {
-            Ok(()) => EngineError::NotFound {
-                what: "proposal",
-                id: id.to_string(),
-            },
-            Err(error) => error,
-        }
+        let refusal = event(&caller.id, action.as_str(), "deny")
+            .reasons(&["NOT_FOUND"])
+            .detail(serde_json::json!({ "proposal_id": id }));
+        let error = EngineError::NotFound {
+            what: "proposal",
+            id: id.to_string(),
+        };
+        self.refuse(tx, refusal, error).await
     }
 
     /// Audit a step the proposal's state does not allow, and say so.
     async fn refuse_state(
         &self,
-        mut tx: Box<dyn WriteTx>,
+        tx: Box<dyn WriteTx>,
         caller: &Caller,
         action: Action,
         proposal: &Proposal,
         problem: lifecycle::IllegalTransition,
     ) -> EngineError {
         let message = problem.message(&proposal.id);
-        let result = async {
-            self.append(
-                &mut *tx,
-                event(&caller.id, action.as_str(), "deny")
-                    .capability(&proposal.capability)
-                    .proposal(&proposal.id)
-                    .reasons(&["INVALID_STATE"])
-                    .detail(serde_json::json!({ "state": proposal.state, "message": message })),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok::<(), EngineError>(())
-        }
-        .await;
-        match result {
-            Ok(()) => EngineError::Conflict {
-                message,
-                help: Some(problem.help()),
-            },
-            Err(error) => error,
-        }
+        let refusal = event(&caller.id, action.as_str(), "deny")
+            .capability(&proposal.capability)
+            .proposal(&proposal.id)
+            .reasons(&["INVALID_STATE"])
+            .detail(serde_json::json!({ "state": proposal.state, "message": message }));
+        let error = EngineError::Conflict {
+            message,
+            help: Some(problem.help()),
+        };
+        self.refuse(tx, refusal, error).await
     }
 
     /// Load a proposal and its manifest for a step, inside `tx`. Refusals are audited and
@@ -271,51 +249,47 @@ impl Engine {
             return Err(self.refuse_missing(tx, caller, action, id).await);
         };
         let Some(manifest) = self.policy.manifest(&proposal.capability).cloned() else {
-            self.append(
-                &mut *tx,
-                event(&caller.id, action.as_str(), "deny")
-                    .capability(&proposal.capability)
-                    .proposal(id)
-                    .reasons(&["UNKNOWN_CAPABILITY"]),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(EngineError::Denied(Box::new(Denial {
-                action: action.as_str().into(),
-                capability: Some(proposal.capability.clone()),
-                reason_codes: vec!["UNKNOWN_CAPABILITY".into()],
-                policy_ids: Vec::new(),
-                retry_after: None,
-                message: format!(
-                    "the policy set no longer declares capability `{}`",
-                    proposal.capability
-                ),
-            })));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, action.as_str(), "deny")
+                        .capability(&proposal.capability)
+                        .proposal(id)
+                        .reasons(&["UNKNOWN_CAPABILITY"]),
+                    EngineError::refused(
+                        action.as_str(),
+                        Some(&proposal.capability),
+                        "UNKNOWN_CAPABILITY",
+                        format!(
+                            "the policy set no longer declares capability `{}`",
+                            proposal.capability
+                        ),
+                    ),
+                )
+                .await);
         };
         let expired = proposal.state.is_open()
             && crate::clock::parse_time(&proposal.expires_at).is_some_and(|expires| expires <= now);
         if expired && action != Action::Cancel && action != Action::Reject {
             self.expire_in(&mut *tx, &mut proposal, now).await?;
-            self.append(
-                &mut *tx,
-                event(&caller.id, action.as_str(), "deny")
-                    .capability(&proposal.capability)
-                    .proposal(id)
-                    .reasons(&["PROPOSAL_EXPIRED"]),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(EngineError::Denied(Box::new(Denial {
-                action: action.as_str().into(),
-                capability: Some(proposal.capability.clone()),
-                reason_codes: vec!["PROPOSAL_EXPIRED".into()],
-                policy_ids: Vec::new(),
-                retry_after: None,
-                message: format!(
-                    "proposal `{id}` expired at {} before it was executed",
-                    proposal.expires_at
-                ),
-            })));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, action.as_str(), "deny")
+                        .capability(&proposal.capability)
+                        .proposal(id)
+                        .reasons(&["PROPOSAL_EXPIRED"]),
+                    EngineError::refused(
+                        action.as_str(),
+                        Some(&proposal.capability),
+                        "PROPOSAL_EXPIRED",
+                        format!(
+                            "proposal `{id}` expired at {} before it was executed",
+                            proposal.expires_at
+                        ),
+                    ),
+                )
+                .await);
         }
         Ok((tx, proposal, manifest))
     }
@@ -419,39 +393,35 @@ impl Engine {
                 self.policy.manifests.keys().map(String::as_str),
             )
             .map_or_else(String::new, |found| format!(" (did you mean `{found}`?)"));
-            return Err(EngineError::Denied(Box::new(Denial {
-                action: "propose".into(),
-                capability: Some(request.capability.clone()),
-                reason_codes: vec!["UNKNOWN_CAPABILITY".into()],
-                policy_ids: Vec::new(),
-                retry_after: None,
-                message: format!(
+            return Err(EngineError::refused(
+                "propose",
+                Some(&request.capability),
+                "UNKNOWN_CAPABILITY",
+                format!(
                     "no capability `{}` is declared{suggestion}",
                     request.capability
                 ),
-            })));
+            ));
         };
         let hash = input_hash(&request.input);
         if let Err(problem) = validate_input(&manifest, &request.input) {
-            let mut tx = self.store.begin().await?;
-            self.append(
-                &mut *tx,
-                event(&caller.id, "propose", "deny")
-                    .capability(&manifest.id)
-                    .input_hash(&hash)
-                    .reasons(&["INPUT_INVALID"])
-                    .detail(serde_json::json!({ "problem": problem })),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(EngineError::Denied(Box::new(Denial {
-                action: "propose".into(),
-                capability: Some(manifest.id.clone()),
-                reason_codes: vec!["INPUT_INVALID".into()],
-                policy_ids: Vec::new(),
-                retry_after: None,
-                message: format!("the input does not fit `{}`: {problem}", manifest.id),
-            })));
+            let tx = self.store.begin().await?;
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, "propose", "deny")
+                        .capability(&manifest.id)
+                        .input_hash(&hash)
+                        .reasons(&["INPUT_INVALID"])
+                        .detail(serde_json::json!({ "problem": problem })),
+                    EngineError::refused(
+                        "propose",
+                        Some(&manifest.id),
+                        "INPUT_INVALID",
+                        format!("the input does not fit `{}`: {problem}", manifest.id),
+                    ),
+                )
+                .await);
         }
         let id = new_id("p")?;
         let mut proposal = Proposal {
@@ -502,27 +472,25 @@ impl Engine {
                 let approvals = tx.approvals(&existing.id).await?;
                 return Ok(self.view(existing, approvals, now));
             }
-            self.append(
-                &mut *tx,
-                event(&caller.id, "propose", "deny")
-                    .capability(&manifest.id)
-                    .input_hash(&hash)
-                    .reasons(&["IDEMPOTENCY_CONFLICT"])
-                    .detail(serde_json::json!({ "idempotency_key": key, "existing": existing.id })),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(EngineError::Denied(Box::new(Denial {
-                action: "propose".into(),
-                capability: Some(manifest.id.clone()),
-                reason_codes: vec!["IDEMPOTENCY_CONFLICT".into()],
-                policy_ids: Vec::new(),
-                retry_after: None,
-                message: format!(
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, "propose", "deny")
+                        .capability(&manifest.id)
+                        .input_hash(&hash)
+                        .reasons(&["IDEMPOTENCY_CONFLICT"])
+                        .detail(serde_json::json!({ "idempotency_key": key, "existing": existing.id })),
+                    EngineError::refused(
+                "propose",
+                Some(&manifest.id),
+                "IDEMPOTENCY_CONFLICT",
+                format!(
                     "idempotency key `{key}` was already used for `{}` by proposal `{}` with a different input or proposer",
                     manifest.id, existing.id
                 ),
-            })));
+            ),
+                )
+                .await);
         }
         let decided = self
             .decide_in(
@@ -547,17 +515,17 @@ impl Engine {
             "retry_after": decided.retry_after,
         });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                event(&caller.id, "propose", "deny")
-                    .capability(&manifest.id)
-                    .input_hash(&hash)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied_with_retry(Action::Propose, &manifest, &decided));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, "propose", "deny")
+                        .capability(&manifest.id)
+                        .input_hash(&hash)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    denied_with_retry(Action::Propose, &manifest, &decided),
+                )
+                .await);
         }
         proposal.delegation_id = decided.delegation_id.clone();
         if !request.draft {
@@ -622,17 +590,17 @@ impl Engine {
             .await?;
         let detail = serde_json::json!({ "operation": "submit", "trace": decided.trace.to_json() });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                event(&caller.id, "propose", "deny")
-                    .capability(&manifest.id)
-                    .proposal(id)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied_with_retry(Action::Propose, &manifest, &decided));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, "propose", "deny")
+                        .capability(&manifest.id)
+                        .proposal(id)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    denied_with_retry(Action::Propose, &manifest, &decided),
+                )
+                .await);
         }
         proposal.state = next;
         proposal.updated_at = crate::clock::format_time(now);
@@ -690,18 +658,18 @@ impl Engine {
             "proposer": proposal.proposer,
         });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                event(&caller.id, "approve", "deny")
-                    .capability(&manifest.id)
-                    .proposal(id)
-                    .input_hash(&proposal.input_hash)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied_with_retry(Action::Approve, &manifest, &decided));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, "approve", "deny")
+                        .capability(&manifest.id)
+                        .proposal(id)
+                        .input_hash(&proposal.input_hash)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    denied_with_retry(Action::Approve, &manifest, &decided),
+                )
+                .await);
         }
         if decided
             .valid_approvals
@@ -813,17 +781,17 @@ impl Engine {
             .await?;
         let detail = serde_json::json!({ "trace": decided.trace.to_json(), "reason": reason });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                event(&caller.id, action.as_str(), "deny")
-                    .capability(&manifest.id)
-                    .proposal(id)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied_with_retry(action, &manifest, &decided));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, action.as_str(), "deny")
+                        .capability(&manifest.id)
+                        .proposal(id)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    denied_with_retry(action, &manifest, &decided),
+                )
+                .await);
         }
         proposal.state = next;
         proposal.updated_at = crate::clock::format_time(now);
@@ -994,18 +962,18 @@ impl Engine {
             "retry_after": decided.retry_after,
         });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                event(&caller.id, "execute", "deny")
-                    .capability(&manifest.id)
-                    .proposal(id)
-                    .input_hash(&proposal.input_hash)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied_with_retry(Action::Execute, &manifest, &decided));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, "execute", "deny")
+                        .capability(&manifest.id)
+                        .proposal(id)
+                        .input_hash(&proposal.input_hash)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    denied_with_retry(Action::Execute, &manifest, &decided),
+                )
+                .await);
         }
         let executor = if manifest.target == BRAIN_TARGET {
             None
@@ -1015,28 +983,26 @@ impl Engine {
                 None => {
                     detail["problem"] =
                         Value::from(format!("target `{}` is not configured", manifest.target));
-                    self.append(
-                        &mut *tx,
-                        event(&caller.id, "execute", "error")
-                            .capability(&manifest.id)
-                            .proposal(id)
-                            .input_hash(&proposal.input_hash)
-                            .reasons(&["TARGET_NOT_CONFIGURED"])
-                            .detail(detail),
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    return Err(EngineError::Denied(Box::new(Denial {
-                        action: "execute".into(),
-                        capability: Some(manifest.id.clone()),
-                        reason_codes: vec!["TARGET_NOT_CONFIGURED".into()],
-                        policy_ids: Vec::new(),
-                        retry_after: None,
-                        message: format!(
+                    return Err(self
+                        .refuse(
+                            tx,
+                            event(&caller.id, "execute", "error")
+                                .capability(&manifest.id)
+                                .proposal(id)
+                                .input_hash(&proposal.input_hash)
+                                .reasons(&["TARGET_NOT_CONFIGURED"])
+                                .detail(detail),
+                            EngineError::refused(
+                        "execute",
+                        Some(&manifest.id),
+                        "TARGET_NOT_CONFIGURED",
+                        format!(
                             "target `{}` is not configured, so `{}` cannot execute; nothing was done",
                             manifest.target, manifest.id
                         ),
-                    })));
+                    ),
+                        )
+                        .await);
                 }
             }
         };
@@ -1219,17 +1185,17 @@ impl Engine {
             .await?;
         let detail = serde_json::json!({ "trace": decided.trace.to_json() });
         if !decided.decision.allowed {
-            self.append(
-                &mut *tx,
-                event(&caller.id, "rollback", "deny")
-                    .capability(&manifest.id)
-                    .proposal(id)
-                    .decision(&decided.decision)
-                    .detail(detail),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(denied_with_retry(Action::Rollback, &manifest, &decided));
+            return Err(self
+                .refuse(
+                    tx,
+                    event(&caller.id, "rollback", "deny")
+                        .capability(&manifest.id)
+                        .proposal(id)
+                        .decision(&decided.decision)
+                        .detail(detail),
+                    denied_with_retry(Action::Rollback, &manifest, &decided),
+                )
+                .await);
         }
         self.append(
             &mut *tx,

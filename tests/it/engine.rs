@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{PgDatabase, brain, repo, run, scrub, temp_dir};
+use crate::support::{PgDatabase, brain, copy_dir, repo, run, scrub, temp_dir};
 
 /// Capabilities the scenarios need beyond the repository's own set.
 const TEST_CAPABILITIES: &[(&str, &str)] = &[
@@ -149,18 +149,6 @@ pub struct Studio {
     pub admin: String,
     /// A daemon serving this studio, when commands go through its API (`BRAIN_SERVER`).
     pub daemon: Option<crate::support::Daemon>,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 impl Studio {

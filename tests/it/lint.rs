@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::support::{brain, repo, run, temp_dir, transcript};
+use crate::support::{brain, copy_dir, repo, run, temp_dir, transcript};
 
 /// A studio repository in `dir`: a copy of this repository's policy set and a minimal config.
 fn studio(dir: &Path, config_extra: &str) {
@@ -17,18 +17,6 @@ fn studio(dir: &Path, config_extra: &str) {
         format!("studio:\n  name: Fixture\n{config_extra}"),
     )
     .unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 fn overlay(dir: &Path, files: &[(&str, &str)]) {

@@ -2,7 +2,6 @@
 //! diffs, partial when a source fails or is denied, and fail-closed for decisions when stale.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,22 +11,10 @@ use brain::snapshot::{Builder, Record};
 use serde_json::Value;
 
 use crate::engine::{Backend, Studio};
-use crate::support::{repo, scrub};
+use crate::support::{copy_dir, repo, scrub};
 
 fn fixtures() -> std::path::PathBuf {
     repo().join("examples/studio/cloud")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 /// The demo's fixtures folded at a fixed time: the StudioState shape and counts, reviewed as a
