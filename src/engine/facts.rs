@@ -52,6 +52,8 @@ pub(crate) struct Decided {
     pub retry_after: Option<u64>,
     /// The approvals that count (valid, bound to the input, distinct approvers).
     pub valid_approvals: Vec<Approval>,
+    /// Every approval of the proposal, as read for the decision (for the answer's view).
+    pub approvals: Vec<Approval>,
     pub delegation_id: Option<String>,
 }
 
@@ -173,7 +175,7 @@ impl Engine {
                 principal.delegation = Some(resolved);
             }
         }
-        let (valid, approvers, lapsed) = match proposal {
+        let (all_approvals, valid, approvers, lapsed) = match proposal {
             Some(proposal) => {
                 let approvals = tx.approvals(&proposal.id).await?;
                 let valid = valid_approvals(&approvals, proposal, now);
@@ -182,9 +184,9 @@ impl Engine {
                     .map(|approval| approval.approver.clone())
                     .collect();
                 let lapsed = lapsed_approvals(&approvals, proposal, now);
-                (valid, approvers, lapsed)
+                (approvals, valid, approvers, lapsed)
             }
-            None => (Vec::new(), Default::default(), 0),
+            None => (Vec::new(), Vec::new(), Default::default(), 0),
         };
         let exemption_in_force = {
             let records = tx.exemptions().await?;
@@ -247,6 +249,7 @@ impl Engine {
             facts,
             retry_after,
             valid_approvals: valid,
+            approvals: all_approvals,
         })
     }
 

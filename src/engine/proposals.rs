@@ -615,7 +615,7 @@ impl Engine {
                 .detail(detail),
         )
         .await?;
-        let approvals = tx.approvals(id).await?;
+        let approvals = decided.approvals.clone();
         tx.commit().await?;
         Ok(self.view(proposal, approvals, now))
     }
@@ -724,7 +724,8 @@ impl Engine {
                 .detail(detail),
         )
         .await?;
-        let approvals = tx.approvals(id).await?;
+        let mut approvals = decided.approvals.clone();
+        approvals.push(approval);
         tx.commit().await?;
         Ok(self.view(proposal, approvals, now))
     }
@@ -807,7 +808,7 @@ impl Engine {
                 .detail(detail),
         )
         .await?;
-        let approvals = tx.approvals(id).await?;
+        let approvals = decided.approvals.clone();
         tx.commit().await?;
         Ok(self.view(proposal, approvals, now))
     }
@@ -1036,7 +1037,7 @@ impl Engine {
                 .await?;
             self.finish_in(&mut *tx, caller, &mut proposal, result, false)
                 .await?;
-            let approvals = tx.approvals(id).await?;
+            let approvals = decided.approvals.clone();
             tx.commit().await?;
             return self.outcome(proposal, approvals);
         };

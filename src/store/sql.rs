@@ -9,6 +9,11 @@ macro_rules! sql_store {
         /// A write transaction on this backend.
         pub struct $tx {
             tx: sqlx::Transaction<'static, $db>,
+            /// The chain head as this transaction last saw or made it. Appends advance it here
+            /// and `commit` writes it once, so a transaction with several events reads and
+            /// writes the head row once each.
+            head: Option<(i64, String)>,
+            head_changed: bool,
         }
 
         fn actor_from_row(row: &<$db as sqlx::Database>::Row) -> Result<$crate::store::Actor, sqlx::Error> {
@@ -467,12 +472,7 @@ macro_rules! sql_store {
                 &mut self,
                 event: $crate::audit::NewAuditEvent,
             ) -> Result<$crate::audit::AuditEvent, $crate::store::StoreError> {
-                use sqlx::Row;
-                let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                let head_seq: i64 = head.try_get("seq")?;
-                let head_hash: String = head.try_get("hash")?;
+                let (head_seq, head_hash) = $crate::store::WriteTx::audit_head(self).await?;
                 let sealed = event.seal(head_seq + 1, &head_hash);
                 let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
                 sqlx::query(&format!(
@@ -496,11 +496,8 @@ macro_rules! sql_store {
                 .bind(&sealed.hash)
                 .execute(&mut *self.tx)
                 .await?;
-                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                    .bind(sealed.seq)
-                    .bind(&sealed.hash)
-                    .execute(&mut *self.tx)
-                    .await?;
+                self.head = Some((sealed.seq, sealed.hash.clone()));
+                self.head_changed = true;
                 Ok(sealed)
             }
 
@@ -721,13 +718,28 @@ macro_rules! sql_store {
 
             async fn audit_head(&mut self) -> Result<(i64, String), $crate::store::StoreError> {
                 use sqlx::Row;
+                if let Some(head) = &self.head {
+                    return Ok(head.clone());
+                }
                 let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
                     .fetch_one(&mut *self.tx)
                     .await?;
-                Ok((row.try_get("seq")?, row.try_get("hash")?))
+                let head: (i64, String) = (row.try_get("seq")?, row.try_get("hash")?);
+                self.head = Some(head.clone());
+                Ok(head)
             }
 
-            async fn commit(self: Box<Self>) -> Result<(), $crate::store::StoreError> {
+            async fn commit(mut self: Box<Self>) -> Result<(), $crate::store::StoreError> {
+                // The head row moves with the events, in this same transaction.
+                if self.head_changed
+                    && let Some((seq, hash)) = self.head.take()
+                {
+                    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                        .bind(seq)
+                        .bind(&hash)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
                 self.tx.commit().await?;
                 Ok(())
             }
@@ -800,6 +812,8 @@ macro_rules! sql_store {
             async fn begin(&self) -> Result<Box<dyn $crate::store::WriteTx>, $crate::store::StoreError> {
                 Ok(Box::new($tx {
                     tx: self.begin_write().await?,
+                    head: None,
+                    head_changed: false,
                 }))
             }
 
