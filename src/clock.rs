@@ -36,6 +36,14 @@ pub fn human_duration(seconds: i64) -> String {
     }
 }
 
+/// A random number in `[0, 1]`, for jitter (0.5 when the system has no randomness to give).
+pub fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 2];
+    getrandom::fill(&mut bytes).map_or(0.5, |()| {
+        f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,18 +42,7 @@ fn unreachable(base: &str, detail: impl std::fmt::Display) -> EngineError {
     }))
 }
 
-/// Percent-encode one path segment (ids are plain, but names such as `target:brain` are not).
-fn segment(text: &str) -> String {
-    let mut encoded = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
+use crate::server::encode_segment as segment;
 
 impl Remote {
     pub(super) fn new(base: &str, token: String) -> Result<Self, EngineError> {

@@ -375,15 +375,7 @@ pub fn run(cli: &Cli, command: &SnapshotCommand) -> miette::Result<ExitCode> {
                             );
                         }
                         for record in &records {
-                            let documents: u64 = record.provenance["sources"]
-                                .as_array()
-                                .map(|sources| {
-                                    sources
-                                        .iter()
-                                        .filter_map(|source| source["documents_read"].as_u64())
-                                        .sum()
-                                })
-                                .unwrap_or(0);
+                            let documents: u64 = record.documents_read();
                             let count = |value: &Value| value.as_array().map_or(0, Vec::len);
                             let _ = writeln!(
                                 out,

@@ -709,10 +709,7 @@ fn backoff(limits: &Limits, attempt: u32) -> Duration {
         .first_backoff
         .saturating_mul(1 << exponent)
         .min(limits.max_backoff);
-    let mut byte = [0u8; 2];
-    let fraction = getrandom::fill(&mut byte).map_or(0.5, |()| {
-        f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
-    });
+    let fraction = crate::clock::random_fraction();
     // Half fixed, half random: never zero, never in lockstep with other clients.
     base.mul_f64(0.5 + 0.5 * fraction)
 }

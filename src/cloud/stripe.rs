@@ -115,9 +115,7 @@ impl StripeClient {
                 Err(error) if error.retryable() && attempt < self.limits.attempts => {
                     let exponent = (attempt - 1).min(10);
                     let base = self.limits.first_backoff.saturating_mul(1 << exponent);
-                    let mut byte = [0u8; 1];
-                    let fraction =
-                        getrandom::fill(&mut byte).map_or(0.5, |()| f64::from(byte[0]) / 255.0);
+                    let fraction = crate::clock::random_fraction();
                     tokio::time::sleep(base.mul_f64(0.5 + 0.5 * fraction)).await;
                 }
                 other => return other,

@@ -184,27 +184,41 @@ impl Engine {
     /// `caller` when it only reads; denials are audited, allowed reads are not (they change
     /// nothing). Operations that change something decide inside their own transaction.
     pub async fn authorize_area(&self, caller: &Caller, action: Action) -> Result<(), EngineError> {
-        let Some(resource) = Resource::of_area(action) else {
-            return Err(EngineError::invalid(
+        let tx = self.store.begin().await?;
+        // An allowed read changes nothing, so its transaction ends without an event.
+        self.area_step(tx, caller, action, &serde_json::json!({}))
+            .await
+            .map(|_| ())
+    }
+
+    /// Decide an administrative `action` (on its area) inside `tx`. A denial is audited with
+    /// `detail`, committed and returned as the error; otherwise the transaction comes back with
+    /// the decision, for the step's own allow event.
+    async fn area_step(
+        &self,
+        mut tx: Box<dyn WriteTx>,
+        caller: &Caller,
+        action: Action,
+        detail: &serde_json::Value,
+    ) -> Result<(Box<dyn WriteTx>, decide::Decision), EngineError> {
+        let resource = Resource::of_area(action).ok_or_else(|| {
+            EngineError::invalid(
                 format!("`{}` is not an administrative action", action.as_str()),
                 "use manage_actors, delegate, view or audit",
-            ));
-        };
-        let mut tx = self.store.begin().await?;
+            )
+        })?;
         let decision = self
             .decide_area_in(&mut *tx, caller, action, resource)
             .await?;
         if decision.allowed {
-            // Reading changes nothing, so an allowed read leaves no event; denials are audited.
-            return Ok(());
+            return Ok((tx, decision));
         }
-        self.append(
-            &mut *tx,
-            super::event(&caller.id, action.as_str(), "deny").decision(&decision),
-        )
-        .await?;
-        tx.commit().await?;
-        Err(super::denied(action, None, &decision))
+        let refusal = super::event(&caller.id, action.as_str(), "deny")
+            .decision(&decision)
+            .detail(detail.clone());
+        Err(self
+            .refuse(tx, refusal, super::denied(action, None, &decision))
+            .await)
     }
 
     async fn decide_area_in(
@@ -253,27 +267,11 @@ impl Engine {
                 "add a staff, human or agent actor",
             ));
         }
-        let mut tx = self.store.begin().await?;
-        let decision = self
-            .decide_area_in(
-                &mut *tx,
-                caller,
-                Action::ManageActors,
-                Resource::Area("actors"),
-            )
-            .await?;
+        let tx = self.store.begin().await?;
         let detail = serde_json::json!({ "operation": "add", "actor": id });
-        if !decision.allowed {
-            return Err(self
-                .refuse(
-                    tx,
-                    super::event(&caller.id, "manage_actors", "deny")
-                        .decision(&decision)
-                        .detail(detail),
-                    super::denied(Action::ManageActors, None, &decision),
-                )
-                .await);
-        }
+        let (mut tx, decision) = self
+            .area_step(tx, caller, Action::ManageActors, &detail)
+            .await?;
         if tx.actor(id).await?.is_some() {
             return Err(EngineError::Conflict {
                 message: format!("actor `{id}` already exists"),
@@ -312,27 +310,11 @@ impl Engine {
 
     /// Revoke an actor: its token stops working at once.
     pub async fn revoke_actor(&self, caller: &Caller, id: &str) -> Result<Actor, EngineError> {
-        let mut tx = self.store.begin().await?;
-        let decision = self
-            .decide_area_in(
-                &mut *tx,
-                caller,
-                Action::ManageActors,
-                Resource::Area("actors"),
-            )
-            .await?;
+        let tx = self.store.begin().await?;
         let detail = serde_json::json!({ "operation": "revoke", "actor": id });
-        if !decision.allowed {
-            return Err(self
-                .refuse(
-                    tx,
-                    super::event(&caller.id, "manage_actors", "deny")
-                        .decision(&decision)
-                        .detail(detail),
-                    super::denied(Action::ManageActors, None, &decision),
-                )
-                .await);
-        }
+        let (mut tx, decision) = self
+            .area_step(tx, caller, Action::ManageActors, &detail)
+            .await?;
         if id == caller.id {
             return Err(EngineError::invalid(
                 "an actor cannot revoke itself",
@@ -421,15 +403,7 @@ impl Engine {
                 "pass a future expiry such as `--expires 7d`",
             ));
         }
-        let mut tx = self.store.begin().await?;
-        let decision = self
-            .decide_area_in(
-                &mut *tx,
-                caller,
-                Action::Delegate,
-                Resource::Area("delegations"),
-            )
-            .await?;
+        let tx = self.store.begin().await?;
         let delegation = Delegation {
             id: new_id("d")?,
             agent: agent.to_string(),
@@ -449,17 +423,9 @@ impl Engine {
             "scopes": delegation.scopes,
             "expires_at": delegation.expires_at,
         });
-        if !decision.allowed {
-            return Err(self
-                .refuse(
-                    tx,
-                    super::event(&caller.id, "delegate", "deny")
-                        .decision(&decision)
-                        .detail(detail),
-                    super::denied(Action::Delegate, None, &decision),
-                )
-                .await);
-        }
+        let (mut tx, decision) = self
+            .area_step(tx, caller, Action::Delegate, &detail)
+            .await?;
         for (id, role) in [(agent, "agent"), (owner, "owner")] {
             match tx.actor(id).await? {
                 None => {
@@ -505,27 +471,11 @@ impl Engine {
         caller: &Caller,
         id: &str,
     ) -> Result<Delegation, EngineError> {
-        let mut tx = self.store.begin().await?;
-        let decision = self
-            .decide_area_in(
-                &mut *tx,
-                caller,
-                Action::Delegate,
-                Resource::Area("delegations"),
-            )
-            .await?;
+        let tx = self.store.begin().await?;
         let detail = serde_json::json!({ "operation": "revoke", "delegation": id });
-        if !decision.allowed {
-            return Err(self
-                .refuse(
-                    tx,
-                    super::event(&caller.id, "delegate", "deny")
-                        .decision(&decision)
-                        .detail(detail),
-                    super::denied(Action::Delegate, None, &decision),
-                )
-                .await);
-        }
+        let (mut tx, decision) = self
+            .area_step(tx, caller, Action::Delegate, &detail)
+            .await?;
         let now = crate::clock::format_time(crate::clock::now());
         if !tx.revoke_delegation(id, &now, &caller.id).await? {
             let exists = tx

@@ -235,6 +235,26 @@ impl Engine {
         self.refuse(tx, refusal, error).await
     }
 
+    /// Decide `action` by `caller` on an existing proposal: about its owner's resources, with
+    /// its proposer standing as the proposer.
+    async fn decide_on(
+        &self,
+        tx: &mut dyn WriteTx,
+        caller: &Caller,
+        action: Action,
+        proposal: &Proposal,
+        manifest: &Manifest,
+        now: DateTime<Utc>,
+    ) -> Result<Decided, EngineError> {
+        let subject = Subject {
+            manifest,
+            proposal: Some(proposal),
+            owner: &proposal.owner,
+            proposer: None,
+        };
+        self.decide_in(tx, caller, action, &subject, now).await
+    }
+
     /// Load a proposal and its manifest for a step, inside `tx`. Refusals are audited and
     /// committed, and returned as the error.
     async fn load_for_step(
@@ -639,18 +659,7 @@ impl Engine {
                 .await);
         }
         let decided = self
-            .decide_in(
-                &mut *tx,
-                caller,
-                Action::Approve,
-                &Subject {
-                    manifest: &manifest,
-                    proposal: Some(&proposal),
-                    owner: &proposal.owner.clone(),
-                    proposer: None,
-                },
-                now,
-            )
+            .decide_on(&mut *tx, caller, Action::Approve, &proposal, &manifest, now)
             .await?;
         let mut detail = serde_json::json!({
             "trace": decided.trace.to_json(),
@@ -767,18 +776,7 @@ impl Engine {
             }
         };
         let decided = self
-            .decide_in(
-                &mut *tx,
-                caller,
-                action,
-                &Subject {
-                    manifest: &manifest,
-                    proposal: Some(&proposal),
-                    owner: &proposal.owner.clone(),
-                    proposer: None,
-                },
-                now,
-            )
+            .decide_on(&mut *tx, caller, action, &proposal, &manifest, now)
             .await?;
         let detail = serde_json::json!({ "trace": decided.trace.to_json(), "reason": reason });
         if !decided.decision.allowed {
@@ -852,18 +850,7 @@ impl Engine {
             .load_for_step(tx, caller, Action::Execute, id, now)
             .await?;
         let decided = self
-            .decide_in(
-                &mut *tx,
-                caller,
-                Action::Execute,
-                &Subject {
-                    manifest: &manifest,
-                    proposal: Some(&proposal),
-                    owner: &proposal.owner.clone(),
-                    proposer: None,
-                },
-                now,
-            )
+            .decide_on(&mut *tx, caller, Action::Execute, &proposal, &manifest, now)
             .await?;
         let state_problem = lifecycle::next(proposal.state, Step::StartExecution)
             .err()
@@ -914,18 +901,7 @@ impl Engine {
             .load_for_step(tx, caller, Action::Execute, id, now)
             .await?;
         let decided = self
-            .decide_in(
-                &mut *tx,
-                caller,
-                Action::Execute,
-                &Subject {
-                    manifest: &manifest,
-                    proposal: Some(&proposal),
-                    owner: &proposal.owner.clone(),
-                    proposer: None,
-                },
-                now,
-            )
+            .decide_on(&mut *tx, caller, Action::Execute, &proposal, &manifest, now)
             .await?;
         // An exemption in force stands in for the approvals, so a pending proposal may run.
         let exempted =
@@ -1171,16 +1147,12 @@ impl Engine {
                 .await);
         }
         let decided = self
-            .decide_in(
+            .decide_on(
                 &mut *tx,
                 caller,
                 Action::Rollback,
-                &Subject {
-                    manifest: &manifest,
-                    proposal: Some(&proposal),
-                    owner: &proposal.owner.clone(),
-                    proposer: None,
-                },
+                &proposal,
+                &manifest,
                 now,
             )
             .await?;

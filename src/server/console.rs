@@ -98,18 +98,7 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// Percent-encode a value for a query string or path segment.
-fn url_encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+use super::encode_segment as url_encode;
 
 impl Sessions {
     fn open(&self, caller: Caller, ttl: chrono::Duration) -> Option<(String, String)> {
@@ -821,6 +810,7 @@ async fn proposal_page(
         }
         actions.push_str(&format!("<form method=\"post\" action=\"/proposals/{path_id}/execute\" class=\"action\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\" id=\"execute\">Execute</button></form>"));
         actions.push_str(&format!("<form method=\"post\" action=\"/proposals/{path_id}/reject\" class=\"action\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label for=\"reason\">Reason</label><input type=\"text\" id=\"reason\" name=\"reason\" required maxlength=\"500\"><button type=\"submit\" id=\"reject\" class=\"danger\">Reject</button></form>"));
+        actions.push_str(&format!("<form method=\"post\" action=\"/proposals/{path_id}/cancel\" class=\"action\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label for=\"cancel-reason\">Why cancel (optional)</label><input type=\"text\" id=\"cancel-reason\" name=\"reason\" maxlength=\"500\"><button type=\"submit\" id=\"cancel\">Cancel the proposal</button></form>"));
     }
     let outcome = proposal
         .outcome
@@ -950,22 +940,7 @@ async fn reject(
     Path(id): Path<String>,
     checked: Checked<CommentForm>,
 ) -> Response {
-    let result = state
-        .engine
-        .close(
-            &checked.viewer.caller,
-            &id,
-            Action::Reject,
-            checked.form.reason.as_deref(),
-        )
-        .await;
-    finish(
-        &state,
-        &checked.viewer,
-        result,
-        format!("rejected {id}"),
-        format!("/proposals/{}", url_encode(&id)),
-    )
+    close(&state, &id, checked, Action::Reject).await
 }
 
 async fn cancel(
@@ -973,21 +948,36 @@ async fn cancel(
     Path(id): Path<String>,
     checked: Checked<CommentForm>,
 ) -> Response {
+    close(&state, &id, checked, Action::Cancel).await
+}
+
+/// Reject or cancel a proposal for the session, with the form's reason.
+async fn close(
+    state: &AppState,
+    id: &str,
+    checked: Checked<CommentForm>,
+    action: Action,
+) -> Response {
     let result = state
         .engine
         .close(
             &checked.viewer.caller,
-            &id,
-            Action::Cancel,
+            id,
+            action,
             checked.form.reason.as_deref(),
         )
         .await;
+    let done = if action == Action::Reject {
+        "rejected"
+    } else {
+        "cancelled"
+    };
     finish(
-        &state,
+        state,
         &checked.viewer,
         result,
-        format!("cancelled {id}"),
-        format!("/proposals/{}", url_encode(&id)),
+        format!("{done} {id}"),
+        format!("/proposals/{}", url_encode(id)),
     )
 }
 

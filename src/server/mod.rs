@@ -49,6 +49,19 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
+/// Percent-encode one URL path segment or query value (unreserved bytes stay as they are).
+pub fn encode_segment(text: &str) -> String {
+    let mut encoded = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 /// Every route of the daemon.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -345,10 +358,7 @@ async fn snapshot_schedule(state: AppState) {
     loop {
         let jitter = schedule.jitter.0.as_secs_f64();
         if jitter > 0.0 {
-            let mut byte = [0u8; 2];
-            let fraction = getrandom::fill(&mut byte).map_or(0.5, |()| {
-                f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
-            });
+            let fraction = crate::clock::random_fraction();
             tokio::time::sleep(Duration::from_secs_f64(jitter * fraction)).await;
         }
         let started = Instant::now();
@@ -358,15 +368,7 @@ async fn snapshot_schedule(state: AppState) {
             .await
         {
             Ok(record) => {
-                let documents = record.provenance["sources"]
-                    .as_array()
-                    .map(|sources| {
-                        sources
-                            .iter()
-                            .filter_map(|source| source["documents_read"].as_u64())
-                            .sum()
-                    })
-                    .unwrap_or(0);
+                let documents = record.documents_read();
                 let drift = record.drift.as_array().map_or(0, Vec::len) as u64;
                 state.metrics.record_snapshot(
                     started.elapsed().as_secs_f64(),

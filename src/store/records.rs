@@ -127,3 +127,18 @@ pub struct SnapshotRecord {
     /// `[{collection, local, cloud, difference}]` beyond the configured tolerance.
     pub drift: Value,
 }
+
+impl SnapshotRecord {
+    /// Documents the snapshot read, over all its sources.
+    pub fn documents_read(&self) -> u64 {
+        self.provenance["sources"]
+            .as_array()
+            .map(|sources| {
+                sources
+                    .iter()
+                    .filter_map(|source| source["documents_read"].as_u64())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}

@@ -413,6 +413,21 @@ async fn every_form_checks_csrf_and_every_action_is_the_engines_decision() {
         .await;
     assert!(page.html.contains("revoked"), "{}", page.html);
 
+    // A proposer cancels their own proposal from its page.
+    let mine = api.propose(&api.bob, "no longer needed").await;
+    let page = bob
+        .submit(
+            &format!("/proposals/{mine}/cancel"),
+            &[("reason", "fixed it myself")],
+        )
+        .await;
+    assert!(
+        page.html.contains(&format!("cancelled {mine}")),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("state-cancelled"));
+
     // The audit page pages and filters; every step above is there, and verify passes.
     let audit = bob.get("/audit?decision=deny").await;
     assert!(audit.html.contains("SELF_APPROVAL_FORBIDDEN"));
