@@ -5,6 +5,7 @@
 //! internal error (including an invalid config).
 
 mod audit;
+mod backup;
 mod config;
 mod governance;
 mod init;
@@ -128,6 +129,13 @@ pub enum Command {
     /// Compute and inspect StudioState snapshots (derived from the cloud).
     #[command(subcommand)]
     Snapshot(snapshot::SnapshotCommand),
+    /// Write a signed backup bundle: the audit log and the Engine's records.
+    Backup(backup::BackupArgs),
+    /// Recreate local state in an empty store from a backup bundle, then recompute StudioState.
+    Rebuild(backup::RebuildArgs),
+    /// Remove derived artifacts past their TTL (`retention` in brain.yaml).
+    #[command(subcommand)]
+    Retention(backup::RetentionCommand),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -169,6 +177,9 @@ pub fn run() -> ExitCode {
         Command::KillSwitch(ref args) => governance::kill_switch(&cli, args),
         Command::Audit(ref command) => audit::run(&cli, command),
         Command::Snapshot(ref command) => snapshot::run(&cli, command),
+        Command::Backup(ref args) => backup::backup(&cli, args),
+        Command::Rebuild(ref args) => backup::rebuild(&cli, args),
+        Command::Retention(ref command) => backup::retention(&cli, command),
     };
     match result {
         Ok(code) => code,

@@ -81,9 +81,37 @@ pub(super) fn engine_for(
     ))
 }
 
-/// The executors of the targets the config sets up.
-pub(super) fn executors_for(_config: &LoadedConfig) -> Executors {
-    Executors::new()
+/// The executors of the targets the config sets up: a `kind: firestore`, `mode: write`
+/// connector is the ops-note target, writing through `cloud.firestore`. A target whose client
+/// cannot be built is left out, so its executions refuse with TARGET_NOT_CONFIGURED.
+pub(crate) fn executors_for(config: &LoadedConfig) -> Executors {
+    use crate::config::{ConnectorKind, ConnectorMode};
+    let mut executors = Executors::new();
+    let Some(firestore) = &config.config.cloud.firestore else {
+        return executors;
+    };
+    for connector in &config.config.connectors {
+        if connector.kind != ConnectorKind::Firestore
+            || connector.mode != ConnectorMode::Write
+            || !connector.enabled
+        {
+            continue;
+        }
+        match crate::cloud::firestore_client(firestore) {
+            Ok(client) => {
+                executors =
+                    executors.with(Arc::new(crate::cloud::ops_notes::OpsNoteExecutor::new(
+                        &connector.id,
+                        client,
+                        connector.ops_notes.clone().unwrap_or_default(),
+                    )));
+            }
+            Err(problem) => {
+                tracing::error!(target = %connector.id, problem = %problem, "the Firestore write target cannot be used");
+            }
+        }
+    }
+    executors
 }
 
 /// The caller's token: `--token-file`, else `BRAIN_TOKEN`.

@@ -13,8 +13,11 @@
 //!   otherwise a service account's RS256 JWT exchanged for an access token, cached and renewed
 //!   five minutes before it expires.
 //!
-//! Architecture Invariant: the source built here only reads; nothing in it writes, and no
-//! credential ever appears in an error or a log line.
+//! - Writes: `commit` exists for the ops-note target (`ops_notes.rs`) alone.
+//!
+//! Architecture Invariant: the source built here only reads; the one write (`commit`) is
+//! called only by the ops-note executor, and no credential ever appears in an error or a log
+//! line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -661,6 +664,23 @@ impl FirestoreClient {
             }
         }
         Ok(names.iter().map(|name| found.remove(name)).collect())
+    }
+
+    /// The full resource name of a document by its path relative to the documents root.
+    pub fn document_name(&self, relative: &str) -> String {
+        format!("{}/{relative}", self.documents_path())
+    }
+
+    /// One atomic `:commit` of `writes` (Firestore `Write` objects); the answer's
+    /// `writeResults` and `commitTime`. Only the ops-note write target calls it.
+    pub async fn commit(&self, writes: &[Value]) -> Result<Value, FirestoreError> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("{}:commit", self.documents_path()),
+            &[],
+            Some(&json!({ "writes": writes })),
+        )
+        .await
     }
 
     /// The number of documents in `collection`, counted by Firestore itself.

@@ -5,11 +5,15 @@
 //!   and tests);
 //! - Firestore and Stripe readers speak their REST APIs.
 //!
+//! The one write brain makes to the cloud lives apart from the sources, in [`ops_notes`]: the
+//! Firestore target of the ops-note pilot, called only by the Engine's executions.
+//!
 //! Architecture Invariant: no source has a method that writes; a read error is an error, never
 //! an empty collection.
 
 pub mod firestore;
 pub mod fixtures;
+pub mod ops_notes;
 pub mod stripe;
 
 use async_trait::async_trait;

@@ -64,7 +64,60 @@ pub struct Config {
     #[serde(default)]
     pub audit: AuditConfig,
     #[serde(default)]
+    pub backup: BackupConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
     pub lint: LintConfig,
+}
+
+/// Backups: signed bundles of the audit log and the Engine's records (`brain backup`, and
+/// `schedules.backup` inside `brain serve`), from which `brain rebuild` restores.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where bundles are written, one directory each. Defaults to `backups` in the data
+    /// directory; relative to brain.yaml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// How many bundles to keep; older ones are removed after a new one is written.
+    #[serde(default = "default_backup_keep")]
+    #[schemars(range(min = 1))]
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            keep: default_backup_keep(),
+        }
+    }
+}
+
+fn default_backup_keep() -> usize {
+    14
+}
+
+/// How long derived artifacts are kept (`brain retention run`, and `schedules.retention`
+/// inside `brain serve`). Unset means kept forever.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// StudioState snapshots older than this are deleted (the newest is always kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<Duration>,
+    /// Field-by-field diffs stored with snapshots older than this are cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diffs: Option<Duration>,
+    /// Closed proposals older than this lose their input and plan (the input hash, the
+    /// outcome and the audit trail stay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_payloads: Option<Duration>,
+    /// Audit events older than this are pruned, but only up to a signed checkpoint covered by
+    /// a verified backup bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_events: Option<Duration>,
 }
 
 /// The audit log's signed checkpoints.
@@ -328,6 +381,75 @@ pub struct ConnectorConfig {
     pub poll_interval: Duration,
     #[serde(default = "default_request_timeout")]
     pub timeout: Duration,
+    /// Where the Firestore write target appends ops notes (kind `firestore`, mode `write`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_notes: Option<OpsNotesConfig>,
+}
+
+/// The ops-note write pilot: the collection notes are appended to and the field names used.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpsNotesConfig {
+    /// A top-level collection id.
+    #[serde(default = "default_ops_notes_collection")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub collection: String,
+    #[serde(default)]
+    pub fields: OpsNoteFields,
+}
+
+impl Default for OpsNotesConfig {
+    fn default() -> Self {
+        Self {
+            collection: default_ops_notes_collection(),
+            fields: OpsNoteFields::default(),
+        }
+    }
+}
+
+fn default_ops_notes_collection() -> String {
+    "opsNotes".into()
+}
+
+/// The field names of an ops note document.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsNoteFields {
+    /// The note's text.
+    pub text: String,
+    /// The batch the note is about, when the input names one.
+    pub batch_id: String,
+    /// Who proposed the note.
+    pub author: String,
+    /// When brain wrote it (a Firestore timestamp).
+    pub created_at: String,
+    /// The audit linkage: proposal id, approval ids, audit event hash.
+    pub linkage: String,
+}
+
+impl Default for OpsNoteFields {
+    fn default() -> Self {
+        Self {
+            text: "text".into(),
+            batch_id: "batchId".into(),
+            author: "author".into(),
+            created_at: "createdAt".into(),
+            linkage: "brain".into(),
+        }
+    }
+}
+
+impl OpsNoteFields {
+    /// Every field name with its key, in document order.
+    pub fn all(&self) -> [(&'static str, &str); 5] {
+        [
+            ("text", &self.text),
+            ("batch_id", &self.batch_id),
+            ("author", &self.author),
+            ("created_at", &self.created_at),
+            ("linkage", &self.linkage),
+        ]
+    }
 }
 
 fn default_true() -> bool {
@@ -571,6 +693,14 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 impl LoadedConfig {
+    /// Where backup bundles go: `backup.dir`, else `backups` in the data directory.
+    pub fn backup_dir(&self) -> PathBuf {
+        match &self.config.backup.dir {
+            Some(dir) => normalize(&self.base_dir.join(dir)),
+            None => self.data_dir.join("backups"),
+        }
+    }
+
     pub fn policies_dir(&self) -> PathBuf {
         normalize(&self.base_dir.join(&self.config.policy.policies))
     }
@@ -994,8 +1124,90 @@ impl Check<'_> {
         }
     }
 
+    /// The Firestore write target: it writes through `cloud.firestore`, and its ops-note
+    /// collection and field names must be usable as Firestore ids.
+    fn check_ops_notes(
+        &self,
+        connector: &ConnectorConfig,
+        pointer: &str,
+        firestore_configured: bool,
+        findings: &mut Vec<Finding>,
+    ) {
+        let is_write_target =
+            connector.kind == ConnectorKind::Firestore && connector.mode == ConnectorMode::Write;
+        if is_write_target && !firestore_configured {
+            findings.push(
+                self.at_value(
+                    Finding::error(
+                        "config::connector",
+                        format!(
+                            "connector `{}` writes to Firestore, but `cloud.firestore` is not configured",
+                            connector.id
+                        ),
+                    ),
+                    &format!("{pointer}/kind"),
+                    "no Firestore project to write to",
+                )
+                .with_help("add `cloud.firestore.project_id` (and `credentials`, or set FIRESTORE_EMULATOR_HOST)"),
+            );
+        }
+        let Some(notes) = &connector.ops_notes else {
+            return;
+        };
+        if !is_write_target {
+            findings.push(
+                self.at_key(
+                    Finding::error(
+                        "config::connector",
+                        format!(
+                            "connector `{}` has `ops_notes`, which only a Firestore connector in `mode: write` uses",
+                            connector.id
+                        ),
+                    ),
+                    &format!("{pointer}/ops_notes"),
+                    "not used here",
+                )
+                .with_help("remove `ops_notes`, or make this a `kind: firestore`, `mode: write` connector"),
+            );
+        }
+        let mut names = HashSet::new();
+        for (key, name) in notes.fields.all() {
+            let valid = !name.is_empty()
+                && !name.starts_with("__")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            let field_pointer = format!("{pointer}/ops_notes/fields/{key}");
+            if !valid {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!("`{name}` is not a plain Firestore field name"),
+                        ),
+                        &field_pointer,
+                        "letters, digits and `_`, not starting with a digit or `__`",
+                    )
+                    .with_help("use a simple name such as `createdAt`"),
+                );
+            } else if !names.insert(name.to_string()) {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!("the field name `{name}` is used twice in `ops_notes.fields`"),
+                        ),
+                        &field_pointer,
+                        "used before",
+                    )
+                    .with_help("give every ops-note field its own name"),
+                );
+            }
+        }
+    }
+
     fn check_connectors(&self, config: &mut Config, findings: &mut Vec<Finding>) {
         let mut seen = HashSet::new();
+        let firestore_configured = config.cloud.firestore.is_some();
         for (index, connector) in config.connectors.iter_mut().enumerate() {
             let pointer = format!("/connectors/{index}");
             if self.already_reported(&pointer) {
@@ -1075,6 +1287,7 @@ impl Check<'_> {
                     .with_help("add the Maker API app id shown in the hub's Maker API page, such as `app_id: \"12\"`"),
                 );
             }
+            self.check_ops_notes(connector, &pointer, firestore_configured, findings);
             match &mut connector.token {
                 Some(token) => self.resolve_secret(token, &format!("{pointer}/token"), findings),
                 None if connector.kind.is_physical() => findings.push(

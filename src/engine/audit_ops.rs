@@ -19,6 +19,10 @@ pub struct AuditVerification {
     pub report: VerifyReport,
     /// The public key checkpoints must be signed with.
     pub public_key: String,
+    /// Events at and below this were pruned by retention; the chain is verified from the
+    /// signed prune point there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_through: Option<i64>,
 }
 
 /// An export, ready to be written to a directory.
@@ -50,10 +54,26 @@ impl Engine {
         &self,
         mut progress: impl FnMut(i64, i64),
     ) -> Result<AuditVerification, EngineError> {
-        let checkpoints = self.store.checkpoints().await?;
+        let public_key = self.signer.public_key_hex();
+        let prune = self.store.audit_prunes().await?.pop();
+        let mut prune_problem = None;
+        let (start_seq, start_hash) = match &prune {
+            Some(prune) => {
+                prune_problem = super::retention::check_prune(prune, &public_key).err();
+                (prune.through_seq, prune.hash.clone())
+            }
+            None => (0, GENESIS_HASH.to_string()),
+        };
+        let checkpoints: Vec<Checkpoint> = self
+            .store
+            .checkpoints()
+            .await?
+            .into_iter()
+            .filter(|checkpoint| checkpoint.seq > start_seq)
+            .collect();
         let (head_seq, head_hash) = self.store.audit_head().await?;
-        let mut verifier = LogVerifier::full(&checkpoints);
-        let mut after = 0;
+        let mut verifier = LogVerifier::new(start_seq, &start_hash, &checkpoints);
+        let mut after = start_seq;
         loop {
             let page = self.store.audit_events(after, PAGE).await?;
             let Some(last) = page.last() else {
@@ -66,13 +86,21 @@ impl Engine {
                 break;
             }
         }
-        let public_key = self.signer.public_key_hex();
-        let report = verifier.finish(
+        let mut report = verifier.finish(
             &checkpoints,
             Some(&public_key),
             Some((head_seq, head_hash.as_str())),
         );
-        Ok(AuditVerification { report, public_key })
+        if let Some(problem) = prune_problem {
+            report.ok = false;
+            report.first_bad_seq = report.first_bad_seq.or(Some(start_seq));
+            report.problems.insert(0, problem);
+        }
+        Ok(AuditVerification {
+            report,
+            public_key,
+            pruned_through: prune.map(|prune| prune.through_seq),
+        })
     }
 
     /// Build an export bundle of the events with `seq >= from_seq` (all of them by default),
@@ -84,8 +112,29 @@ impl Engine {
         records: Option<serde_json::Value>,
     ) -> Result<AuditExport, EngineError> {
         self.authorize_area(caller, Action::Audit).await?;
-        let from_seq = from_seq.unwrap_or(1).max(1);
-        let prev_hash = if from_seq == 1 {
+        self.export_bundle(caller, from_seq.unwrap_or(1).max(1), None, records)
+            .await
+    }
+
+    /// The bundle of events `from_seq..=to_seq` (to the head by default) with `records`,
+    /// audited as an export by `caller`, who was authorized already.
+    pub(super) async fn export_bundle(
+        &self,
+        caller: &Caller,
+        from_seq: i64,
+        to_seq: Option<i64>,
+        records: Option<serde_json::Value>,
+    ) -> Result<AuditExport, EngineError> {
+        // After pruning, the log starts above the newest prune point.
+        let prune = self.store.audit_prunes().await?.pop();
+        let from_seq = match &prune {
+            Some(prune) => from_seq.max(prune.through_seq + 1),
+            None => from_seq,
+        };
+        let prev_hash = if let Some(prune) = prune.filter(|prune| prune.through_seq == from_seq - 1)
+        {
+            prune.hash
+        } else if from_seq == 1 {
             GENESIS_HASH.to_string()
         } else {
             self.store
@@ -110,6 +159,12 @@ impl Engine {
             after = last.seq;
             let full = i64::try_from(page.len()).unwrap_or(0) == PAGE;
             events.extend(page);
+            if let Some(to_seq) = to_seq
+                && after >= to_seq
+            {
+                events.retain(|event| event.seq <= to_seq);
+                break;
+            }
             if !full {
                 break;
             }

@@ -47,8 +47,14 @@ pub trait Executor: Send + Sync {
     /// The target id capabilities name (`firestore`).
     fn target(&self) -> &str;
 
-    /// The dry-run plan: exactly what `execute` would do, without doing it.
-    async fn plan(&self, proposal: &Proposal, manifest: &Manifest) -> Result<Value, ExecError>;
+    /// The dry-run plan: exactly what `execute` would do, without doing it, with the approvals
+    /// in force now (none yet when the proposal is made).
+    async fn plan(
+        &self,
+        proposal: &Proposal,
+        manifest: &Manifest,
+        approval_ids: &[String],
+    ) -> Result<Value, ExecError>;
 
     /// Do it. Returns what the target reports (ids, times), kept as the proposal's outcome.
     async fn execute(&self, request: &ExecutionRequest<'_>) -> Result<Value, ExecError>;

@@ -12,6 +12,7 @@
 //! delegations, exemptions, quotas) are read inside the transaction that acts on the decision.
 
 mod audit_ops;
+pub mod backup;
 pub mod executor;
 pub mod exemptions;
 pub mod explain;
@@ -20,6 +21,7 @@ pub mod identity;
 pub mod keys;
 pub mod lifecycle;
 pub mod proposals;
+pub mod retention;
 pub mod snapshots;
 mod switches;
 

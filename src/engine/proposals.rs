@@ -469,7 +469,7 @@ impl Engine {
             failure: None,
         };
         // The plan comes from the target, outside the transaction: no lock is held over I/O.
-        let (plan, plan_error) = self.plan(&proposal, &manifest).await;
+        let (plan, plan_error) = self.plan(&proposal, &manifest, &[]).await;
         proposal.plan = plan.or_else(|| {
             plan_error
                 .as_ref()
@@ -816,6 +816,7 @@ impl Engine {
         &self,
         proposal: &Proposal,
         manifest: &Manifest,
+        approval_ids: &[String],
     ) -> (Option<Value>, Option<String>) {
         if manifest.target == BRAIN_TARGET {
             return (Some(internal_plan(proposal, manifest)), None);
@@ -834,7 +835,7 @@ impl Engine {
                     manifest.target
                 )),
             ),
-            Some(executor) => match executor.plan(proposal, manifest).await {
+            Some(executor) => match executor.plan(proposal, manifest, approval_ids).await {
                 Ok(plan) => (Some(plan), None),
                 Err(error) => (None, Some(error.message)),
             },
@@ -878,7 +879,8 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
-        let (plan, plan_error) = self.plan(&proposal, &manifest).await;
+        let approval_ids = approval_ids_of(&decided.valid_approvals);
+        let (plan, plan_error) = self.plan(&proposal, &manifest, &approval_ids).await;
         Ok(DryRun {
             proposal_id: id.to_string(),
             state: proposal.state,

@@ -38,6 +38,11 @@ const SQLITE: &[Migration] = &[
         name: "snapshots",
         sql: include_str!("../../migrations/sqlite/0003_snapshots.sql"),
     },
+    Migration {
+        version: 4,
+        name: "retention",
+        sql: include_str!("../../migrations/sqlite/0004_retention.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -55,6 +60,11 @@ const POSTGRES: &[Migration] = &[
         version: 3,
         name: "snapshots",
         sql: include_str!("../../migrations/postgres/0003_snapshots.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "retention",
+        sql: include_str!("../../migrations/postgres/0004_retention.sql"),
     },
 ];
 

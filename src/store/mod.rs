@@ -27,8 +27,8 @@ use crate::config::LoadedConfig;
 pub use migrations::{Migration, MigrationStatus, migrations_for};
 pub use postgres::PostgresStore;
 pub use records::{
-    Approval, AuditFilter, Checkpoint, Delegation, ExemptionRecord, Proposal, ProposalFilter,
-    SnapshotRecord,
+    Approval, AuditFilter, AuditPrune, Checkpoint, Delegation, ExemptionRecord, Proposal,
+    ProposalFilter, SnapshotRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -161,6 +161,9 @@ pub trait WriteTx: Send {
     async fn kv_set(&mut self, entry: &KvEntry) -> Result<(), StoreError>;
     /// Append an event to the hash chain and return it sealed.
     async fn append_audit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, StoreError>;
+    /// Append an event sealed elsewhere (restoring a verified bundle): it must follow the
+    /// current head, so the chain stays whole.
+    async fn restore_audit(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
     async fn actor(&mut self, id: &str) -> Result<Option<Actor>, StoreError>;
     /// How many actors of `kind` are not revoked.
     async fn count_live_actors(&mut self, kind: &str) -> Result<i64, StoreError>;
@@ -191,6 +194,23 @@ pub trait WriteTx: Send {
         since: &str,
     ) -> Result<Vec<AuditEvent>, StoreError>;
     async fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+    /// Retention: delete snapshots computed before `before`, never the newest.
+    async fn prune_snapshots(&mut self, before: &str) -> Result<u64, StoreError>;
+    /// Retention: clear the stored diffs of snapshots computed before `before`.
+    async fn clear_snapshot_diffs(&mut self, before: &str) -> Result<u64, StoreError>;
+    /// Retention: replace the input (with `marker`) and plan of closed proposals last changed
+    /// before `before`.
+    async fn prune_proposal_payloads(
+        &mut self,
+        before: &str,
+        marker: &str,
+    ) -> Result<u64, StoreError>;
+    async fn audit_prunes(&mut self) -> Result<Vec<AuditPrune>, StoreError>;
+    /// Record a prune point and delete the events at and below it (the schema allows no other
+    /// delete).
+    async fn prune_audit(&mut self, prune: &AuditPrune) -> Result<u64, StoreError>;
+    /// Restore a prune point into an empty log: the chain continues from its hash.
+    async fn restore_prune(&mut self, prune: &AuditPrune) -> Result<(), StoreError>;
     async fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, StoreError>;
     async fn insert_snapshot(&mut self, snapshot: &SnapshotRecord) -> Result<(), StoreError>;
     /// The newest snapshot (freshness is decided on it).
@@ -225,6 +245,8 @@ pub trait Store: Send + Sync {
     async fn approvals(&self, proposal_id: &str) -> Result<Vec<Approval>, StoreError>;
     async fn exemptions(&self) -> Result<Vec<ExemptionRecord>, StoreError>;
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// The prune points, oldest first.
+    async fn audit_prunes(&self) -> Result<Vec<AuditPrune>, StoreError>;
     /// Snapshots, newest first, at most `limit`.
     async fn snapshots(&self, limit: i64) -> Result<Vec<SnapshotRecord>, StoreError>;
     async fn snapshot(&self, id: &str) -> Result<Option<SnapshotRecord>, StoreError>;

@@ -89,6 +89,25 @@ pub struct Checkpoint {
     pub signature: String,
 }
 
+/// A prune point: audit events at and below `through_seq` were removed by retention, after a
+/// verified backup bundle held them. Signed with the audit key, so it cannot be forged to hide
+/// a deletion; `brain audit verify` starts the chain from the newest one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AuditPrune {
+    pub through_seq: i64,
+    /// The hash of event `through_seq`, which `checkpoint` signs.
+    pub hash: String,
+    pub checkpoint: Checkpoint,
+    /// The backup bundle that holds the pruned events.
+    pub bundle: String,
+    pub bundle_events_sha256: String,
+    pub at: String,
+    pub by: String,
+    pub public_key: String,
+    /// Signature over the record's canonical JSON without this field.
+    pub signature: String,
+}
+
 /// Which proposals to list.
 #[derive(Debug, Clone, Default)]
 pub struct ProposalFilter {

@@ -16,6 +16,54 @@ macro_rules! sql_store {
             head_changed: bool,
         }
 
+        impl $tx {
+            async fn insert_prune(&mut self, prune: &$crate::store::AuditPrune) -> Result<(), $crate::store::StoreError> {
+                let record = serde_json::to_string(prune).map_err(|error| {
+                    $crate::store::StoreError::Corrupt(format!("cannot encode a prune record: {error}"))
+                })?;
+                sqlx::query("INSERT INTO audit_prunes (through_seq, hash, record, at) VALUES ($1, $2, $3, $4)")
+                    .bind(prune.through_seq)
+                    .bind(&prune.hash)
+                    .bind(record)
+                    .bind(&prune.at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// Insert a sealed event and make it the chain head.
+            async fn insert_sealed(
+                &mut self,
+                sealed: &$crate::audit::AuditEvent,
+            ) -> Result<(), $crate::store::StoreError> {
+                let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
+                sqlx::query(&format!(
+                    "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                ))
+                .bind(sealed.seq)
+                .bind(&sealed.at)
+                .bind(&sealed.actor)
+                .bind(&sealed.action)
+                .bind(&sealed.capability)
+                .bind(&sealed.proposal_id)
+                .bind(&sealed.decision)
+                .bind(list(&sealed.reason_codes))
+                .bind(list(&sealed.policy_ids))
+                .bind(&sealed.policy_set_hash)
+                .bind(&sealed.input_hash)
+                .bind(&sealed.output_hash)
+                .bind($crate::audit::canonical_json(&sealed.detail))
+                .bind(&sealed.prev_hash)
+                .bind(&sealed.hash)
+                .execute(&mut *self.tx)
+                .await?;
+                self.head = Some((sealed.seq, sealed.hash.clone()));
+                self.head_changed = true;
+                Ok(())
+            }
+        }
+
         fn actor_from_row(row: &<$db as sqlx::Database>::Row) -> Result<$crate::store::Actor, sqlx::Error> {
             use sqlx::Row;
             Ok($crate::store::Actor {
@@ -350,6 +398,23 @@ macro_rules! sql_store {
                 Ok(rows.iter().map(exemption_from_row).collect::<Result<_, _>>()?)
             }
 
+            pub async fn audit_prunes<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+            ) -> Result<Vec<$crate::store::AuditPrune>, $crate::store::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query("SELECT record FROM audit_prunes ORDER BY through_seq")
+                    .fetch_all(executor)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let text: String = row.try_get("record")?;
+                        serde_json::from_str(&text).map_err(|error| {
+                            $crate::store::StoreError::Corrupt(format!("an audit prune record is not JSON: {error}"))
+                        })
+                    })
+                    .collect()
+            }
+
             pub async fn checkpoints<'e, E: sqlx::Executor<'e, Database = $db>>(
                 executor: E,
             ) -> Result<Vec<$crate::store::Checkpoint>, $crate::store::StoreError> {
@@ -474,31 +539,22 @@ macro_rules! sql_store {
             ) -> Result<$crate::audit::AuditEvent, $crate::store::StoreError> {
                 let (head_seq, head_hash) = $crate::store::WriteTx::audit_head(self).await?;
                 let sealed = event.seal(head_seq + 1, &head_hash);
-                let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
-                sqlx::query(&format!(
-                    "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                ))
-                .bind(sealed.seq)
-                .bind(&sealed.at)
-                .bind(&sealed.actor)
-                .bind(&sealed.action)
-                .bind(&sealed.capability)
-                .bind(&sealed.proposal_id)
-                .bind(&sealed.decision)
-                .bind(list(&sealed.reason_codes))
-                .bind(list(&sealed.policy_ids))
-                .bind(&sealed.policy_set_hash)
-                .bind(&sealed.input_hash)
-                .bind(&sealed.output_hash)
-                .bind($crate::audit::canonical_json(&sealed.detail))
-                .bind(&sealed.prev_hash)
-                .bind(&sealed.hash)
-                .execute(&mut *self.tx)
-                .await?;
-                self.head = Some((sealed.seq, sealed.hash.clone()));
-                self.head_changed = true;
+                self.insert_sealed(&sealed).await?;
                 Ok(sealed)
+            }
+
+            async fn restore_audit(
+                &mut self,
+                event: &$crate::audit::AuditEvent,
+            ) -> Result<(), $crate::store::StoreError> {
+                let (head_seq, head_hash) = $crate::store::WriteTx::audit_head(self).await?;
+                if event.seq != head_seq + 1 || event.prev_hash != head_hash {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "audit event {} does not follow the chain head {head_seq}",
+                        event.seq
+                    )));
+                }
+                self.insert_sealed(event).await
             }
 
             async fn actor(&mut self, id: &str) -> Result<Option<$crate::store::Actor>, $crate::store::StoreError> {
@@ -707,6 +763,68 @@ macro_rules! sql_store {
                 Ok(reads::snapshots(&mut *self.tx, 1).await?.into_iter().next())
             }
 
+            async fn prune_snapshots(&mut self, before: &str) -> Result<u64, $crate::store::StoreError> {
+                // The newest snapshot always stays: decisions read it.
+                let doomed = "computed_at < $1 AND id <> (SELECT id FROM snapshots ORDER BY computed_at DESC, id DESC LIMIT 1)";
+                sqlx::query(&format!(
+                    "UPDATE snapshots SET previous_id = NULL WHERE previous_id IN (SELECT id FROM snapshots WHERE {doomed})"
+                ))
+                .bind(before)
+                .execute(&mut *self.tx)
+                .await?;
+                let result = sqlx::query(&format!("DELETE FROM snapshots WHERE {doomed}"))
+                    .bind(before)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn clear_snapshot_diffs(&mut self, before: &str) -> Result<u64, $crate::store::StoreError> {
+                let result = sqlx::query("UPDATE snapshots SET diff = '[]' WHERE computed_at < $1 AND diff <> '[]'")
+                    .bind(before)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn prune_proposal_payloads(&mut self, before: &str, marker: &str) -> Result<u64, $crate::store::StoreError> {
+                let result = sqlx::query(
+                    "UPDATE proposals SET input = $2, plan = NULL WHERE updated_at < $1 AND input <> $2 \
+                     AND state IN ('rejected', 'expired', 'cancelled', 'succeeded', 'failed', 'rolled_back')",
+                )
+                .bind(before)
+                .bind(marker)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn audit_prunes(&mut self) -> Result<Vec<$crate::store::AuditPrune>, $crate::store::StoreError> {
+                reads::audit_prunes(&mut *self.tx).await
+            }
+
+            async fn prune_audit(&mut self, prune: &$crate::store::AuditPrune) -> Result<u64, $crate::store::StoreError> {
+                self.insert_prune(prune).await?;
+                let result = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
+                    .bind(prune.through_seq)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(result.rows_affected())
+            }
+
+            async fn restore_prune(&mut self, prune: &$crate::store::AuditPrune) -> Result<(), $crate::store::StoreError> {
+                let (head_seq, _) = $crate::store::WriteTx::audit_head(self).await?;
+                if head_seq != 0 {
+                    return Err($crate::store::StoreError::Conflict(
+                        "a prune point is restored only into an empty audit log".into(),
+                    ));
+                }
+                self.insert_prune(prune).await?;
+                self.head = Some((prune.through_seq, prune.hash.clone()));
+                self.head_changed = true;
+                Ok(())
+            }
+
             async fn latest_checkpoint(&mut self) -> Result<Option<$crate::store::Checkpoint>, $crate::store::StoreError> {
                 let row = sqlx::query(&format!(
                     "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
@@ -903,6 +1021,10 @@ macro_rules! sql_store {
 
             async fn checkpoints(&self) -> Result<Vec<$crate::store::Checkpoint>, $crate::store::StoreError> {
                 reads::checkpoints(&self.pool).await
+            }
+
+            async fn audit_prunes(&self) -> Result<Vec<$crate::store::AuditPrune>, $crate::store::StoreError> {
+                reads::audit_prunes(&self.pool).await
             }
 
             async fn snapshots(&self, limit: i64) -> Result<Vec<$crate::store::SnapshotRecord>, $crate::store::StoreError> {

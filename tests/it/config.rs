@@ -147,8 +147,9 @@ fn write_connector_needs_a_global_kill_switch() {
     for file in ["brain.cedarschema", "base.cedar"] {
         std::fs::copy(repo().join("policies").join(file), policies.join(file)).unwrap();
     }
-    let yaml = "connectors:\n  - id: ops-notes\n    kind: firestore\n    mode: write\n";
-    let output = check(dir.path(), yaml, &[]);
+    let yaml = "cloud:\n  firestore:\n    project_id: studio-demo\nconnectors:\n  - id: ops-notes\n    kind: firestore\n    mode: write\n";
+    let emulator = [("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080")];
+    let output = check(dir.path(), yaml, &emulator);
     assert_eq!(output.status.code(), Some(2));
     insta::assert_snapshot!(transcript(&output, dir.path()));
 
@@ -158,7 +159,7 @@ fn write_connector_needs_a_global_kill_switch() {
         policies.join("kill_switches.cedar"),
     )
     .unwrap();
-    let output = check(dir.path(), yaml, &[]);
+    let output = check(dir.path(), yaml, &emulator);
     assert_eq!(
         output.status.code(),
         Some(0),

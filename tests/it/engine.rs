@@ -149,6 +149,8 @@ pub struct Studio {
     pub admin: String,
     /// A daemon serving this studio, when commands go through its API (`BRAIN_SERVER`).
     pub daemon: Option<crate::support::Daemon>,
+    /// Environment every command (and the daemon) gets, such as `FIRESTORE_EMULATOR_HOST`.
+    pub envs: Vec<(String, String)>,
 }
 
 impl Studio {
@@ -166,6 +168,11 @@ impl Studio {
 
     /// A studio on `backend`; `config_extra` is appended to brain.yaml.
     pub fn new(backend: Backend, config_extra: &str) -> Studio {
+        Studio::with_env(backend, config_extra, Vec::new())
+    }
+
+    /// [`Studio::new`] with `envs` given to every command and daemon.
+    pub fn with_env(backend: Backend, config_extra: &str, envs: Vec<(String, String)>) -> Studio {
         let dir = temp_dir();
         for folder in ["policies", "capabilities", "specs"] {
             copy_dir(&repo().join(folder), &dir.path().join(folder));
@@ -206,6 +213,7 @@ impl Studio {
             _database: database,
             admin: String::new(),
             daemon: None,
+            envs,
         };
         let output = studio.run(None, &["--format", "json", "actor", "bootstrap"]);
         assert_eq!(
@@ -233,6 +241,9 @@ impl Studio {
         if let Some(url) = &self.database_url {
             command.env("BRAIN_DATABASE_URL", url);
         }
+        for (key, value) in &self.envs {
+            command.env(key, value);
+        }
         match &self.daemon {
             Some(daemon) => command.env("BRAIN_SERVER", daemon.url("")),
             None => command.env_remove("BRAIN_SERVER"),
@@ -242,12 +253,20 @@ impl Studio {
 
     /// From now on, run commands through a `brain serve` of this studio.
     pub fn through_daemon(&mut self) {
-        let envs: Vec<(&str, &str)> = self
-            .database_url
-            .as_deref()
-            .map(|url| vec![("BRAIN_DATABASE_URL", url)])
-            .unwrap_or_default();
-        self.daemon = Some(crate::support::Daemon::start(self.path(), &[], &envs));
+        self.daemon = Some(self.start_daemon());
+    }
+
+    /// A `brain serve` of this studio, with the studio's environment.
+    pub fn start_daemon(&self) -> crate::support::Daemon {
+        let mut envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        if let Some(url) = self.database_url.as_deref() {
+            envs.push(("BRAIN_DATABASE_URL", url));
+        }
+        crate::support::Daemon::start(self.path(), &[], &envs)
     }
 
     /// Every backend, each twice: commands on the local store, then through a daemon.
@@ -366,7 +385,7 @@ impl Studio {
     }
 }
 
-fn reasons(value: &Value) -> Vec<String> {
+pub fn reasons(value: &Value) -> Vec<String> {
     value["error"]["reason_codes"]
         .as_array()
         .map(|codes| {

@@ -9,6 +9,7 @@ mod engine;
 mod engine_property;
 mod firestore;
 mod lint;
+mod ops_note;
 mod policy;
 mod serve;
 mod snapshot;

@@ -1,0 +1,268 @@
+//! The first real write: the Firestore target of `firestore.ops_note.append`, which appends one
+//! staff-visible ops note per executed proposal.
+//!
+//! - The note's document id is derived from the proposal id and its idempotency key, and it is
+//!   created by one atomic `:commit` with the precondition `exists: false`: a replay finds the
+//!   note already there (ALREADY_EXISTS), recognises its own linkage and never writes twice.
+//! - The note carries the audit linkage (proposal id, approval ids, the hash of the audit event
+//!   that allowed the execution), so the cloud record points back at the proof.
+//! - A rollback deletes exactly that document, with an `updateTime` precondition equal to the
+//!   time brain wrote it: a note edited since is left alone and the rollback fails.
+//! - An interrupted execution is reconciled by reading the document, never by writing again.
+//!
+//! Architecture Invariant: this is the only code that writes to the cloud, and it only creates
+//! and deletes documents in the configured ops-note collection, with preconditions.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::firestore::{Document, FirestoreClient, FirestoreError, encode_value};
+use crate::capability::Manifest;
+use crate::config::OpsNotesConfig;
+use crate::engine::{ExecError, ExecutionRequest, Executor};
+use crate::store::Proposal;
+
+/// What a plan says about the linkage fields that only exist once execution is allowed.
+const SET_AT_EXECUTION: &str = "(set when the execution is allowed)";
+
+/// The Firestore write target for ops notes.
+pub struct OpsNoteExecutor {
+    target: String,
+    client: Arc<FirestoreClient>,
+    notes: OpsNotesConfig,
+}
+
+impl OpsNoteExecutor {
+    pub fn new(target: &str, client: Arc<FirestoreClient>, notes: OpsNotesConfig) -> Self {
+        Self {
+            target: target.to_string(),
+            client,
+            notes,
+        }
+    }
+
+    /// The note's document id: the same proposal and key always give the same id.
+    pub fn document_id(proposal: &Proposal) -> String {
+        let key = proposal.idempotency_key.as_deref().unwrap_or("");
+        let digest = crate::audit::sha256_hex(format!("{}\n{key}", proposal.id).as_bytes());
+        format!("brain-{}", &digest[..40])
+    }
+
+    fn relative_path(&self, proposal: &Proposal) -> String {
+        format!("{}/{}", self.notes.collection, Self::document_id(proposal))
+    }
+
+    /// The note's fields as plain JSON (for people) and as Firestore values (for the commit).
+    fn fields(
+        &self,
+        proposal: &Proposal,
+        approval_ids: Option<&[String]>,
+        audit_event_hash: Option<&str>,
+        written_at: Option<&str>,
+    ) -> Result<(Value, Value), ExecError> {
+        let names = &self.notes.fields;
+        let text = proposal
+            .input
+            .get("text")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ExecError::new("the proposal's input has no `text`"))?;
+        let linkage = json!({
+            "proposalId": proposal.id,
+            "capability": proposal.capability,
+            "inputHash": proposal.input_hash,
+            "approvalIds": approval_ids.map_or_else(|| json!(SET_AT_EXECUTION), |ids| json!(ids)),
+            "auditEventHash": audit_event_hash.unwrap_or(SET_AT_EXECUTION),
+        });
+        let mut plain = serde_json::Map::new();
+        let mut encoded = serde_json::Map::new();
+        plain.insert(names.text.clone(), json!(text));
+        encoded.insert(names.text.clone(), encode_value(&json!(text)));
+        if let Some(batch) = proposal.input.get("batch_id").and_then(Value::as_str) {
+            plain.insert(names.batch_id.clone(), json!(batch));
+            encoded.insert(names.batch_id.clone(), encode_value(&json!(batch)));
+        }
+        plain.insert(names.author.clone(), json!(proposal.proposer));
+        encoded.insert(
+            names.author.clone(),
+            encode_value(&json!(proposal.proposer)),
+        );
+        match written_at {
+            Some(time) => {
+                plain.insert(names.created_at.clone(), json!(time));
+                encoded.insert(names.created_at.clone(), json!({ "timestampValue": time }));
+            }
+            None => {
+                plain.insert(
+                    names.created_at.clone(),
+                    json!("(the time of the execution)"),
+                );
+            }
+        }
+        encoded.insert(names.linkage.clone(), encode_value(&linkage));
+        plain.insert(names.linkage.clone(), linkage);
+        Ok((Value::Object(plain), Value::Object(encoded)))
+    }
+
+    /// The outcome recorded on the proposal: which document, and the time brain wrote it (the
+    /// rollback's precondition).
+    fn outcome(&self, name: &str, proposal: &Proposal, written: &str, replayed: bool) -> Value {
+        json!({
+            "target": self.target,
+            "document": name,
+            "collection": self.notes.collection,
+            "document_id": Self::document_id(proposal),
+            "update_time": written,
+            "already_existed": replayed,
+        })
+    }
+
+    /// The note as Firestore holds it, when it is this proposal's own.
+    fn owned_by<'a>(
+        &self,
+        document: &'a Document,
+        proposal: &Proposal,
+    ) -> Result<&'a str, ExecError> {
+        let linked = document
+            .fields
+            .get(&self.notes.fields.linkage)
+            .and_then(|linkage| linkage.get("proposalId"))
+            .and_then(Value::as_str);
+        if linked != Some(proposal.id.as_str()) {
+            return Err(ExecError::new(format!(
+                "`{}` exists but is not the note of proposal `{}`; nothing was written",
+                document.name, proposal.id
+            )));
+        }
+        // Firestore sets createTime and updateTime alike when a document is created; the create
+        // time is when brain wrote it, even if the note was edited since.
+        document
+            .create_time
+            .as_deref()
+            .or(document.update_time.as_deref())
+            .ok_or_else(|| ExecError::new(format!("`{}` has no create time", document.name)))
+    }
+}
+
+fn cause(error: &FirestoreError) -> ExecError {
+    ExecError::new(error.to_string())
+}
+
+#[async_trait]
+impl Executor for OpsNoteExecutor {
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    async fn plan(
+        &self,
+        proposal: &Proposal,
+        _manifest: &Manifest,
+        approval_ids: &[String],
+    ) -> Result<Value, ExecError> {
+        let approvals = (!approval_ids.is_empty()).then_some(approval_ids);
+        let (fields, _) = self.fields(proposal, approvals, None, None)?;
+        Ok(json!({
+            "effect": "create one ops note document",
+            "target": self.target,
+            "commit": {
+                "document": self.client.document_name(&self.relative_path(proposal)),
+                "precondition": { "exists": false },
+                "fields": fields,
+            },
+            "replay": "a second execution finds the document and writes nothing",
+            "rollback": "delete this document only while its update time is the one brain wrote",
+        }))
+    }
+
+    async fn execute(&self, request: &ExecutionRequest<'_>) -> Result<Value, ExecError> {
+        let proposal = request.proposal;
+        let name = self.client.document_name(&self.relative_path(proposal));
+        let written_at = crate::clock::format_time(crate::clock::now());
+        let (_, fields) = self.fields(
+            proposal,
+            Some(&request.approval_ids),
+            Some(&request.audit_event_hash),
+            Some(&written_at),
+        )?;
+        let write = json!({
+            "update": { "name": name, "fields": fields },
+            "currentDocument": { "exists": false },
+        });
+        match self.client.commit(&[write]).await {
+            Ok(answer) => {
+                let written = answer
+                    .pointer("/writeResults/0/updateTime")
+                    .or_else(|| answer.get("commitTime"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        ExecError::new("Firestore committed but answered no update time")
+                    })?;
+                Ok(self.outcome(&name, proposal, written, false))
+            }
+            Err(error) if error.status == "ALREADY_EXISTS" => {
+                // A replay: the note is there. It must be this proposal's own.
+                let document = self
+                    .client
+                    .get(&self.relative_path(proposal))
+                    .await
+                    .map_err(|error| cause(&error))?
+                    .ok_or_else(|| {
+                        ExecError::new(format!(
+                            "Firestore said `{name}` exists, then that it does not; nothing was written"
+                        ))
+                    })?;
+                let written = self.owned_by(&document, proposal)?;
+                Ok(self.outcome(&name, proposal, written, true))
+            }
+            Err(error) => Err(cause(&error)),
+        }
+    }
+
+    async fn reconcile(&self, request: &ExecutionRequest<'_>) -> Result<Option<Value>, ExecError> {
+        let proposal = request.proposal;
+        let Some(document) = self
+            .client
+            .get(&self.relative_path(proposal))
+            .await
+            .map_err(|error| cause(&error))?
+        else {
+            return Ok(None);
+        };
+        let written = self.owned_by(&document, proposal)?;
+        Ok(Some(self.outcome(&document.name, proposal, written, true)))
+    }
+
+    async fn rollback(
+        &self,
+        proposal: &Proposal,
+        _manifest: &Manifest,
+    ) -> Result<Value, ExecError> {
+        let outcome = proposal
+            .outcome
+            .as_ref()
+            .ok_or_else(|| ExecError::new("the proposal recorded no outcome to roll back"))?;
+        let (Some(name), Some(written)) = (
+            outcome.get("document").and_then(Value::as_str),
+            outcome.get("update_time").and_then(Value::as_str),
+        ) else {
+            return Err(ExecError::new(
+                "the proposal's outcome names no document and update time",
+            ));
+        };
+        let write = json!({
+            "delete": name,
+            "currentDocument": { "updateTime": written },
+        });
+        match self.client.commit(&[write]).await {
+            Ok(_) => Ok(json!({ "deleted": name, "update_time": written })),
+            Err(error) if matches!(error.status.as_str(), "FAILED_PRECONDITION" | "NOT_FOUND") => {
+                Err(ExecError::new(format!(
+                    "the note `{name}` was edited or removed since brain wrote it at {written}, so it was not deleted"
+                )))
+            }
+            Err(error) => Err(cause(&error)),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The write pilot, `firestore.ops_note.append`, end to end against the official Firestore
+//! emulator: propose → dry-run → approve → execute → the note is there with its audit linkage →
+//! executing again writes nothing → rollback deletes it; an edited note is not rolled back; a
+//! kill switch between approval and execution writes nothing; a crash between the commit and
+//! the local record is reconciled at restart by reading the note, without a second write.
+
+use std::time::Duration;
+
+use brain::cloud::firestore::{FirestoreClient, Limits};
+use serde_json::{Value, json};
+
+use crate::engine::{Backend, Studio, reasons};
+use crate::firestore::Emulator;
+use crate::support::{PgDatabase, eventually, random_suffix};
+
+const COLLECTION: &str = "studioOpsNotes";
+
+fn config(project: &str) -> String {
+    format!(
+        "  snapshot_stale_after: 1h
+cloud:
+  firestore:
+    project_id: {project}
+connectors:
+  - id: firestore
+    kind: firestore
+    mode: write
+    ops_notes:
+      collection: {COLLECTION}
+      fields:
+        text: body
+        linkage: audit
+"
+    )
+}
+
+/// A studio writing to `project` on the emulator, with a fresh snapshot and a second staff
+/// member (`staff:bob`) to approve.
+fn studio(backend: Backend, emulator: &Emulator, project: &str) -> (Studio, String) {
+    let studio = Studio::with_env(
+        backend,
+        &config(project),
+        vec![("FIRESTORE_EMULATOR_HOST".into(), emulator.host.clone())],
+    );
+    let admin = studio.admin.clone();
+    let (code, snapshot) = studio.json(&admin, &["snapshot", "run"]);
+    assert_eq!(code, 0, "{snapshot}");
+    let bob = studio.add("staff:bob");
+    (studio, bob)
+}
+
+fn client(emulator: &Emulator, project: &str) -> FirestoreClient {
+    FirestoreClient::emulator(&emulator.host, project, Limits::default()).unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every note in the collection, as (id, fields, update time).
+fn notes(emulator: &Emulator, project: &str) -> Vec<(String, Value, String)> {
+    let client = client(emulator, project);
+    runtime().block_on(async {
+        let mut all = Vec::new();
+        client
+            .list(COLLECTION, &mut |document| {
+                all.push((
+                    document.id,
+                    document.fields,
+                    document.update_time.unwrap_or_default(),
+                ))
+            })
+            .await
+            .unwrap();
+        all
+    })
+}
+
+fn propose(studio: &Studio, key: &str) -> String {
+    let (code, view) = studio.json(
+        &studio.admin,
+        &[
+            "propose",
+            "firestore.ops_note.append",
+            "--input",
+            r#"{"text": "Kiln 2 thermocouple replaced", "batch_id": "b-17"}"#,
+            "--rationale",
+            "the glaze crew should know before tonight's firing",
+            "--idempotency-key",
+            key,
+        ],
+    );
+    assert_eq!(code, 0, "{view}");
+    view["id"].as_str().unwrap().to_string()
+}
+
+fn approve(studio: &Studio, approver: &str, id: &str) -> String {
+    let (code, view) = studio.json(approver, &["approve", id, "--comment", "ok"]);
+    assert_eq!(code, 0, "{view}");
+    view["approvals"][0]["id"].as_str().unwrap().to_string()
+}
+
+fn show(studio: &Studio, id: &str) -> Value {
+    let (code, view) = studio.json(&studio.admin, &["proposals", "show", id]);
+    assert_eq!(code, 0, "{view}");
+    view
+}
+
+#[test]
+fn a_note_is_planned_written_once_with_its_linkage_and_rolled_back() {
+    let Some(emulator) = Emulator::start() else {
+        return;
+    };
+    let mut backends = vec![Backend::Sqlite];
+    if let Some(database) = PgDatabase::create() {
+        backends.push(Backend::Postgres(database));
+    }
+    for backend in backends {
+        let project = format!("ops-{}", random_suffix().replace('_', "-"));
+        let (studio, bob) = studio(backend, &emulator, &project);
+        let admin = studio.admin.clone();
+        let id = propose(&studio, "note-1");
+        let label = studio.label();
+
+        // Before approval: the exact document, the precondition, and what is not known yet.
+        let view = show(&studio, &id);
+        let planned = &view["plan"]["commit"];
+        let document = planned["document"].as_str().unwrap().to_string();
+        assert!(
+            document.starts_with(&format!(
+                "projects/{project}/databases/(default)/documents/{COLLECTION}/brain-"
+            )),
+            "{label}: {document}"
+        );
+        assert_eq!(planned["precondition"], json!({ "exists": false }));
+        assert_eq!(planned["fields"]["body"], "Kiln 2 thermocouple replaced");
+        assert_eq!(planned["fields"]["batchId"], "b-17");
+        assert_eq!(planned["fields"]["audit"]["proposalId"], id.as_str());
+        let (code, dry) = studio.json(&admin, &["execute", &id, "--dry-run"]);
+        assert_eq!(code, 1, "{label}: pending, so it would not execute: {dry}");
+        assert_eq!(dry["would_execute"], false);
+        assert_eq!(dry["plan"]["commit"]["document"], document.as_str());
+
+        // After approval: the dry run names the approval, and still nothing is written.
+        let approval = approve(&studio, &bob, &id);
+        let (code, dry) = studio.json(&admin, &["execute", &id, "--dry-run"]);
+        assert_eq!(code, 0, "{label}: {dry}");
+        assert_eq!(dry["would_execute"], true);
+        assert_eq!(
+            dry["plan"]["commit"]["fields"]["audit"]["approvalIds"],
+            json!([approval])
+        );
+        assert!(
+            notes(&emulator, &project).is_empty(),
+            "{label}: a dry run writes nothing"
+        );
+
+        // Execute: one document, with the linkage back to the proposal and the audit log.
+        let (code, done) = studio.json(&admin, &["execute", &id]);
+        assert_eq!(code, 0, "{label}: {done}");
+        assert_eq!(done["state"], "succeeded");
+        assert_eq!(done["outcome"]["document"], document.as_str());
+        let written = notes(&emulator, &project);
+        assert_eq!(written.len(), 1, "{label}: {written:?}");
+        let (note_id, fields, update_time) = &written[0];
+        assert!(document.ends_with(note_id.as_str()));
+        assert_eq!(fields["body"], "Kiln 2 thermocouple replaced");
+        assert_eq!(fields["batchId"], "b-17");
+        assert_eq!(fields["author"], "staff:admin");
+        assert_eq!(fields["audit"]["proposalId"], id.as_str());
+        assert_eq!(fields["audit"]["approvalIds"], json!([approval]));
+        assert_eq!(done["outcome"]["update_time"], update_time.as_str());
+        let (_, events) = studio.json(&admin, &["audit", "tail", "-n", "50"]);
+        let allowed = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|event| {
+                event["action"] == "execute"
+                    && event["decision"] == "allow"
+                    && event["proposal_id"] == id.as_str()
+            })
+            .unwrap_or_else(|| panic!("{label}: no execute allow event in {events}"));
+        assert_eq!(fields["audit"]["auditEventHash"], allowed["hash"]);
+
+        // Executing again is refused by the state machine and writes nothing.
+        let (code, again) = studio.json(&admin, &["execute", &id]);
+        assert_eq!(code, 1, "{label}: {again}");
+        assert!(reasons(&again).contains(&"INVALID_STATE".to_string()));
+        assert_eq!(
+            notes(&emulator, &project)[0].2,
+            *update_time,
+            "{label}: untouched"
+        );
+
+        // Rollback deletes exactly that note, audited.
+        let (code, rolled) = studio.json(&admin, &["rollback", &id]);
+        assert_eq!(code, 0, "{label}: {rolled}");
+        assert_eq!(rolled["state"], "rolled_back");
+        assert!(notes(&emulator, &project).is_empty(), "{label}: gone");
+        let last = studio.last_event();
+        assert_eq!(last["action"], "rollback_result");
+        assert_eq!(last["decision"], "succeeded");
+        let (code, verified) = studio.json(&admin, &["audit", "verify"]);
+        assert_eq!(code, 0, "{label}: {verified}");
+    }
+}
+
+#[test]
+fn an_edited_note_is_not_rolled_back_and_a_kill_switch_writes_nothing() {
+    let Some(emulator) = Emulator::start() else {
+        return;
+    };
+    let project = format!("ops-{}", random_suffix().replace('_', "-"));
+    let (studio, bob) = studio(Backend::Sqlite, &emulator, &project);
+    let admin = studio.admin.clone();
+
+    // Edited since brain wrote it: the rollback's precondition fails, nothing is deleted.
+    let id = propose(&studio, "edited");
+    approve(&studio, &bob, &id);
+    let (code, done) = studio.json(&admin, &["execute", &id]);
+    assert_eq!(code, 0, "{done}");
+    let note = done["outcome"]["document_id"].as_str().unwrap().to_string();
+    runtime().block_on(emulator.seed(
+        &project,
+        &[(
+            format!("{COLLECTION}/{note}"),
+            json!({ "body": "Kiln 2 thermocouple replaced (checked by Ana)" }),
+        )],
+    ));
+    let (code, refused) = studio.json(&admin, &["rollback", &id]);
+    assert_eq!(code, 1, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("edited"), "{refused}");
+    assert_eq!(show(&studio, &id)["state"], "succeeded");
+    assert_eq!(notes(&emulator, &project).len(), 1, "the edited note stays");
+    let last = studio.last_event();
+    assert_eq!(
+        (last["action"].as_str(), last["decision"].as_str()),
+        (Some("rollback_result"), Some("failed"))
+    );
+
+    // A kill switch turned on between approval and execution: denied, nothing written.
+    let id = propose(&studio, "switched");
+    approve(&studio, &bob, &id);
+    let (code, on) = studio.json(
+        &admin,
+        &[
+            "kill-switch",
+            "on",
+            "target:firestore",
+            "--reason",
+            "Firestore incident drill",
+        ],
+    );
+    assert_eq!(code, 0, "{on}");
+    let (code, denied) = studio.json(&admin, &["execute", &id]);
+    assert_eq!(code, 1, "{denied}");
+    assert!(
+        reasons(&denied).contains(&"KILL_SWITCH_ACTIVE".to_string()),
+        "{denied}"
+    );
+    assert_eq!(show(&studio, &id)["state"], "approved");
+    assert_eq!(
+        notes(&emulator, &project).len(),
+        1,
+        "only the earlier, edited note"
+    );
+}
+
+#[test]
+fn a_crash_after_the_commit_is_reconciled_at_restart_without_a_second_write() {
+    let Some(emulator) = Emulator::start() else {
+        return;
+    };
+    let project = format!("ops-{}", random_suffix().replace('_', "-"));
+    let (studio, bob) = studio(Backend::Sqlite, &emulator, &project);
+    let admin = studio.admin.clone();
+    let id = propose(&studio, "crash");
+    approve(&studio, &bob, &id);
+
+    let crashed = {
+        let mut command = studio.command(Some(&admin));
+        command
+            .env("BRAIN_FAULT_CRASH_AFTER_EXECUTE", "1")
+            .args(["execute", &id]);
+        command.output().unwrap()
+    };
+    assert_eq!(
+        crashed.status.code(),
+        Some(137),
+        "{}",
+        studio.transcript(&crashed)
+    );
+    let written = notes(&emulator, &project);
+    assert_eq!(written.len(), 1);
+    let update_time = written[0].2.clone();
+    let view = show(&studio, &id);
+    assert_eq!(view["state"], "executing");
+    assert_eq!(view["interrupted"], true);
+
+    // Restart: the daemon asks Firestore, finds the note, and records the success.
+    let daemon = studio.start_daemon();
+    assert!(
+        eventually(Duration::from_secs(30), || show(&studio, &id)["state"]
+            == "succeeded"),
+        "not reconciled: {}",
+        daemon.logs()
+    );
+    let view = show(&studio, &id);
+    assert_eq!(view["outcome"]["already_existed"], true);
+    let written = notes(&emulator, &project);
+    assert_eq!(written.len(), 1, "no second note");
+    assert_eq!(written[0].2, update_time, "the note was not written again");
+    let (_, events) = studio.json(&admin, &["audit", "tail", "-n", "5"]);
+    let execution = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["action"] == "execution")
+        .unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(execution["detail"]["reconciled"], true);
+    assert_eq!(execution["actor"], "system:recovery");
+}
