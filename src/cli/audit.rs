@@ -181,31 +181,6 @@ fn verify_bundle(cli: &Cli, dir: &Path, public_key: Option<&str>) -> ExitCode {
     }
 }
 
-/// Write the bundle's files into a new directory, all or nothing.
-fn write_bundle(out: &Path, files: &[(&str, &str)]) -> Result<(), EngineError> {
-    if out.exists() {
-        return Err(EngineError::invalid(
-            format!("`{}` already exists", out.display()),
-            "export into a new directory; bundles are never overwritten",
-        ));
-    }
-    let staging = out.with_extension("partial");
-    let failed = |error: std::io::Error| {
-        EngineError::invalid(
-            format!("cannot write the bundle to `{}`: {error}", out.display()),
-            "check that the parent directory exists and is writable",
-        )
-    };
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(failed)?;
-    for (name, content) in files {
-        let mut file = std::fs::File::create(staging.join(name)).map_err(failed)?;
-        file.write_all(content.as_bytes()).map_err(failed)?;
-        file.sync_all().map_err(failed)?;
-    }
-    std::fs::rename(&staging, out).map_err(failed)
-}
-
 pub fn run(cli: &Cli, command: &AuditCommand) -> miette::Result<ExitCode> {
     match command {
         AuditCommand::Verify {
@@ -225,15 +200,7 @@ pub fn run(cli: &Cli, command: &AuditCommand) -> miette::Result<ExitCode> {
                 let result = async {
                     let caller = engine.authenticate(&token(cli)?).await?;
                     let export = engine.audit_export(&caller, *since, None).await?;
-                    let bundle = &export.bundle;
-                    let mut files = vec![
-                        (bundle::MANIFEST_FILE, bundle.manifest_json.as_str()),
-                        (bundle::EVENTS_FILE, bundle.events_jsonl.as_str()),
-                    ];
-                    if let Some(records) = &bundle.records_json {
-                        files.push((bundle::RECORDS_FILE, records.as_str()));
-                    }
-                    write_bundle(out, &files)?;
+                    crate::engine::backup::write_bundle_dir(out, &export.bundle)?;
                     Ok::<_, EngineError>(export)
                 }
                 .await;
@@ -294,7 +261,10 @@ pub fn run(cli: &Cli, command: &AuditCommand) -> miette::Result<ExitCode> {
                         cli,
                         &verification.report,
                         "audit log",
-                        serde_json::json!({ "public_key": verification.public_key }),
+                        serde_json::json!({
+                            "public_key": verification.public_key,
+                            "pruned_through": verification.pruned_through,
+                        }),
                     ))
                 })
             })

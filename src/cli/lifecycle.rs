@@ -69,6 +69,9 @@ pub enum ProposalsCommand {
     Show { id: String },
     /// Send a draft to the approval queue.
     Submit { id: String },
+    /// Resolve executions a crash interrupted, by asking their targets (what `brain serve`
+    /// does when it starts); never executes anything again. Staff only.
+    Recover,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +331,9 @@ pub fn propose(cli: &Cli, args: &ProposeArgs) -> miette::Result<ExitCode> {
 }
 
 pub fn proposals(cli: &Cli, args: &ProposalsArgs) -> miette::Result<ExitCode> {
+    if let Some(ProposalsCommand::Recover) = &args.command {
+        return recover(cli);
+    }
     let state = match args.filter.state.as_deref() {
         None => None,
         Some(text) => match ProposalState::parse(text) {
@@ -371,6 +377,8 @@ pub fn proposals(cli: &Cli, args: &ProposalsArgs) -> miette::Result<ExitCode> {
                     let view = control.submit(id).await?;
                     show(cli, &view, "submitted")
                 }
+                // Answered above, on the local store.
+                Some(ProposalsCommand::Recover) => Ok(ExitCode::from(2)),
             }
         })
     })
@@ -434,6 +442,61 @@ pub fn rollback(cli: &Cli, args: &IdArgs) -> miette::Result<ExitCode> {
         Box::pin(async move {
             let view = control.rollback(&args.id).await?;
             show(cli, &view, "rolled back")
+        })
+    })
+}
+
+/// `brain proposals recover`: on the local store, as `system:recovery`, for a staff caller.
+fn recover(cli: &Cli) -> miette::Result<ExitCode> {
+    use super::session::{local_only, open_engine, report_error, token};
+    if let Some(code) = local_only(cli, "`brain proposals recover`") {
+        return Ok(code);
+    }
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let (engine, _) = match open_engine(cli).await {
+            Ok(opened) => opened,
+            Err(code) => return Ok(code),
+        };
+        let result = async {
+            let caller = engine.authenticate(&token(cli)?).await?;
+            engine.authorize_area(&caller, Action::Audit).await?;
+            engine.recover_interrupted().await
+        }
+        .await;
+        engine.store().close().await;
+        Ok(match result {
+            Ok(recoveries) => {
+                if cli.format == Format::Json {
+                    let _ = output::print_json(&recoveries);
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    if recoveries.is_empty() {
+                        let _ = writeln!(out, "no interrupted executions");
+                    }
+                    for recovery in &recoveries {
+                        let word = match recovery.result.as_str() {
+                            "succeeded" => paint(Paint::Green, "succeeded"),
+                            "failed" => paint(Paint::Red, "failed"),
+                            other => paint(Paint::Yellow, other),
+                        };
+                        let _ = writeln!(
+                            out,
+                            "{}  {word}  {}",
+                            recovery.proposal_id, recovery.message
+                        );
+                    }
+                }
+                if recoveries
+                    .iter()
+                    .any(|recovery| recovery.result == "unresolved")
+                {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(error) => report_error(cli, &error),
         })
     })
 }

@@ -779,6 +779,33 @@ async fn proposal_page(
     let proposal = &view.proposal;
     let pretty =
         |value: &serde_json::Value| esc(&serde_json::to_string_pretty(value).unwrap_or_default());
+    // Once approved, show again exactly what executing now would do (with the approvals that
+    // count now); the dry run is audited as a `plan` event like any other.
+    let execution_plan = if proposal.state == ProposalState::Approved {
+        match state.engine.dry_run(&viewer.caller, &id).await {
+            Ok(dry) => format!(
+                "<tr><th>Executing now</th><td>{}<pre id=\"execution-plan\">{}</pre></td></tr>",
+                if dry.would_execute {
+                    "would be allowed:".to_string()
+                } else {
+                    format!(
+                        "would be refused ({}):",
+                        esc(&dry
+                            .state_problem
+                            .clone()
+                            .unwrap_or_else(|| dry.decision.reasons.join(", ")))
+                    )
+                },
+                dry.plan.as_ref().map_or_else(
+                    || esc(dry.plan_error.as_deref().unwrap_or("no plan")),
+                    pretty
+                )
+            ),
+            Err(_) => String::new(),
+        }
+    } else {
+        String::new()
+    };
     let approvals: String = if view.approvals.is_empty() {
         "none yet".into()
     } else {
@@ -846,7 +873,7 @@ async fn proposal_page(
          <tr><th>Proposer</th><td>{proposer} (for {resource_owner})</td></tr>\
          <tr><th>Rationale</th><td>{rationale}</td></tr>\
          <tr><th>Input</th><td><pre>{input}</pre></td></tr>\
-         <tr><th>Dry-run plan</th><td><pre id=\"plan\">{plan}</pre></td></tr>\
+         <tr><th>Dry-run plan</th><td><pre id=\"plan\">{plan}</pre></td></tr>{execution_plan}\
          <tr><th>Input hash</th><td><code>{input_hash}</code></td></tr>\
          <tr><th>Policy set</th><td><code>{policy_hash}</code></td></tr>\
          <tr><th>Approvals</th><td>{valid} of {required} valid<ul>{approvals}</ul></td></tr>\

@@ -299,6 +299,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let monitor = tokio::spawn(monitor_store(state.clone()));
     let expiry = tokio::spawn(expire_proposals(state.engine.clone()));
     let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
+    let backups = tokio::spawn(backup_schedule(state.clone()));
+    let retention = tokio::spawn(retention_schedule(state.clone()));
     tracing::info!(address = %address, "listening on http://{address}");
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -307,6 +309,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     monitor.abort();
     expiry.abort();
     snapshots.abort();
+    backups.abort();
+    retention.abort();
     // Sign the chain head, so truncating the log behind brain's back is detectable.
     match state.engine.checkpoint_now().await {
         Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint"),
@@ -336,9 +340,52 @@ async fn recover_interrupted(engine: &Engine) {
     }
 }
 
-/// Compute StudioState snapshots on `schedules.snapshot`: the first right after start-up, then
-/// at each `every` and each `daily_at` (in the studio's time zone), each delayed by a random
-/// part of `jitter`. Runs never overlap: the next is planned when the last has finished.
+/// The studio's time zone, in which `daily_at` times are read.
+fn studio_zone(state: &AppState) -> chrono_tz::Tz {
+    // The config check refuses an unknown zone; UTC only guards against a config built in code.
+    state
+        .config
+        .config
+        .studio
+        .timezone
+        .parse::<chrono_tz::Tz>()
+        .unwrap_or(chrono_tz::UTC)
+}
+
+/// Run `job` on `schedule`: right away when `first_now`, else at the first planned time; then at
+/// each `every` and `daily_at` (in the studio's time zone), each delayed by a random part of
+/// `jitter`. Runs never overlap: the next is planned when the last has finished.
+async fn on_schedule<F, Fut>(
+    schedule: crate::config::Schedule,
+    zone: chrono_tz::Tz,
+    first_now: bool,
+    what: &str,
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut due_now = first_now;
+    loop {
+        if !due_now {
+            let now = crate::clock::now();
+            let Some(next) = schedule.next_run(zone, now) else {
+                return;
+            };
+            tracing::debug!(next = %crate::clock::format_time(next), "next {what} planned");
+            tokio::time::sleep((next - now).to_std().unwrap_or(Duration::from_secs(1))).await;
+        }
+        due_now = false;
+        let jitter = schedule.jitter.0.as_secs_f64();
+        if jitter > 0.0 {
+            let fraction = crate::clock::random_fraction();
+            tokio::time::sleep(Duration::from_secs_f64(jitter * fraction)).await;
+        }
+        job().await;
+    }
+}
+
+/// Compute StudioState snapshots on `schedules.snapshot`, the first right after start-up.
 async fn snapshot_schedule(state: AppState) {
     let sources = crate::cloud::configured(&state.config);
     if sources.is_empty() {
@@ -346,21 +393,9 @@ async fn snapshot_schedule(state: AppState) {
         return;
     }
     let schedule = state.config.config.schedules.snapshot.clone();
-    // The config check refuses an unknown zone; UTC only guards against a config built in code.
-    let zone = state
-        .config
-        .config
-        .studio
-        .timezone
-        .parse::<chrono_tz::Tz>()
-        .unwrap_or(chrono_tz::UTC);
     let tolerance = state.config.config.thresholds.drift_tolerance;
-    loop {
-        let jitter = schedule.jitter.0.as_secs_f64();
-        if jitter > 0.0 {
-            let fraction = crate::clock::random_fraction();
-            tokio::time::sleep(Duration::from_secs_f64(jitter * fraction)).await;
-        }
+    let zone = studio_zone(&state);
+    on_schedule(schedule, zone, true, "snapshot", || async {
         let started = Instant::now();
         match state
             .engine
@@ -387,14 +422,59 @@ async fn snapshot_schedule(state: AppState) {
                 tracing::error!(error = %error, "snapshot run failed");
             }
         }
-        let now = crate::clock::now();
-        let Some(next) = schedule.next_run(zone, now) else {
-            return;
-        };
-        let wait = (next - now).to_std().unwrap_or(Duration::from_secs(1));
-        tracing::debug!(next = %crate::clock::format_time(next), "next snapshot planned");
-        tokio::time::sleep(wait).await;
-    }
+    })
+    .await;
+}
+
+/// Write backup bundles on `schedules.backup` into `backup.dir`, as `system:backup`.
+async fn backup_schedule(state: AppState) {
+    let Some(schedule) = state.config.config.schedules.backup.clone() else {
+        return;
+    };
+    let caller = crate::engine::Caller::system("backup");
+    let dir = state.config.backup_dir();
+    let keep = state.config.config.backup.keep;
+    let zone = studio_zone(&state);
+    on_schedule(schedule, zone, false, "backup", || async {
+        match state.engine.backup_to(&caller, &dir, keep).await {
+            Ok(written) => tracing::info!(
+                bundle = %written.dir,
+                to_seq = written.to_seq,
+                removed = written.removed.len(),
+                "backup bundle written"
+            ),
+            Err(error) => tracing::error!(error = %error, "backup failed"),
+        }
+    })
+    .await;
+}
+
+/// Apply the retention TTLs on `schedules.retention`, as `system:retention`.
+async fn retention_schedule(state: AppState) {
+    let Some(schedule) = state.config.config.schedules.retention.clone() else {
+        return;
+    };
+    let caller = crate::engine::Caller::system("retention");
+    let dir = state.config.backup_dir();
+    let zone = studio_zone(&state);
+    on_schedule(schedule, zone, false, "retention run", || async {
+        match state
+            .engine
+            .retention(&caller, &state.config.config.retention, &dir, false)
+            .await
+        {
+            Ok(report) => tracing::info!(
+                snapshots = report.snapshots_deleted,
+                diffs = report.diffs_cleared,
+                payloads = report.proposal_payloads_pruned,
+                audit_events = report.audit.events_pruned,
+                held_back = report.audit.held_back.as_deref().unwrap_or(""),
+                "retention applied"
+            ),
+            Err(error) => tracing::error!(error = %error, "retention run failed"),
+        }
+    })
+    .await;
 }
 
 /// Mark open proposals past their expiry as expired, once a minute.

@@ -343,6 +343,14 @@ async fn every_form_checks_csrf_and_every_action_is_the_engines_decision() {
         )
         .await;
     assert!(page.html.contains("approved"), "{}", page.html);
+    // Before executing, the page shows again what executing now would do.
+    let detail = bob.get(&format!("/proposals/{id}")).await;
+    assert!(
+        detail.html.contains("id=\"execution-plan\""),
+        "{}",
+        detail.html
+    );
+    assert!(detail.html.contains("would be allowed"), "{}", detail.html);
     let page = bob.submit(&format!("/proposals/{id}/execute"), &[]).await;
     assert!(page.html.contains("succeeded"), "{}", page.html);
 

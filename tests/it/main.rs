@@ -11,6 +11,7 @@ mod firestore;
 mod lint;
 mod ops_note;
 mod policy;
+mod recovery;
 mod serve;
 mod snapshot;
 mod store;

@@ -324,4 +324,22 @@ fn a_crash_after_the_commit_is_reconciled_at_restart_without_a_second_write() {
         .unwrap_or_else(|| panic!("{events}"));
     assert_eq!(execution["detail"]["reconciled"], true);
     assert_eq!(execution["actor"], "system:recovery");
+    drop(daemon);
+
+    // The same from the command line, without a daemon: `brain proposals recover`.
+    let id = propose(&studio, "crash-again");
+    approve(&studio, &bob, &id);
+    let mut command = studio.command(Some(&admin));
+    command
+        .env("BRAIN_FAULT_CRASH_AFTER_EXECUTE", "1")
+        .args(["execute", &id]);
+    assert_eq!(command.output().unwrap().status.code(), Some(137));
+    let (code, recovered) = studio.json(&admin, &["proposals", "recover"]);
+    assert_eq!(code, 0, "{recovered}");
+    assert_eq!(recovered[0]["proposal_id"], id.as_str());
+    assert_eq!(recovered[0]["result"], "succeeded");
+    assert_eq!(show(&studio, &id)["state"], "succeeded");
+    assert_eq!(notes(&emulator, &project).len(), 2, "one note per proposal");
+    let (code, none) = studio.json(&admin, &["proposals", "recover"]);
+    assert_eq!((code, none), (0, json!([])));
 }
