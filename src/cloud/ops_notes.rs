@@ -149,6 +149,12 @@ fn cause(error: &FirestoreError) -> ExecError {
     ExecError::new(error.to_string())
 }
 
+/// Whether a failed commit may still have been applied: no answer at all, or a transient code
+/// after which an earlier attempt may have landed.
+fn may_have_landed(error: &FirestoreError) -> bool {
+    error.http == 0 || error.retryable()
+}
+
 #[async_trait]
 impl Executor for OpsNoteExecutor {
     fn target(&self) -> &str {
@@ -215,6 +221,19 @@ impl Executor for OpsNoteExecutor {
                     })?;
                 let written = self.owned_by(&document, proposal)?;
                 Ok(self.outcome(&name, proposal, written, true))
+            }
+            Err(error) if may_have_landed(&error) => {
+                // Ask before answering: the note is there (ours), certainly not, or unknown.
+                match self.client.get(&self.relative_path(proposal)).await {
+                    Ok(Some(document)) => {
+                        let written = self.owned_by(&document, proposal)?;
+                        Ok(self.outcome(&name, proposal, written, true))
+                    }
+                    Ok(None) => Err(cause(&error)),
+                    Err(_) => Err(ExecError::indeterminate(format!(
+                        "{error}, and the note cannot be read to tell whether it was written"
+                    ))),
+                }
             }
             Err(error) => Err(cause(&error)),
         }

@@ -20,12 +20,24 @@ use crate::store::Proposal;
 #[error("{message}")]
 pub struct ExecError {
     pub message: String,
+    /// The target could not say whether the effect happened (no answer, a timeout). The
+    /// proposal then stays `executing` until `reconcile` can tell; it is never marked failed on
+    /// a guess.
+    pub indeterminate: bool,
 }
 
 impl ExecError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            indeterminate: false,
+        }
+    }
+
+    pub fn indeterminate(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            indeterminate: true,
         }
     }
 }

@@ -1028,10 +1028,13 @@ impl Engine {
             approval_ids: approval_ids_of(&decided.valid_approvals),
             audit_event_hash: allowed.hash.clone(),
         };
-        let result = executor
-            .execute(&request)
-            .await
-            .map_err(|error| error.message);
+        let result = executor.execute(&request).await;
+        if let Err(error) = &result
+            && error.indeterminate
+        {
+            return Err(self.indeterminate(caller, &proposal, &error.message).await);
+        }
+        let result = result.map_err(|error| error.message);
         if std::env::var_os("BRAIN_FAULT_CRASH_AFTER_EXECUTE").is_some() {
             // A failpoint for recovery drills: die between the target's effect and the local
             // record of it, as a power cut would.
@@ -1058,6 +1061,44 @@ impl Engine {
         let approvals = tx.approvals(id).await?;
         tx.commit().await?;
         self.outcome(current, approvals)
+    }
+
+    /// The target could not tell whether the execution took effect: audit that, leave the
+    /// proposal `executing` for recovery to resolve by asking the target, and say so.
+    async fn indeterminate(
+        &self,
+        caller: &Caller,
+        proposal: &Proposal,
+        cause: &str,
+    ) -> EngineError {
+        let recorded = async {
+            let mut tx = self.store.begin().await?;
+            self.append(
+                &mut *tx,
+                event(&caller.id, "execution", "indeterminate")
+                    .capability(&proposal.capability)
+                    .proposal(&proposal.id)
+                    .input_hash(&proposal.input_hash)
+                    .detail(serde_json::json!({ "cause": cause })),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<(), EngineError>(())
+        }
+        .await;
+        if let Err(error) = recorded {
+            return error;
+        }
+        EngineError::Conflict {
+            message: format!(
+                "proposal `{}` may or may not have taken effect: {cause}; it stays executing",
+                proposal.id
+            ),
+            help: Some(
+                "once the target answers again, `brain proposals recover` (or restarting `brain serve`) asks it and records the result; do not execute it again"
+                    .into(),
+            ),
+        }
     }
 
     fn outcome(

@@ -343,3 +343,46 @@ fn a_crash_after_the_commit_is_reconciled_at_restart_without_a_second_write() {
     let (code, none) = studio.json(&admin, &["proposals", "recover"]);
     assert_eq!((code, none), (0, json!([])));
 }
+
+#[test]
+fn a_write_that_cannot_be_confirmed_stays_executing_until_the_target_answers() {
+    let Some(emulator) = Emulator::start() else {
+        return;
+    };
+    let project = format!("ops-{}", random_suffix().replace('_', "-"));
+    let (mut studio, bob) = studio(Backend::Sqlite, &emulator, &project);
+    let admin = studio.admin.clone();
+    let id = propose(&studio, "outage");
+    approve(&studio, &bob, &id);
+
+    // Firestore goes away between approval and execution: no answer to the commit, nor to the
+    // read that would tell. brain does not guess.
+    drop(emulator);
+    let (code, unknown) = studio.json(&admin, &["execute", &id]);
+    assert_eq!(code, 1, "{unknown}");
+    let message = unknown["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("stays executing"), "{unknown}");
+    let view = show(&studio, &id);
+    assert_eq!(view["state"], "executing");
+    assert_eq!(view["failure"], Value::Null);
+    let last = studio.last_event();
+    assert_eq!(
+        (last["action"].as_str(), last["decision"].as_str()),
+        (Some("execution"), Some("indeterminate"))
+    );
+    // While it cannot answer, recovery leaves it unresolved (exit 1).
+    let (code, pending) = studio.json(&admin, &["proposals", "recover"]);
+    assert_eq!(code, 1, "{pending}");
+    assert_eq!(pending[0]["result"], "unresolved");
+
+    // A Firestore that answers (and holds no such note): recorded as failed, nothing written.
+    let Some(back) = Emulator::start() else {
+        return;
+    };
+    studio.envs = vec![("FIRESTORE_EMULATOR_HOST".into(), back.host.clone())];
+    let (code, recovered) = studio.json(&admin, &["proposals", "recover"]);
+    assert_eq!(code, 0, "{recovered}");
+    assert_eq!(recovered[0]["result"], "failed");
+    assert_eq!(show(&studio, &id)["state"], "failed");
+    assert!(notes(&back, &project).is_empty());
+}
