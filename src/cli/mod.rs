@@ -6,6 +6,7 @@
 
 mod audit;
 mod config;
+mod connectors;
 mod governance;
 mod init;
 mod lifecycle;
@@ -128,6 +129,9 @@ pub enum Command {
     /// Compute and inspect StudioState snapshots (derived from the cloud).
     #[command(subcommand)]
     Snapshot(snapshot::SnapshotCommand),
+    /// List the device connectors, check their health now, or run the contract harness.
+    #[command(subcommand)]
+    Connectors(connectors::ConnectorsCommand),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -169,6 +173,7 @@ pub fn run() -> ExitCode {
         Command::KillSwitch(ref args) => governance::kill_switch(&cli, args),
         Command::Audit(ref command) => audit::run(&cli, command),
         Command::Snapshot(ref command) => snapshot::run(&cli, command),
+        Command::Connectors(ref command) => connectors::run(&cli, command),
     };
     match result {
         Ok(code) => code,

@@ -315,7 +315,8 @@ pub struct ConnectorConfig {
     pub mode: ConnectorMode,
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Base URL of the device API (hub, Home Assistant, Firestore override).
+    /// Base URL of the device API (hub, Home Assistant, Firestore override), or
+    /// `sim://hubitat` / `sim://homeassistant` for a simulator started inside brain (demo, tests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Hubitat Maker API app id.
@@ -328,6 +329,21 @@ pub struct ConnectorConfig {
     pub poll_interval: Duration,
     #[serde(default = "default_request_timeout")]
     pub timeout: Duration,
+    /// Data that has not changed for this long, while reads succeed, is stale (default: ten
+    /// poll intervals, at least 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<Duration>,
+    /// Requests the connector may send per rolling hour (default: 1200 Hubitat, 600 Roborock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub request_budget: Option<u32>,
+}
+
+impl ConnectorConfig {
+    /// The simulator `base_url` names (`sim://hubitat`, `sim://homeassistant`), if any.
+    pub fn simulator(&self) -> Option<&str> {
+        self.base_url.as_deref()?.strip_prefix("sim://")
+    }
 }
 
 fn default_true() -> bool {
@@ -1050,7 +1066,40 @@ impl Check<'_> {
                     }),
                 );
             }
-            if let Some(url) = &connector.base_url
+            let simulated = connector
+                .simulator()
+                .map(|name| name.trim_end_matches('/').to_string());
+            let simulated = simulated.as_deref();
+            let expected_simulator = match connector.kind {
+                ConnectorKind::Hubitat => Some("hubitat"),
+                ConnectorKind::Roborock => Some("homeassistant"),
+                ConnectorKind::Firestore => None,
+            };
+            if let Some(name) = simulated
+                && Some(name) != expected_simulator
+            {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!(
+                                "`sim://{name}` is no simulator of {} connectors",
+                                connector.kind.as_str()
+                            ),
+                        ),
+                        &format!("{pointer}/base_url"),
+                        "unknown simulator",
+                    )
+                    .with_help(match expected_simulator {
+                        Some(expected) => format!(
+                            "write `base_url: sim://{expected}`, or the device's http(s) URL"
+                        ),
+                        None => "simulators exist for `hubitat` and `roborock` connectors only"
+                            .to_string(),
+                    }),
+                );
+            } else if let Some(url) = &connector.base_url
+                && simulated.is_none()
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
                 findings.push(
@@ -1065,7 +1114,10 @@ impl Check<'_> {
                     .with_help("write the full URL, such as `http://192.168.1.20`"),
                 );
             }
-            if connector.kind == ConnectorKind::Hubitat && connector.app_id.is_none() {
+            if connector.kind == ConnectorKind::Hubitat
+                && connector.app_id.is_none()
+                && simulated.is_none()
+            {
                 findings.push(
                     self.at_key(
                         Finding::error("config::connector", format!("connector `{}` has no `app_id`", connector.id)),
@@ -1077,7 +1129,7 @@ impl Check<'_> {
             }
             match &mut connector.token {
                 Some(token) => self.resolve_secret(token, &format!("{pointer}/token"), findings),
-                None if connector.kind.is_physical() => findings.push(
+                None if connector.kind.is_physical() && simulated.is_none() => findings.push(
                     self.at_key(
                         Finding::error("config::connector", format!("connector `{}` has no `token`", connector.id)),
                         &pointer,

@@ -1,4 +1,5 @@
-//! `brain serve`: the HTTP surface (health, readiness, metrics) and the daemon's life cycle.
+//! `brain serve`: the HTTP surface (health, readiness, metrics) and the daemon's life cycle,
+//! with its background tasks (snapshots, proposal expiry, store monitor, connector polling).
 //!
 //! `router(state)` builds every route over shared [`AppState`]; tests drive it with `oneshot`
 //! without binding a port. Every request gets a request id (the caller's `x-request-id` when it
@@ -47,6 +48,8 @@ pub struct AppState {
     pub policies: Arc<PolicySet>,
     pub config: Arc<LoadedConfig>,
     pub metrics: Arc<Metrics>,
+    /// The configured device connectors, their health and latest readings.
+    pub connectors: Arc<crate::connectors::fleet::Fleet>,
 }
 
 /// Percent-encode one URL path segment or query value (unreserved bytes stay as they are).
@@ -234,12 +237,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(freshness) = state.engine.freshness().await {
         state.metrics.set_snapshot_age(freshness.age_seconds);
     }
+    let mut text = state.metrics.render(state.store.backend().as_str());
+    state.connectors.render_metrics(&mut text);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.store.backend().as_str()),
+        text,
     )
 }
 
@@ -299,6 +304,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let monitor = tokio::spawn(monitor_store(state.clone()));
     let expiry = tokio::spawn(expire_proposals(state.engine.clone()));
     let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
+    let polling = state.connectors.spawn_polling(state.engine.clone());
     tracing::info!(address = %address, "listening on http://{address}");
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -307,6 +313,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     monitor.abort();
     expiry.abort();
     snapshots.abort();
+    for task in polling {
+        task.abort();
+    }
     // Sign the chain head, so truncating the log behind brain's back is detectable.
     match state.engine.checkpoint_now().await {
         Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint"),
