@@ -322,8 +322,10 @@ impl Guarded {
     pub fn next_delay(&self, interval: Duration) -> Duration {
         match self.lock().breaker {
             Some(Breaker::Open { until, .. }) => {
-                let wait = until.saturating_duration_since(Instant::now());
-                wait.max(interval).min(wait + interval)
+                // The next read is the half-open probe: not before the cooldown ends.
+                until
+                    .saturating_duration_since(Instant::now())
+                    .max(interval)
             }
             _ => interval,
         }

@@ -5,9 +5,10 @@
 //! timings ([`Timings`]) so the whole suite takes seconds, injects faults, and checks: health
 //! reports correctly; failures map onto the taxonomy; timeouts are honoured; retries happen on
 //! unavailability but stop on an auth failure, which stops polling; the breaker opens and
-//! recovers through a half-open probe; stale data degrades health; write intents are refused
-//! with no request sent; every request the device received was a GET on the read allowlist;
-//! and the credential appears in no error or status. It never talks to a real device.
+//! recovers through a half-open probe; stale data degrades health; unreadable items are counted
+//! and named, never dropped silently; the request budget holds; write intents are refused with
+//! no request sent; every request the device received was a GET on the read allowlist; and the
+//! credential appears in no error or status. It never talks to a real device.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use super::guard::{BreakerPolicy, BreakerState, Guarded};
 use super::http::RequestPolicy;
 use super::registry::{self, KindSpec, Settings};
 use super::sim::{Fault, Simulator};
-use super::{ErrorKind, Health, WriteIntent};
+use super::{Device, ErrorKind, Health, WriteIntent};
 use crate::config::ConnectorKind;
 
 /// The timings the suite runs with.
@@ -64,6 +65,16 @@ pub struct HarnessReport {
 
 /// Run the suite for a connector `id` of `kind`.
 pub async fn run(id: &str, kind: ConnectorKind, timings: &Timings) -> HarnessReport {
+    run_with(id, kind, timings, |device| device).await
+}
+
+/// [`run`] over device clients passed through `wrap`.
+async fn run_with(
+    id: &str,
+    kind: ConnectorKind,
+    timings: &Timings,
+    wrap: fn(Box<dyn Device>) -> Box<dyn Device>,
+) -> HarnessReport {
     let started = Instant::now();
     let mut cases = Vec::new();
     match registry::spec(kind) {
@@ -76,6 +87,7 @@ pub async fn run(id: &str, kind: ConnectorKind, timings: &Timings) -> HarnessRep
             let mut suite = Suite {
                 id: id.to_string(),
                 spec,
+                wrap,
                 timings: timings.clone(),
                 leaked: Vec::new(),
                 tokens: Vec::new(),
@@ -89,6 +101,8 @@ pub async fn run(id: &str, kind: ConnectorKind, timings: &Timings) -> HarnessRep
                 ("retries_stop_on_auth_failure", suite.auth_stops().await),
                 ("breaker_opens_and_recovers", suite.breaker().await),
                 ("stale_data_degrades", suite.stale().await),
+                ("unparseable_items_counted", suite.drift().await),
+                ("request_budget_enforced", suite.budget().await),
                 ("write_intents_refused_without_io", suite.writes().await),
             ] {
                 cases.push(case(name, result));
@@ -132,6 +146,7 @@ macro_rules! ensure {
 struct Suite {
     id: String,
     spec: &'static KindSpec,
+    wrap: fn(Box<dyn Device>) -> Box<dyn Device>,
     timings: Timings,
     /// Every error text and status the cases produced, to search for the credential.
     leaked: Vec<String>,
@@ -142,6 +157,10 @@ struct Suite {
 
 impl Suite {
     async fn fresh(&mut self) -> Result<(Simulator, Guarded), String> {
+        self.fresh_with_budget(0).await
+    }
+
+    async fn fresh_with_budget(&mut self, budget: u32) -> Result<(Simulator, Guarded), String> {
         let simulator = Simulator::start(
             self.spec.simulator,
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -163,7 +182,7 @@ impl Suite {
                 attempts: timings.attempts,
                 first_backoff: Duration::from_millis(20),
                 max_backoff: Duration::from_millis(50),
-                budget_per_hour: 0,
+                budget_per_hour: budget,
             },
             breaker: BreakerPolicy {
                 failure_threshold: timings.failure_threshold,
@@ -172,7 +191,8 @@ impl Suite {
             },
             display: None,
         };
-        let connector = registry::build(&settings).map_err(|error| error.to_string())?;
+        let connector =
+            registry::build_wrapped(&settings, self.wrap).map_err(|error| error.to_string())?;
         Ok((simulator, connector))
     }
 
@@ -515,6 +535,74 @@ impl Suite {
         )
     }
 
+    async fn drift(&mut self) -> Result<String, String> {
+        let (simulator, connector) = self.fresh().await?;
+        simulator.set_fault(Fault::Drift);
+        let readings = connector
+            .poll()
+            .await
+            .map_err(|error| format!("a read with unreadable items failed as a whole: {error}"))?;
+        let status = connector.status();
+        self.keep(&simulator, &connector);
+        ensure!(
+            readings.unparseable >= 2,
+            "{} unreadable items counted, expected at least 2: {:?}",
+            readings.unparseable,
+            readings.problems
+        );
+        ensure!(
+            readings.problems.len() as u64 >= readings.unparseable,
+            "unreadable items were counted but not named"
+        );
+        ensure!(
+            !readings.devices.is_empty(),
+            "the readable devices were dropped with the unreadable items"
+        );
+        ensure!(
+            status.health == Health::Degraded && status.unparseable_total == readings.unparseable,
+            "with unreadable items the status is {:?}, {} counted",
+            status.health,
+            status.unparseable_total
+        );
+        Ok(format!(
+            "{} unreadable items counted and named, {} devices kept, health degraded",
+            readings.unparseable,
+            readings.devices.len()
+        ))
+    }
+
+    async fn budget(&mut self) -> Result<String, String> {
+        let budget = 4;
+        let (simulator, connector) = self.fresh_with_budget(budget).await?;
+        let mut limited = None;
+        for _ in 0..budget + 2 {
+            match connector.poll().await {
+                Err(error) if error.kind == ErrorKind::RateLimited => {
+                    limited = Some(error);
+                    break;
+                }
+                Err(error) => return Err(format!("a read inside the budget failed: {error}")),
+                Ok(_) => {}
+            }
+        }
+        let sent = simulator.requests().len();
+        self.keep(&simulator, &connector);
+        let Some(error) = limited else {
+            return Err(format!(
+                "{} reads never hit a budget of {budget} requests",
+                budget + 2
+            ));
+        };
+        self.note(&error);
+        ensure!(
+            sent == budget as usize,
+            "{sent} requests were sent under a budget of {budget}"
+        );
+        Ok(format!(
+            "{budget} requests sent, then rate_limited without I/O"
+        ))
+    }
+
     async fn writes(&mut self) -> Result<String, String> {
         let (simulator, connector) = self.fresh().await?;
         let intents = [
@@ -607,7 +695,103 @@ mod tests {
             let failed: Vec<&CaseResult> =
                 report.cases.iter().filter(|case| !case.passed).collect();
             assert!(report.passed, "{} failed: {failed:#?}", spec.kind.as_str());
-            assert_eq!(report.cases.len(), 10);
+            assert_eq!(report.cases.len(), 12);
+        }
+    }
+
+    /// A client that retries refused credentials (what gets accounts banned).
+    struct RetriesAuth(Box<dyn Device>);
+
+    /// A client that reads every failure as an empty success.
+    struct SwallowsErrors(Box<dyn Device>);
+
+    #[async_trait::async_trait]
+    impl Device for RetriesAuth {
+        fn kind(&self) -> ConnectorKind {
+            self.0.kind()
+        }
+        fn class(&self) -> super::super::ConnectorClass {
+            self.0.class()
+        }
+        async fn health_check(&self) -> Result<(), super::super::ConnectorError> {
+            self.0.health_check().await
+        }
+        async fn poll(&self) -> Result<super::super::Readings, super::super::ConnectorError> {
+            match self.0.poll().await {
+                Err(error) if error.kind == ErrorKind::Auth => self.0.poll().await,
+                other => other,
+            }
+        }
+        fn location(&self) -> String {
+            self.0.location()
+        }
+        fn counters(&self) -> std::sync::Arc<super::super::http::Counters> {
+            self.0.counters()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Device for SwallowsErrors {
+        fn kind(&self) -> ConnectorKind {
+            self.0.kind()
+        }
+        fn class(&self) -> super::super::ConnectorClass {
+            self.0.class()
+        }
+        async fn health_check(&self) -> Result<(), super::super::ConnectorError> {
+            Ok(())
+        }
+        async fn poll(&self) -> Result<super::super::Readings, super::super::ConnectorError> {
+            Ok(self.0.poll().await.unwrap_or_default())
+        }
+        fn location(&self) -> String {
+            self.0.location()
+        }
+        fn counters(&self) -> std::sync::Arc<super::super::http::Counters> {
+            self.0.counters()
+        }
+    }
+
+    fn failed_cases(report: &HarnessReport) -> Vec<&str> {
+        report
+            .cases
+            .iter()
+            .filter(|case| !case.passed)
+            .map(|case| case.case.as_str())
+            .collect()
+    }
+
+    /// The suite catches broken clients: it can fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_suite_fails_clients_that_break_the_contract() {
+        let report = run_with(
+            "hub",
+            ConnectorKind::Hubitat,
+            &Timings::default(),
+            |device| Box::new(RetriesAuth(device)),
+        )
+        .await;
+        assert!(!report.passed);
+        assert_eq!(failed_cases(&report), vec!["retries_stop_on_auth_failure"]);
+
+        let report = run_with(
+            "vacuums",
+            ConnectorKind::Roborock,
+            &Timings::default(),
+            |device| Box::new(SwallowsErrors(device)),
+        )
+        .await;
+        let failed = failed_cases(&report);
+        for case in [
+            "errors_map_to_taxonomy",
+            "timeouts_are_honoured",
+            "retries_stop_on_auth_failure",
+            "breaker_opens_and_recovers",
+        ] {
+            assert!(
+                failed.contains(&case),
+                "{case} passed a client that swallows errors: {failed:?}"
+            );
         }
     }
 

@@ -146,6 +146,15 @@ pub fn default_stale_after(poll_interval: Duration) -> Duration {
 
 /// Build the connector `settings` describe.
 pub fn build(settings: &Settings) -> Result<Guarded, ConnectorError> {
+    build_wrapped(settings, |device| device)
+}
+
+/// [`build`], with the device client passed through `wrap` before the shared policy is put
+/// around it (the harness's own tests wrap it in deliberately broken clients).
+pub fn build_wrapped(
+    settings: &Settings,
+    wrap: fn(Box<dyn Device>) -> Box<dyn Device>,
+) -> Result<Guarded, ConnectorError> {
     let Some(spec) = spec(settings.kind) else {
         return Err(ConnectorError::new(
             super::ErrorKind::BadResponse,
@@ -181,8 +190,9 @@ pub fn build(settings: &Settings) -> Result<Guarded, ConnectorError> {
                 display: settings.display.clone(),
             })))
         }
-        ConnectorKind::Firestore => unreachable_kind()?,
+        ConnectorKind::Firestore => not_a_device()?,
     };
+    let device = wrap(device);
     let counters = device_counters(device.as_ref());
     Ok(Guarded::new(
         &settings.id,
@@ -193,7 +203,7 @@ pub fn build(settings: &Settings) -> Result<Guarded, ConnectorError> {
     ))
 }
 
-fn unreachable_kind() -> Result<Box<dyn Device>, ConnectorError> {
+fn not_a_device() -> Result<Box<dyn Device>, ConnectorError> {
     Err(ConnectorError::new(
         super::ErrorKind::BadResponse,
         "`firestore` is a write target, not a polled device",

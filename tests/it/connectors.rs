@@ -362,7 +362,7 @@ async fn connectors_list_and_test_print_machine_readable_summaries() {
     assert_eq!(reports.len(), 2);
     for report in reports {
         let cases = report["cases"].as_array().unwrap();
-        assert_eq!(cases.len(), 10, "{report}");
+        assert_eq!(cases.len(), 12, "{report}");
         assert!(cases.iter().all(|case| case["passed"] == true), "{report}");
     }
     // The harness runs on its own simulators, never on the configured device.
@@ -596,9 +596,74 @@ fn the_daemon_polls_simulated_devices_and_a_kill_switch_stops_it() {
             > paused_at),
         "polling did not resume"
     );
+    let logs = daemon.logs();
     assert!(
-        !daemon.logs().contains("access_token="),
-        "{}",
-        daemon.logs()
+        !logs.contains("access_token=") && !logs.contains("sim-"),
+        "{logs}"
     );
+}
+
+/// `brain serve` against a hub the test controls: an auth failure stops the polling for good
+/// (no retries, no more requests), while the other connector goes on; no token in the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auth_failure_stops_the_daemons_polling_until_restart() {
+    let mut devices = Devices::start("    poll_interval: 1s\n").await;
+    tokio::task::block_in_place(|| devices.studio.through_daemon());
+    let admin = devices.studio.admin.clone();
+    let url = devices
+        .studio
+        .daemon
+        .as_ref()
+        .unwrap()
+        .url("/api/v1/connectors/hubitat");
+    let status = || {
+        let url = url.clone();
+        let admin = admin.clone();
+        std::thread::spawn(move || {
+            reqwest::blocking::Client::new()
+                .get(url)
+                .bearer_auth(admin)
+                .send()
+                .unwrap()
+                .json::<Value>()
+                .unwrap()
+        })
+        .join()
+        .unwrap()
+    };
+    let healthy = tokio::task::block_in_place(|| {
+        eventually(Duration::from_secs(20), || status()["health"] == "healthy")
+    });
+    assert!(healthy, "{}", status());
+    let before = devices.hub.requests().len();
+    devices.hub.set_fault(Fault::Unauthorized);
+    let stopped = tokio::task::block_in_place(|| {
+        eventually(Duration::from_secs(10), || {
+            status()["polling_stopped"].is_string()
+        })
+    });
+    assert!(stopped, "{}", status());
+    let sent = devices.hub.requests().len();
+    assert!(
+        sent - before <= 1,
+        "a refused token was sent again: {:?}",
+        &devices.hub.requests()[before..]
+    );
+    devices.hub.set_fault(Fault::None);
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(
+        devices.hub.requests().len(),
+        sent,
+        "the connector went on polling after an auth failure"
+    );
+    let now = status();
+    assert_eq!(now["health"], "down", "{now}");
+    assert_eq!(
+        now["errors"]["auth"], 1,
+        "the auth failure was retried: {now}"
+    );
+    let logs = devices.studio.daemon.as_ref().unwrap().logs();
+    assert!(logs.contains("polling stopped"), "{logs}");
+    devices.assert_no_token(&logs);
+    only_reads(&devices.hub.requests(), SimKind::Hubitat);
 }

@@ -190,6 +190,13 @@ async fn all(State(shared): State<Arc<Shared>>, Path(app): Path<String>) -> Resp
             })
         })
         .collect();
+    let mut body = body;
+    if shared.fault() == Fault::Drift {
+        body.push(
+            json!({"name": "Mystery Device", "label": "No id", "attributes": {"switch": "on"}}),
+        );
+        body.push(json!("not a device"));
+    }
     answer(&shared, &app, Value::Array(body))
 }
 

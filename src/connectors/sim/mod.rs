@@ -1,6 +1,7 @@
 //! Device simulators: local fakes of the Hubitat Maker API and of Home Assistant's REST API that
 //! speak the real wire formats (shapes, quirks, auth), with fault injection ([`Fault`]: slow,
-//! 5xx, 401, 429, malformed, an error body with status 200, stale data) and a log of every
+//! 5xx, 401, 429, malformed, an error body with status 200, stale data, drifted shapes) and a
+//! log of every
 //! request received, so tests can prove that no write path was ever called.
 //!
 //! They serve the tests and the demo studio: a connector whose `base_url` is `sim://hubitat` or
@@ -74,6 +75,9 @@ pub enum Fault {
     ErrorBody,
     /// Answer normally, but the data never changes.
     Stale,
+    /// Answer the data with items a parser cannot read mixed in (an item without an id, a
+    /// state name no table knows), as firmware drift does.
+    Drift,
 }
 
 /// One request the simulator received, with the credential removed.
@@ -309,7 +313,7 @@ async fn faults(State(shared): State<Arc<Shared>>, request: Request, next: Next)
         Fault::Malformed => {
             return json_text(StatusCode::OK, "[{\"id\":\"1\",\"name\":\"Kiln".into());
         }
-        Fault::None | Fault::ErrorBody | Fault::Stale => {}
+        Fault::None | Fault::ErrorBody | Fault::Stale | Fault::Drift => {}
     }
     if !authorized {
         return unauthorized();
