@@ -180,6 +180,8 @@ struct HealthRow {
     /// Set when the policy set denied the read (nothing was sent).
     #[serde(skip_serializing_if = "Option::is_none")]
     denied: Option<String>,
+    /// `enabled: false` in brain.yaml: not checked, and not counted against the exit code.
+    disabled: bool,
     location: String,
     devices: usize,
     unparseable: u64,
@@ -345,6 +347,7 @@ async fn health(
                 health: Health::Unknown,
                 reason: Some("disabled in brain.yaml".into()),
                 denied: None,
+                disabled: true,
                 location: config.base_url.clone().unwrap_or_default(),
                 devices: 0,
                 unparseable: 0,
@@ -377,6 +380,7 @@ async fn health(
             },
             reason: status.reason.clone(),
             denied,
+            disabled: false,
             location: status.location.clone(),
             devices: status
                 .readings
@@ -389,7 +393,10 @@ async fn health(
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let healthy = rows.iter().all(|row| row.health == Health::Healthy);
+    let healthy = rows
+        .iter()
+        .filter(|row| !row.disabled)
+        .all(|row| row.health == Health::Healthy);
     if cli.format == Format::Json {
         let _ = output::print_json(&serde_json::json!({ "healthy": healthy, "connectors": rows }));
     } else {
@@ -398,6 +405,15 @@ async fn health(
             let _ = writeln!(out, "no device connector is configured");
         }
         for row in &rows {
+            if row.disabled {
+                let _ = writeln!(
+                    out,
+                    "{} ({}) disabled in brain.yaml: not checked",
+                    paint(Paint::Bold, &row.id),
+                    row.kind
+                );
+                continue;
+            }
             let badge = match row.health {
                 Health::Healthy => paint(Paint::Green, "healthy"),
                 Health::Degraded => paint(Paint::Yellow, "degraded"),

@@ -169,6 +169,7 @@ impl HttpTransport {
         let client = reqwest::Client::builder()
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout)
+            // A redirect could lead off the allowlist: a 3xx is an answer, never followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| {
@@ -304,20 +305,22 @@ fn transport_error(error: &reqwest::Error, policy: &RequestPolicy) -> ConnectorE
             format!("no answer within {}", human(policy.timeout)),
         );
     }
-    let mut text = error.to_string();
+    // The innermost cause names what happened (`Connection refused (os error 111)`); the outer
+    // layers repeat the URL, which is left out.
+    let mut innermost: &dyn std::error::Error = error;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
+    }
+    let mut text = innermost.to_string();
     if let Some(url) = error.url() {
         text = text.replace(url.as_str(), "<url>");
     }
-    // The cause chain names the refused connection, which is the useful part.
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    ConnectorError::new(
-        ErrorKind::Unavailable,
-        format!("cannot reach the device: {text}"),
-    )
+    let what = if error.is_connect() {
+        "cannot connect to the device"
+    } else {
+        "the request to the device failed"
+    };
+    ConnectorError::new(ErrorKind::Unavailable, format!("{what}: {text}"))
 }
 
 fn human(duration: Duration) -> String {

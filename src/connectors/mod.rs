@@ -239,7 +239,9 @@ impl Readings {
 
     pub(crate) fn skip(&mut self, problem: String) {
         self.unparseable += 1;
-        tracing::warn!(problem = %problem, "unparseable item in a device answer");
+        // Counted and named in the readings and metrics; the health change to degraded is
+        // what gets logged, once, not every item of every poll.
+        tracing::debug!(problem = %problem, "unparseable item in a device answer");
         self.problems.push(problem);
     }
 }

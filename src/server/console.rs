@@ -411,6 +411,15 @@ async fn degraded(state: &AppState) -> Vec<String> {
             freshness.reason.unwrap_or_default()
         ));
     }
+    for status in state.connectors.statuses() {
+        if status.health == crate::connectors::Health::Down {
+            problems.push(format!(
+                "connector `{}` is down: {}",
+                status.id,
+                status.reason.unwrap_or_default()
+            ));
+        }
+    }
     match audit_status(state).await {
         Ok(true) => {}
         Ok(false) => {

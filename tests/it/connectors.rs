@@ -667,3 +667,28 @@ async fn an_auth_failure_stops_the_daemons_polling_until_restart() {
     devices.assert_no_token(&logs);
     only_reads(&devices.hub.requests(), SimKind::Hubitat);
 }
+
+/// What people read: the list, and a health check of a device that does not answer.
+#[test]
+fn connectors_list_and_health_for_people() {
+    let secrets = crate::support::temp_dir();
+    let token = secrets.path().join("token");
+    std::fs::write(&token, "hub-secret-4242\n").unwrap();
+    let studio = Studio::new(
+        Backend::Sqlite,
+        &format!(
+            "connectors:\n  - id: hubitat\n    kind: hubitat\n    base_url: http://127.0.0.1:1\n    app_id: \"12\"\n    token: {{ file: {} }}\n    timeout: 1s\n    poll_interval: 30s\n  - id: roborock\n    kind: roborock\n    base_url: sim://homeassistant\n    enabled: false\n",
+            token.display()
+        ),
+    );
+    let list = studio.run(Some(&studio.admin), &["connectors", "list"]);
+    let health = studio.run(Some(&studio.admin), &["connectors", "health"]);
+    let seconds = regex::Regex::new(r"\d+\.\ds").unwrap();
+    let health_text = seconds
+        .replace_all(&studio.transcript(&health), "[SECONDS]")
+        .into_owned();
+    assert!(!health_text.contains("hub-secret-4242"), "{health_text}");
+    assert_eq!(health.status.code(), Some(1), "{health_text}");
+    insta::assert_snapshot!("connectors_list", studio.transcript(&list));
+    insta::assert_snapshot!("connectors_health_down", health_text);
+}
