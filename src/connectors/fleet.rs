@@ -112,6 +112,24 @@ impl Fleet {
             .collect()
     }
 
+    /// Wait until every pollable connector has finished its first poll, at most `limit`.
+    pub async fn first_reads(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            let waiting = self.members.iter().any(|member| {
+                member.capability.is_ok()
+                    && member
+                        .connector
+                        .as_ref()
+                        .is_ok_and(|connector| connector.polls_and_paused() == (0, false))
+            });
+            if !waiting {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The connector metrics in the Prometheus text format.
     pub fn render_metrics(&self, out: &mut String) {
         let statuses = self.statuses();

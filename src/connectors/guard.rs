@@ -313,6 +313,12 @@ impl Guarded {
         state.paused = reason;
     }
 
+    /// Reads attempted so far, and whether the policy set pauses them.
+    pub fn polls_and_paused(&self) -> (u64, bool) {
+        let state = self.lock();
+        (state.polls, state.paused.is_some())
+    }
+
     /// True once an auth failure stopped this connector.
     pub fn stopped(&self) -> bool {
         self.lock().auth_failure.is_some()

@@ -35,6 +35,9 @@ use crate::telemetry::Metrics;
 /// How long a readiness probe waits for the store.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long the first snapshot waits for the connectors' first reads.
+const CONNECTOR_FIRST_READ_WAIT: Duration = Duration::from_secs(5);
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Everything handlers share.
@@ -303,8 +306,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let app = router(state.clone());
     let monitor = tokio::spawn(monitor_store(state.clone()));
     let expiry = tokio::spawn(expire_proposals(state.engine.clone()));
-    let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
+    // Polling starts first, so the first snapshot can carry the devices' first readings.
     let polling = state.connectors.spawn_polling(state.engine.clone());
+    let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
     tracing::info!(address = %address, "listening on http://{address}");
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -364,6 +368,10 @@ async fn snapshot_schedule(state: AppState) {
         .parse::<chrono_tz::Tz>()
         .unwrap_or(chrono_tz::UTC);
     let tolerance = state.config.config.thresholds.drift_tolerance;
+    state
+        .connectors
+        .first_reads(CONNECTOR_FIRST_READ_WAIT)
+        .await;
     loop {
         let jitter = schedule.jitter.0.as_secs_f64();
         if jitter > 0.0 {
