@@ -8,7 +8,8 @@
 //! - `test` runs the contract harness for each connector's kind against its simulator (never
 //!   the real device); exit 1 when any case fails. `--format json` prints the summary.
 //!
-//! `list` and `health` act for the caller's token (viewing studio state); `test` touches
+//! `list` and `health` act for the caller's token (viewing studio state); with `--server` they
+//! show a daemon's connectors as its polling sees them, without a new read. `test` touches
 //! neither the store nor a device and needs no token.
 
 use std::io::Write;
@@ -21,9 +22,10 @@ use serde::Serialize;
 use super::Cli;
 use super::config::load_checked;
 use super::output::{self, Format};
-use super::session::{Paint, local_only, open_engine, paint, report_error, token};
+use super::session::{Paint, open_engine, paint, report_error, token};
 use crate::config::{ConnectorConfig, LoadedConfig};
 use crate::connectors::fleet::{Fleet, PollOutcome, read_capability};
+use crate::connectors::guard::ConnectorStatus;
 use crate::connectors::harness::{self, HarnessReport, Timings};
 use crate::connectors::{Health, registry};
 use crate::engine::EngineError;
@@ -79,14 +81,107 @@ fn selected<'a>(
 }
 
 pub fn run(cli: &Cli, command: &ConnectorsCommand) -> miette::Result<ExitCode> {
-    if let Some(code) = local_only(cli, "`brain connectors`") {
-        return Ok(code);
+    match (command, &cli.server) {
+        // The harness runs here whatever `--server` says: it touches no store and no device.
+        (ConnectorsCommand::Test { id }, _) => test(cli, id.as_deref()),
+        (ConnectorsCommand::List, Some(server)) => daemon_view(cli, server, None, false),
+        (ConnectorsCommand::Health { id }, Some(server)) => {
+            daemon_view(cli, server, id.as_deref(), true)
+        }
+        (ConnectorsCommand::List, None) => with_engine(cli, None, false),
+        (ConnectorsCommand::Health { id }, None) => with_engine(cli, id.as_deref(), true),
     }
-    match command {
-        ConnectorsCommand::Test { id } => test(cli, id.as_deref()),
-        ConnectorsCommand::List => with_engine(cli, None, false),
-        ConnectorsCommand::Health { id } => with_engine(cli, id.as_deref(), true),
+}
+
+/// `list` and `health` through a daemon: its connectors as its polling sees them now (no new
+/// device read is made). `health` exits 1 unless every one is healthy.
+fn daemon_view(
+    cli: &Cli,
+    server: &str,
+    id: Option<&str>,
+    health: bool,
+) -> miette::Result<ExitCode> {
+    let runtime = super::runtime()?;
+    let result = runtime.block_on(async {
+        let remote = super::remote::Remote::new(server, token(cli)?)?;
+        match id {
+            Some(id) => {
+                let path = format!("/api/v1/connectors/{}", crate::server::encode_segment(id));
+                remote
+                    .get::<ConnectorStatus>(&path, &[])
+                    .await
+                    .map(|status| vec![status])
+            }
+            None => {
+                remote
+                    .get::<Vec<ConnectorStatus>>("/api/v1/connectors", &[])
+                    .await
+            }
+        }
+    });
+    let statuses = match result {
+        Ok(statuses) => statuses,
+        Err(EngineError::Remote(body)) if body.code == "not_found" => {
+            output::print_report(&miette::miette!(
+                code = "usage::unknown_connector",
+                help = "`brain --server URL connectors list` shows the daemon's connectors",
+                "{}",
+                body.message
+            ));
+            return Ok(ExitCode::from(2));
+        }
+        Err(error) => return Ok(report_error(cli, &error)),
+    };
+    let healthy = statuses
+        .iter()
+        .all(|status| status.health == Health::Healthy && status.paused.is_none());
+    if cli.format == Format::Json {
+        if health {
+            output::print_json(&serde_json::json!({ "healthy": healthy, "connectors": statuses }))?;
+        } else {
+            output::print_json(&statuses)?;
+        }
+    } else {
+        let mut out = std::io::stdout().lock();
+        if statuses.is_empty() {
+            let _ = writeln!(out, "the daemon polls no device connector");
+        }
+        for status in &statuses {
+            let badge = match status.health {
+                Health::Healthy => paint(Paint::Green, "healthy"),
+                Health::Degraded => paint(Paint::Yellow, "degraded"),
+                Health::Down => paint(Paint::Red, "down"),
+                Health::Unknown => paint(Paint::Yellow, "not read yet"),
+            };
+            let devices = status
+                .readings
+                .as_ref()
+                .map_or(0, |readings| readings.devices.len());
+            let read = status.last_success_age_seconds.map_or_else(
+                || "never read".to_string(),
+                |age| format!("read {} ago", crate::clock::human_duration(age)),
+            );
+            let _ = writeln!(
+                out,
+                "{} ({}) {badge}: {devices} devices, {read}, breaker {}, {} requests",
+                paint(Paint::Bold, &status.id),
+                status.kind,
+                status.breaker.as_str(),
+                status.requests
+            );
+            if let Some(paused) = &status.paused {
+                let _ = writeln!(out, "  {} {paused}", paint(Paint::Red, "paused:"));
+            }
+            if let Some(reason) = &status.reason {
+                let _ = writeln!(out, "  {reason}");
+            }
+        }
     }
+    Ok(if healthy || !health {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn test(cli: &Cli, id: Option<&str>) -> miette::Result<ExitCode> {
@@ -234,7 +329,9 @@ async fn list(
             let capability = read_capability(&engine.policy().manifests, &connector.id);
             let last_reading = recorded
                 .iter()
-                .find(|entry| entry.key[DEVICES_KV_PREFIX.len()..] == connector.id)
+                .find(|entry| {
+                    entry.key.strip_prefix(DEVICES_KV_PREFIX) == Some(connector.id.as_str())
+                })
                 .and_then(|entry| serde_json::from_str(&entry.value).ok());
             ListedConnector {
                 id: connector.id.clone(),

@@ -183,7 +183,9 @@ impl Engine {
         // Device readings the connectors recorded (the daemon's polling) join the state as
         // they were observed; an unreadable record is left out and named in the log.
         for entry in self.store.kv_list(snapshot::DEVICES_KV_PREFIX).await? {
-            let id = &entry.key[snapshot::DEVICES_KV_PREFIX.len()..];
+            let Some(id) = entry.key.strip_prefix(snapshot::DEVICES_KV_PREFIX) else {
+                continue;
+            };
             match serde_json::from_str::<snapshot::ConnectorDevices>(&entry.value) {
                 Ok(devices) => builder.devices(id, devices),
                 Err(error) => {

@@ -473,6 +473,19 @@ fn the_daemon_polls_simulated_devices_and_a_kill_switch_stops_it() {
     }
     assert_eq!(api("/api/v1/connectors/nope")["code"], "not_found");
 
+    // The CLI through the daemon sees the same connectors, without a new read.
+    let (code, health) = studio.json(&admin, &["connectors", "health"]);
+    assert_eq!(code, 0, "{health}");
+    assert_eq!(health["healthy"], true, "{health}");
+    assert_eq!(health["connectors"].as_array().unwrap().len(), 2);
+    let unknown = studio.run(Some(&admin), &["connectors", "health", "nope"]);
+    assert_eq!(
+        unknown.status.code(),
+        Some(2),
+        "{}",
+        studio.transcript(&unknown)
+    );
+
     // Metrics.
     let (status, metrics) = get(&daemon.url("/metrics"));
     assert_eq!(status, 200);
@@ -546,6 +559,15 @@ fn the_daemon_polls_simulated_devices_and_a_kill_switch_stops_it() {
             .is_some_and(|paused| paused.contains("KILL_SWITCH_ACTIVE"))),
         "{}",
         api("/api/v1/connectors/hubitat")
+    );
+    let (code, health) = studio.json(&admin, &["connectors", "health", "hubitat"]);
+    assert_eq!(code, 1, "{health}");
+    assert!(
+        health["connectors"][0]["paused"]
+            .as_str()
+            .unwrap()
+            .contains("KILL_SWITCH_ACTIVE"),
+        "{health}"
     );
     let paused_at = api("/api/v1/connectors/hubitat")["requests"]
         .as_u64()

@@ -224,7 +224,9 @@ fn detail(shared: &Shared, device: &SimDevice, generation: u64) -> Value {
         attributes.push(json!({"name": "switch", "currentValue": "off", "dataType": "ENUM", "values": ["on", "off"]}));
     }
     let mut capabilities: Vec<Value> = device.capabilities.iter().map(|name| json!(name)).collect();
-    capabilities.push(json!({"attributes": [{"name": device.attributes[0].0, "dataType": null}]}));
+    if let Some((first, ..)) = device.attributes.first() {
+        capabilities.push(json!({"attributes": [{"name": first, "dataType": null}]}));
+    }
     json!({
         "id": device.id,
         "name": device.name,
