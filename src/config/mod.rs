@@ -1114,6 +1114,24 @@ impl Check<'_> {
                     .with_help("write the full URL, such as `http://192.168.1.20`"),
                 );
             }
+            if let Some(stale_after) = connector.stale_after
+                && stale_after.0 <= connector.poll_interval.0
+            {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!(
+                                "connector `{}` would always read as stale: `stale_after` is not longer than `poll_interval`",
+                                connector.id
+                            ),
+                        ),
+                        &format!("{pointer}/stale_after"),
+                        "not longer than the poll interval",
+                    )
+                    .with_help("set `stale_after` to several poll intervals, or remove it (default: ten, at least 5m)"),
+                );
+            }
             if connector.kind == ConnectorKind::Hubitat
                 && connector.app_id.is_none()
                 && simulated.is_none()

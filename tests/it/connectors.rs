@@ -392,6 +392,16 @@ fn a_simulator_url_must_name_the_kinds_simulator() {
         "{text}"
     );
     assert!(text.contains("sim://hubitat"), "{text}");
+
+    std::fs::write(
+        studio.path().join("brain.yaml"),
+        "connectors:\n  - id: hubitat\n    kind: hubitat\n    base_url: sim://hubitat\n    poll_interval: 1m\n    stale_after: 30s\n",
+    )
+    .unwrap();
+    let output = studio.run(None, &["config", "check"]);
+    let text = studio.transcript(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("would always read as stale"), "{text}");
 }
 
 /// `brain serve` on simulated devices: polling authorized per read, readings in the API, the
