@@ -1476,10 +1476,20 @@ fn connector_summary(status: &crate::connectors::guard::ConnectorStatus) -> Stri
 }
 
 fn attribute_text(attribute: &crate::connectors::Attribute) -> String {
-    let value = match &attribute.value {
-        serde_json::Value::String(text) => text.clone(),
-        serde_json::Value::Null => "—".into(),
-        other => other.to_string(),
+    let number = attribute.value.as_f64();
+    // Durations in seconds read better as `212h 24m`.
+    if attribute.unit.as_deref() == Some("s")
+        && let Some(seconds) = number
+    {
+        return crate::clock::human_duration(seconds.round() as i64);
+    }
+    let value = match (&attribute.value, number) {
+        (_, Some(number)) if number.fract() == 0.0 && number.abs() < 1e15 => {
+            format!("{}", number as i64)
+        }
+        (serde_json::Value::String(text), _) => text.clone(),
+        (serde_json::Value::Null, _) => "—".into(),
+        (other, _) => other.to_string(),
     };
     match &attribute.unit {
         Some(unit) => format!("{value} {unit}"),
