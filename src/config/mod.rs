@@ -381,6 +381,22 @@ impl ConnectorKind {
             ConnectorKind::Firestore => "firestore",
         }
     }
+
+    /// Requests a device connector may send per rolling hour when `request_budget` is unset.
+    pub fn default_request_budget(self) -> u32 {
+        match self {
+            ConnectorKind::Hubitat => 1_200,
+            ConnectorKind::Roborock | ConnectorKind::Firestore => 600,
+        }
+    }
+
+    /// Requests one poll sends (Hubitat: devices, modes, HSM; Roborock: the states list).
+    pub fn requests_per_poll(self) -> u32 {
+        match self {
+            ConnectorKind::Hubitat => 3,
+            ConnectorKind::Roborock | ConnectorKind::Firestore => 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -1130,6 +1146,27 @@ impl Check<'_> {
                         "not longer than the poll interval",
                     )
                     .with_help("set `stale_after` to several poll intervals, or remove it (default: ten, at least 5m)"),
+                );
+            }
+            let budget = connector
+                .request_budget
+                .unwrap_or(connector.kind.default_request_budget());
+            let polls_per_hour = 3600_u64.div_ceil(connector.poll_interval.as_secs().max(1));
+            let hourly = polls_per_hour * u64::from(connector.kind.requests_per_poll());
+            if connector.kind.is_physical() && hourly > u64::from(budget) {
+                findings.push(
+                    self.at_value(
+                        Finding::warning(
+                            "config::connector_budget",
+                            format!(
+                                "connector `{}` would send about {hourly} requests an hour, more than its budget of {budget}: reads past it are refused as rate limited",
+                                connector.id
+                            ),
+                        ),
+                        &format!("{pointer}/poll_interval"),
+                        "polls too often for the budget",
+                    )
+                    .with_help("poll less often (`poll_interval`), or raise `request_budget`"),
                 );
             }
             if connector.kind == ConnectorKind::Hubitat

@@ -26,8 +26,6 @@ pub struct KindSpec {
     pub simulator: SimKind,
     /// The read paths its HTTP layer may call.
     pub allowlist: Allowlist,
-    /// Requests per rolling hour when `request_budget` is not set.
-    pub default_budget_per_hour: u32,
     pub breaker: fn() -> BreakerPolicy,
 }
 
@@ -38,7 +36,6 @@ pub static KINDS: &[KindSpec] = &[
         class: ConnectorClass::Physical,
         simulator: SimKind::Hubitat,
         allowlist: hubitat::ALLOWLIST,
-        default_budget_per_hour: 1_200,
         breaker: BreakerPolicy::default,
     },
     KindSpec {
@@ -46,7 +43,6 @@ pub static KINDS: &[KindSpec] = &[
         class: ConnectorClass::Physical,
         simulator: SimKind::HomeAssistant,
         allowlist: homeassistant::ALLOWLIST,
-        default_budget_per_hour: 600,
         breaker: BreakerPolicy::default,
     },
 ];
@@ -129,7 +125,7 @@ impl Settings {
                 config.timeout.0,
                 config
                     .request_budget
-                    .unwrap_or(spec.default_budget_per_hour),
+                    .unwrap_or(config.kind.default_request_budget()),
             ),
             breaker: (spec.breaker)(),
             display,

@@ -402,6 +402,20 @@ fn a_simulator_url_must_name_the_kinds_simulator() {
     let text = studio.transcript(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("would always read as stale"), "{text}");
+
+    // Polling faster than the request budget allows is valid, with a warning.
+    std::fs::write(
+        studio.path().join("brain.yaml"),
+        "connectors:\n  - id: hubitat\n    kind: hubitat\n    base_url: sim://hubitat\n    poll_interval: 5s\n",
+    )
+    .unwrap();
+    let output = studio.run(None, &["config", "check"]);
+    let text = studio.transcript(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("would send about 2160 requests an hour, more than its budget of 1200"),
+        "{text}"
+    );
 }
 
 /// `brain serve` on simulated devices: polling authorized per read, readings in the API, the
