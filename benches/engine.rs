@@ -293,6 +293,7 @@ fn http_base() -> &'static str {
                 sessions: Arc::default(),
                 config: Arc::new(loaded),
                 metrics: Arc::new(brain::telemetry::Metrics::new()),
+                connectors: Arc::default(),
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();

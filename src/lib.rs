@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod cloud;
 pub mod config;
+pub mod connectors;
 pub mod diagnostic;
 pub mod engine;
 pub mod lint;

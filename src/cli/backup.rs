@@ -327,6 +327,7 @@ fn print_retention(report: &crate::engine::retention::RetentionReport) {
     row("snapshots", report.snapshots_deleted);
     row("snapshot diffs", report.diffs_cleared);
     row("proposal payloads", report.proposal_payloads_pruned);
+    row("connector readings", report.connector_readings_deleted);
     row("audit events", report.audit.events_pruned);
     if let Some(seq) = report.audit.through_seq {
         let _ = writeln!(

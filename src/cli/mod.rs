@@ -7,6 +7,7 @@
 mod audit;
 mod backup;
 mod config;
+mod connectors;
 mod governance;
 mod init;
 mod lifecycle;
@@ -136,6 +137,9 @@ pub enum Command {
     /// Remove derived artifacts past their TTL (`retention` in brain.yaml).
     #[command(subcommand)]
     Retention(backup::RetentionCommand),
+    /// List the device connectors, check their health now, or run the contract harness.
+    #[command(subcommand)]
+    Connectors(connectors::ConnectorsCommand),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -180,6 +184,7 @@ pub fn run() -> ExitCode {
         Command::Backup(ref args) => backup::backup(&cli, args),
         Command::Rebuild(ref args) => backup::rebuild(&cli, args),
         Command::Retention(ref command) => backup::retention(&cli, command),
+        Command::Connectors(ref command) => connectors::run(&cli, command),
     };
     match result {
         Ok(code) => code,

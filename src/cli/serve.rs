@@ -119,6 +119,9 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
             version = env!("CARGO_PKG_VERSION"),
             "brain starting"
         );
+        let connectors = Arc::new(
+            crate::connectors::fleet::Fleet::from_config(&loaded, &engine.policy().manifests).await,
+        );
         let state = AppState {
             store: store.clone(),
             policies: engine.policy().decider.shared_policies(),
@@ -126,6 +129,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
             sessions: Arc::default(),
             config: Arc::new(loaded),
             metrics,
+            connectors,
         };
         let result = server::serve(listener, state).await;
         store.close().await;

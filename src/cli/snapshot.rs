@@ -228,6 +228,24 @@ fn print_state(record: &SnapshotRecord) {
             money(&state.payments.recent_payout_amount)
         ),
     );
+    // Devices come from the connectors' own readings, observed at their own time.
+    for (id, devices) in &state.devices {
+        let unparseable = if devices.unparseable > 0 {
+            format!(", {} unreadable items", devices.unparseable)
+        } else {
+            String::new()
+        };
+        row(
+            &format!("devices: {id}"),
+            format!(
+                "{} from {}, {} when observed at {}{unparseable}",
+                devices.devices.len(),
+                devices.kind,
+                devices.health,
+                devices.observed_at
+            ),
+        );
+    }
     let provenance: Provenance =
         serde_json::from_value(record.provenance.clone()).unwrap_or_default();
     for source in &provenance.sources {

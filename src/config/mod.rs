@@ -114,6 +114,10 @@ pub struct RetentionConfig {
     /// outcome and the audit trail stay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposal_payloads: Option<Duration>,
+    /// A connector's latest device readings are removed once older than this (a connector
+    /// that stopped reporting then shows no devices rather than old ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_readings: Option<Duration>,
     /// Audit events older than this are pruned, but only up to a signed checkpoint covered by
     /// a verified backup bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -368,7 +372,8 @@ pub struct ConnectorConfig {
     pub mode: ConnectorMode,
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Base URL of the device API (hub, Home Assistant, Firestore override).
+    /// Base URL of the device API (hub, Home Assistant, Firestore override), or
+    /// `sim://hubitat` / `sim://homeassistant` for a simulator started inside brain (demo, tests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Hubitat Maker API app id.
@@ -384,6 +389,21 @@ pub struct ConnectorConfig {
     /// Where the Firestore write target appends ops notes (kind `firestore`, mode `write`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_notes: Option<OpsNotesConfig>,
+    /// Data that has not changed for this long, while reads succeed, is stale (default: ten
+    /// poll intervals, at least 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<Duration>,
+    /// Requests the connector may send per rolling hour (default: 1200 Hubitat, 600 Roborock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub request_budget: Option<u32>,
+}
+
+impl ConnectorConfig {
+    /// The simulator `base_url` names (`sim://hubitat`, `sim://homeassistant`), if any.
+    pub fn simulator(&self) -> Option<&str> {
+        self.base_url.as_deref()?.strip_prefix("sim://")
+    }
 }
 
 /// The ops-note write pilot: the collection notes are appended to and the field names used.
@@ -485,6 +505,22 @@ impl ConnectorKind {
             ConnectorKind::Hubitat => "hubitat",
             ConnectorKind::Roborock => "roborock",
             ConnectorKind::Firestore => "firestore",
+        }
+    }
+
+    /// Requests a device connector may send per rolling hour when `request_budget` is unset.
+    pub fn default_request_budget(self) -> u32 {
+        match self {
+            ConnectorKind::Hubitat => 1_200,
+            ConnectorKind::Roborock | ConnectorKind::Firestore => 600,
+        }
+    }
+
+    /// Requests one poll sends (Hubitat: devices, modes, HSM; Roborock: the states list).
+    pub fn requests_per_poll(self) -> u32 {
+        match self {
+            ConnectorKind::Hubitat => 3,
+            ConnectorKind::Roborock | ConnectorKind::Firestore => 1,
         }
     }
 }
@@ -1262,7 +1298,40 @@ impl Check<'_> {
                     }),
                 );
             }
-            if let Some(url) = &connector.base_url
+            let simulated = connector
+                .simulator()
+                .map(|name| name.trim_end_matches('/').to_string());
+            let simulated = simulated.as_deref();
+            let expected_simulator = match connector.kind {
+                ConnectorKind::Hubitat => Some("hubitat"),
+                ConnectorKind::Roborock => Some("homeassistant"),
+                ConnectorKind::Firestore => None,
+            };
+            if let Some(name) = simulated
+                && Some(name) != expected_simulator
+            {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!(
+                                "`sim://{name}` is no simulator of {} connectors",
+                                connector.kind.as_str()
+                            ),
+                        ),
+                        &format!("{pointer}/base_url"),
+                        "unknown simulator",
+                    )
+                    .with_help(match expected_simulator {
+                        Some(expected) => format!(
+                            "write `base_url: sim://{expected}`, or the device's http(s) URL"
+                        ),
+                        None => "simulators exist for `hubitat` and `roborock` connectors only"
+                            .to_string(),
+                    }),
+                );
+            } else if let Some(url) = &connector.base_url
+                && simulated.is_none()
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
                 findings.push(
@@ -1277,7 +1346,49 @@ impl Check<'_> {
                     .with_help("write the full URL, such as `http://192.168.1.20`"),
                 );
             }
-            if connector.kind == ConnectorKind::Hubitat && connector.app_id.is_none() {
+            if let Some(stale_after) = connector.stale_after
+                && stale_after.0 <= connector.poll_interval.0
+            {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::connector",
+                            format!(
+                                "connector `{}` would always read as stale: `stale_after` is not longer than `poll_interval`",
+                                connector.id
+                            ),
+                        ),
+                        &format!("{pointer}/stale_after"),
+                        "not longer than the poll interval",
+                    )
+                    .with_help("set `stale_after` to several poll intervals, or remove it (default: ten, at least 5m)"),
+                );
+            }
+            let budget = connector
+                .request_budget
+                .unwrap_or(connector.kind.default_request_budget());
+            let polls_per_hour = 3600_u64.div_ceil(connector.poll_interval.as_secs().max(1));
+            let hourly = polls_per_hour * u64::from(connector.kind.requests_per_poll());
+            if connector.kind.is_physical() && hourly > u64::from(budget) {
+                findings.push(
+                    self.at_value(
+                        Finding::warning(
+                            "config::connector_budget",
+                            format!(
+                                "connector `{}` would send about {hourly} requests an hour, more than its budget of {budget}: reads past it are refused as rate limited",
+                                connector.id
+                            ),
+                        ),
+                        &format!("{pointer}/poll_interval"),
+                        "polls too often for the budget",
+                    )
+                    .with_help("poll less often (`poll_interval`), or raise `request_budget`"),
+                );
+            }
+            if connector.kind == ConnectorKind::Hubitat
+                && connector.app_id.is_none()
+                && simulated.is_none()
+            {
                 findings.push(
                     self.at_key(
                         Finding::error("config::connector", format!("connector `{}` has no `app_id`", connector.id)),
@@ -1290,7 +1401,7 @@ impl Check<'_> {
             self.check_ops_notes(connector, &pointer, firestore_configured, findings);
             match &mut connector.token {
                 Some(token) => self.resolve_secret(token, &format!("{pointer}/token"), findings),
-                None if connector.kind.is_physical() => findings.push(
+                None if connector.kind.is_physical() && simulated.is_none() => findings.push(
                     self.at_key(
                         Finding::error("config::connector", format!("connector `{}` has no `token`", connector.id)),
                         &pointer,

@@ -133,7 +133,13 @@ impl Engine {
             proposals,
             approvals,
             exemptions: store.exemptions().await?,
-            runtime: store.kv_list("").await?,
+            // Device readings are derived and refreshed by the next poll: not backed up.
+            runtime: store
+                .kv_list("")
+                .await?
+                .into_iter()
+                .filter(|entry| !entry.key.starts_with(crate::snapshot::DEVICES_KV_PREFIX))
+                .collect(),
             checkpoints,
             prunes: store.audit_prunes().await?,
         })

@@ -29,6 +29,7 @@ pub struct RetentionReport {
     pub snapshots_deleted: u64,
     pub diffs_cleared: u64,
     pub proposal_payloads_pruned: u64,
+    pub connector_readings_deleted: u64,
     pub audit: AuditRetention,
 }
 
@@ -112,6 +113,7 @@ impl Engine {
             snapshots_deleted: 0,
             diffs_cleared: 0,
             proposal_payloads_pruned: 0,
+            connector_readings_deleted: 0,
             audit: AuditRetention::default(),
         };
         if let Some(before) = cutoff(config.diffs) {
@@ -123,6 +125,11 @@ impl Engine {
         if let Some(before) = cutoff(config.proposal_payloads) {
             report.proposal_payloads_pruned =
                 tx.prune_proposal_payloads(&before, PRUNED_INPUT).await?;
+        }
+        if let Some(before) = cutoff(config.connector_readings) {
+            report.connector_readings_deleted = tx
+                .prune_runtime(crate::snapshot::DEVICES_KV_PREFIX, &before)
+                .await?;
         }
         match audit_cut {
             Some(Ok((prune, bundle_dir))) => {

@@ -180,6 +180,19 @@ impl Engine {
             };
             provenance.sources.push(source_provenance);
         }
+        // Device readings the connectors recorded (the daemon's polling) join the state as
+        // they were observed; an unreadable record is left out and named in the log.
+        for entry in self.store.kv_list(snapshot::DEVICES_KV_PREFIX).await? {
+            let Some(id) = entry.key.strip_prefix(snapshot::DEVICES_KV_PREFIX) else {
+                continue;
+            };
+            match serde_json::from_str::<snapshot::ConnectorDevices>(&entry.value) {
+                Ok(devices) => builder.devices(id, devices),
+                Err(error) => {
+                    tracing::warn!(connector = %id, error = %error, "unreadable device readings left out of the snapshot")
+                }
+            }
+        }
         let state = builder.finish();
         provenance.content_hash = snapshot::content_hash(&state);
         let drift = snapshot::drift(&local_counts, &cloud_counts, tolerance);

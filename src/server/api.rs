@@ -400,6 +400,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/snapshots", get(list_snapshots))
         .route("/api/v1/snapshots/{id}", get(show_snapshot))
         .route("/api/v1/freshness", get(freshness))
+        .route("/api/v1/connectors", get(list_connectors))
+        .route("/api/v1/connectors/{id}", get(show_connector))
 }
 
 async fn openapi(Authed(_): Authed) -> Json<serde_json::Value> {
@@ -757,4 +759,26 @@ async fn freshness(
 ) -> ApiResult<crate::engine::snapshots::Freshness> {
     state.engine.authorize_area(&caller, Action::View).await?;
     Ok(Json(state.engine.freshness().await?))
+}
+
+/// The device connectors with their health, breaker, counters and latest readings.
+async fn list_connectors(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> ApiResult<Vec<crate::connectors::guard::ConnectorStatus>> {
+    state.engine.authorize_area(&caller, Action::View).await?;
+    Ok(Json(state.connectors.statuses()))
+}
+
+async fn show_connector(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> ApiResult<crate::connectors::guard::ConnectorStatus> {
+    state.engine.authorize_area(&caller, Action::View).await?;
+    let member = state.connectors.get(&id).ok_or(EngineError::NotFound {
+        what: "connector",
+        id,
+    })?;
+    Ok(Json(member.status()))
 }

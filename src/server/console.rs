@@ -288,6 +288,7 @@ pub fn routes() -> Router<AppState> {
         .route("/exemptions/{id}/revoke", post(revoke_exemption))
         .route("/audit", get(audit_page))
         .route("/studio-state", get(studio_state_page))
+        .route("/devices", get(devices_page))
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -309,6 +310,7 @@ fn layout(
         ("/", "Cockpit"),
         ("/approvals", "Approvals"),
         ("/studio-state", "StudioState"),
+        ("/devices", "Devices"),
         ("/kill-switches", "Kill switches"),
         ("/exemptions", "Exemptions"),
         ("/audit", "Audit"),
@@ -408,6 +410,15 @@ async fn degraded(state: &AppState) -> Vec<String> {
             "StudioState is stale: {}",
             freshness.reason.unwrap_or_default()
         ));
+    }
+    for status in state.connectors.statuses() {
+        if status.health == crate::connectors::Health::Down {
+            problems.push(format!(
+                "connector `{}` is down: {}",
+                status.id,
+                status.reason.unwrap_or_default()
+            ));
+        }
     }
     match audit_status(state).await {
         Ok(true) => {}
@@ -675,18 +686,17 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         },
         Err(error) => esc(&ErrorBody::from_error(&error, false).message),
     };
-    let connectors = if state.config.config.connectors.is_empty() {
+    let statuses = state.connectors.statuses();
+    let connectors = if statuses.is_empty() {
         "none configured".to_string()
     } else {
-        state
-            .config
-            .config
-            .connectors
+        statuses
             .iter()
-            .map(|connector| {
+            .map(|status| {
                 format!(
-                    "<code>{}</code>: configured, not polled yet",
-                    esc(&connector.id)
+                    "<a href=\"/devices#connector-{id}\"><code>{id}</code></a>: {summary}",
+                    id = esc(&status.id),
+                    summary = connector_summary(status)
                 )
             })
             .collect::<Vec<_>>()
@@ -1457,4 +1467,159 @@ async fn studio_state_page(State(state): State<AppState>, viewer: Viewer) -> Res
         state_json = pretty(&latest.state),
     );
     layout(&banner, &viewer, "StudioState", "/studio-state", &body).into_response()
+}
+
+// ---- Devices -----------------------------------------------------------------------------
+
+/// A connector's health in one line: the badge, devices read, last read, why it is not healthy.
+fn connector_summary(status: &crate::connectors::guard::ConnectorStatus) -> String {
+    use crate::connectors::Health;
+    let class = match status.health {
+        Health::Healthy => "ok",
+        Health::Degraded | Health::Unknown => "warn",
+        Health::Down => "bad",
+    };
+    let mut parts = vec![format!(
+        "<span class=\"{class} health\" data-health=\"{health}\">{health}</span>",
+        health = status.health.as_str()
+    )];
+    if let Some(readings) = &status.readings {
+        parts.push(format!("{} devices", readings.devices.len()));
+    }
+    match status.last_success_age_seconds {
+        Some(age) => parts.push(format!("read {} ago", crate::clock::human_duration(age))),
+        None => parts.push("not read yet".into()),
+    }
+    if let Some(paused) = &status.paused {
+        parts.push(format!(
+            "<span class=\"bad\">paused: {}</span>",
+            esc(paused)
+        ));
+    }
+    if let Some(reason) = &status.reason {
+        parts.push(esc(reason));
+    }
+    parts.join(", ")
+}
+
+fn attribute_text(attribute: &crate::connectors::Attribute) -> String {
+    let number = attribute.value.as_f64();
+    // Durations in seconds read better as `212h 24m`.
+    if attribute.unit.as_deref() == Some("s")
+        && let Some(seconds) = number
+    {
+        return crate::clock::human_duration(seconds.round() as i64);
+    }
+    let value = match (&attribute.value, number) {
+        (_, Some(number)) if number.fract() == 0.0 && number.abs() < 1e15 => {
+            format!("{}", number as i64)
+        }
+        (serde_json::Value::String(text), _) => text.clone(),
+        (serde_json::Value::Null, _) => "—".into(),
+        (other, _) => other.to_string(),
+    };
+    match &attribute.unit {
+        Some(unit) => format!("{value} {unit}"),
+        None => value,
+    }
+}
+
+async fn devices_page(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let banner = degraded(&state).await;
+    if let Err(error) = state
+        .engine
+        .authorize_area(&viewer.caller, Action::View)
+        .await
+    {
+        let body = refusal_html(&ErrorBody::from_error(&error, false));
+        return layout(&banner, &viewer, "Devices", "/devices", &body).into_response();
+    }
+    let statuses = state.connectors.statuses();
+    let mut body = String::from(
+        "<p>Read-only readings from the studio's devices, as each connector last read them. \
+         Physical connectors never send commands.</p>",
+    );
+    if statuses.is_empty() {
+        body.push_str("<p id=\"no-connectors\">No device connector is configured (<code>connectors</code> in brain.yaml).</p>");
+    }
+    for status in &statuses {
+        let errors: Vec<String> = status
+            .errors
+            .iter()
+            .filter(|(_, count)| **count > 0)
+            .map(|(kind, count)| format!("{kind} {count}"))
+            .collect();
+        body.push_str(&format!(
+            "<section class=\"connector\" id=\"connector-{id}\"><h2><code>{id}</code> <small>{kind}, {class}, read-only</small></h2>\
+             <table class=\"facts\"><tr><th>Health</th><td>{summary}</td></tr>\
+             <tr><th>Device API</th><td><code>{location}</code></td></tr>\
+             <tr><th>Circuit breaker</th><td>{breaker}, {failures} consecutive failures</td></tr>\
+             <tr><th>Requests</th><td>{requests} sent; errors: {errors}; unparseable items: {unparseable}</td></tr>\
+             <tr><th>Last error</th><td>{last_error}</td></tr></table>",
+            id = esc(&status.id),
+            kind = esc(&status.kind),
+            class = status.class.as_str(),
+            summary = connector_summary(status),
+            location = esc(&status.location),
+            breaker = status.breaker.as_str(),
+            failures = status.consecutive_failures,
+            requests = status.requests,
+            errors = if errors.is_empty() { "none".to_string() } else { esc(&errors.join(", ")) },
+            unparseable = status.unparseable_total,
+            last_error = status.last_error.as_ref().map_or_else(
+                || "none".to_string(),
+                |error| format!("{} <small>{}</small>", esc(&error.to_string()), esc(status.last_error_at.as_deref().unwrap_or(""))),
+            ),
+        ));
+        if let Some(readings) = &status.readings {
+            if !readings.facts.is_empty() {
+                let facts: Vec<String> = readings
+                    .facts
+                    .iter()
+                    .map(|(name, value)| {
+                        format!(
+                            "{} <code>{}</code>",
+                            esc(name),
+                            esc(value.as_str().map_or(&value.to_string(), |text| text))
+                        )
+                    })
+                    .collect();
+                body.push_str(&format!("<p class=\"facts\">{}</p>", facts.join(" · ")));
+            }
+            body.push_str("<table class=\"list devices\"><thead><tr><th>Device</th><th>Type</th><th>Room</th><th>Readings</th><th>Reported</th></tr></thead><tbody>");
+            for device in &readings.devices {
+                let values: Vec<String> = device
+                    .attributes
+                    .iter()
+                    .map(|(name, attribute)| {
+                        format!(
+                            "{} <strong>{}</strong>",
+                            esc(name),
+                            esc(&attribute_text(attribute))
+                        )
+                    })
+                    .collect();
+                body.push_str(&format!(
+                    "<tr data-device=\"{id}\"><td>{label}</td><td>{kind}</td><td>{room}</td><td>{values}</td><td>{reported}</td></tr>",
+                    id = esc(&device.id),
+                    label = esc(&device.label),
+                    kind = esc(&device.device_type),
+                    room = esc(device.room.as_deref().unwrap_or("—")),
+                    values = values.join("<br>"),
+                    reported = esc(device.reported_at.as_deref().unwrap_or("—")),
+                ));
+            }
+            body.push_str("</tbody></table>");
+            if !readings.problems.is_empty() {
+                let problems: String = readings
+                    .problems
+                    .iter()
+                    .map(|problem| format!("<li>{}</li>", esc(problem)))
+                    .collect();
+                body.push_str(&format!("<p class=\"warn\">Not read in the last poll:</p><ul class=\"problems\">{problems}</ul>"));
+            }
+        }
+        body.push_str("</section>");
+    }
+    layout(&banner, &viewer, "Devices", "/devices", &body).into_response()
 }

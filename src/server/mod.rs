@@ -1,4 +1,5 @@
-//! `brain serve`: the HTTP surface (health, readiness, metrics) and the daemon's life cycle.
+//! `brain serve`: the HTTP surface (health, readiness, metrics) and the daemon's life cycle,
+//! with its background tasks (snapshots, proposal expiry, store monitor, connector polling).
 //!
 //! `router(state)` builds every route over shared [`AppState`]; tests drive it with `oneshot`
 //! without binding a port. Every request gets a request id (the caller's `x-request-id` when it
@@ -34,6 +35,9 @@ use crate::telemetry::Metrics;
 /// How long a readiness probe waits for the store.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long the first snapshot waits for the connectors' first reads.
+const CONNECTOR_FIRST_READ_WAIT: Duration = Duration::from_secs(5);
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Everything handlers share.
@@ -47,6 +51,8 @@ pub struct AppState {
     pub policies: Arc<PolicySet>,
     pub config: Arc<LoadedConfig>,
     pub metrics: Arc<Metrics>,
+    /// The configured device connectors, their health and latest readings.
+    pub connectors: Arc<crate::connectors::fleet::Fleet>,
 }
 
 /// Percent-encode one URL path segment or query value (unreserved bytes stay as they are).
@@ -234,12 +240,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(freshness) = state.engine.freshness().await {
         state.metrics.set_snapshot_age(freshness.age_seconds);
     }
+    let mut text = state.metrics.render(state.store.backend().as_str());
+    state.connectors.render_metrics(&mut text);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.store.backend().as_str()),
+        text,
     )
 }
 
@@ -298,6 +306,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let app = router(state.clone());
     let monitor = tokio::spawn(monitor_store(state.clone()));
     let expiry = tokio::spawn(expire_proposals(state.engine.clone()));
+    // Polling starts first, so the first snapshot can carry the devices' first readings.
+    let polling = state.connectors.spawn_polling(state.engine.clone());
     let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
     let backups = tokio::spawn(backup_schedule(state.clone()));
     let retention = tokio::spawn(retention_schedule(state.clone()));
@@ -311,6 +321,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     snapshots.abort();
     backups.abort();
     retention.abort();
+    for task in polling {
+        task.abort();
+    }
     // Sign the chain head, so truncating the log behind brain's back is detectable.
     match state.engine.checkpoint_now().await {
         Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint"),
@@ -394,6 +407,11 @@ async fn snapshot_schedule(state: AppState) {
     }
     let schedule = state.config.config.schedules.snapshot.clone();
     let tolerance = state.config.config.thresholds.drift_tolerance;
+    // The first snapshot waits briefly for the connectors' first readings.
+    state
+        .connectors
+        .first_reads(CONNECTOR_FIRST_READ_WAIT)
+        .await;
     let zone = studio_zone(&state);
     on_schedule(schedule, zone, true, "snapshot", || async {
         let started = Instant::now();

@@ -286,6 +286,20 @@ pub fn routes() -> Vec<RouteDoc> {
             None,
             schema::<engine::snapshots::Freshness>,
         ),
+        route(
+            "get",
+            "/api/v1/connectors",
+            "Device connectors: health, breaker, request and error counts, latest readings",
+            None,
+            schema::<Vec<crate::connectors::guard::ConnectorStatus>>,
+        ),
+        route(
+            "get",
+            "/api/v1/connectors/{id}",
+            "One device connector",
+            None,
+            schema::<crate::connectors::guard::ConnectorStatus>,
+        ),
     ]
 }
 

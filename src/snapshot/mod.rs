@@ -117,6 +117,41 @@ pub struct StudioState {
     pub agent_requests: Queue,
     pub materials_orders: Queue,
     pub payments: Payments,
+    /// The studio's devices by connector id, from the connectors' latest readings (their own
+    /// observation time, not the cloud's); empty when no connector has read yet.
+    #[serde(default)]
+    pub devices: BTreeMap<String, ConnectorDevices>,
+}
+
+/// Where the daemon keeps each connector's latest readings (`<prefix><connector id>`, a
+/// [`ConnectorDevices`] as JSON) for snapshots to include.
+pub const DEVICES_KV_PREFIX: &str = "connector.readings:";
+
+/// One connector's devices as its latest successful read saw them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectorDevices {
+    /// `hubitat`, `roborock`.
+    pub kind: String,
+    /// When the read was made (RFC 3339).
+    pub observed_at: String,
+    /// The connector's health at that read: `healthy`, `degraded`, ...
+    pub health: String,
+    /// Device id → its label, type and values.
+    pub devices: BTreeMap<String, DeviceState>,
+    /// Connector-wide facts (`mode`, `hsm`).
+    #[serde(default)]
+    pub facts: BTreeMap<String, Value>,
+    /// Items of that read that could not be parsed.
+    pub unparseable: u64,
+}
+
+/// One device's values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeviceState {
+    pub label: String,
+    #[serde(rename = "type")]
+    pub device_type: String,
+    pub values: BTreeMap<String, Value>,
 }
 
 /// What one collection's read produced.
@@ -316,6 +351,11 @@ impl Builder {
             }
             _ => {}
         }
+    }
+
+    /// Add connector `id`'s latest readings.
+    pub fn devices(&mut self, id: &str, devices: ConnectorDevices) {
+        self.state.devices.insert(id.to_string(), devices);
     }
 
     pub fn finish(self) -> StudioState {

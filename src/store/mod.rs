@@ -205,6 +205,8 @@ pub trait WriteTx: Send {
         before: &str,
         marker: &str,
     ) -> Result<u64, StoreError>;
+    /// Retention: delete runtime entries under `prefix` last updated before `before`.
+    async fn prune_runtime(&mut self, prefix: &str, before: &str) -> Result<u64, StoreError>;
     async fn audit_prunes(&mut self) -> Result<Vec<AuditPrune>, StoreError>;
     /// Record a prune point and delete the events at and below it (the schema allows no other
     /// delete).

@@ -803,6 +803,17 @@ macro_rules! sql_store {
                 reads::audit_prunes(&mut *self.tx).await
             }
 
+            async fn prune_runtime(&mut self, prefix: &str, before: &str) -> Result<u64, $crate::store::StoreError> {
+                let result = sqlx::query(
+                    "DELETE FROM runtime_kv WHERE substr(key, 1, length($1)) = $1 AND updated_at < $2",
+                )
+                .bind(prefix)
+                .bind(before)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(result.rows_affected())
+            }
+
             async fn prune_audit(&mut self, prune: &$crate::store::AuditPrune) -> Result<u64, $crate::store::StoreError> {
                 self.insert_prune(prune).await?;
                 let result = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")

@@ -70,6 +70,7 @@ impl Api {
             sessions: Arc::default(),
             config: Arc::new(loaded),
             metrics: Arc::new(brain::telemetry::Metrics::new()),
+            connectors: Arc::default(),
         };
         Api {
             router: brain::server::router(state),

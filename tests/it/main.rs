@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod config;
+mod connectors;
 mod console;
 mod engine;
 mod engine_property;

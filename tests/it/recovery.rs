@@ -311,6 +311,7 @@ fn retention_prunes_what_its_ttls_allow_and_the_log_still_verifies() {
   snapshots: 1s
   diffs: 1s
   proposal_payloads: 1s
+  connector_readings: 1s
   audit_events: 1s
 ",
             ),
@@ -320,6 +321,11 @@ fn retention_prunes_what_its_ttls_allow_and_the_log_still_verifies() {
         workload(&studio);
         ok(&studio, &admin, &["snapshot", "run"]);
         ok(&studio, &admin, &["snapshot", "run"]);
+        // A connector's readings, as the daemon's polling records them, last seen long ago.
+        studio.sql(
+            "INSERT INTO runtime_kv (key, value, updated_at, updated_by) VALUES \
+             ('connector.readings:hub', '{}', '2026-01-01T00:00:00.000000Z', 'system:connector:hub')",
+        );
         std::thread::sleep(std::time::Duration::from_millis(1_100));
 
         // Without a backup, no audit event goes.
@@ -332,7 +338,15 @@ fn retention_prunes_what_its_ttls_allow_and_the_log_still_verifies() {
                 .contains("brain backup"),
             "{label}: {report}"
         );
-        ok(&studio, &admin, &["backup"]);
+        let backup = ok(&studio, &admin, &["backup"]);
+        let records = std::fs::read_to_string(
+            Path::new(backup["dir"].as_str().unwrap()).join("records.json"),
+        )
+        .unwrap();
+        assert!(
+            !records.contains("connector.readings:"),
+            "derived readings are not backed up"
+        );
         std::thread::sleep(std::time::Duration::from_millis(1_100));
 
         // A dry run counts and changes nothing.
@@ -341,6 +355,7 @@ fn retention_prunes_what_its_ttls_allow_and_the_log_still_verifies() {
         assert_eq!(dry["dry_run"], true);
         assert_eq!(dry["snapshots_deleted"], 2, "{label}: {dry}");
         assert_eq!(dry["proposal_payloads_pruned"], 2, "{label}: {dry}");
+        assert_eq!(dry["connector_readings_deleted"], 1, "{label}: {dry}");
         let pruned_through = dry["audit"]["through_seq"].as_i64().unwrap();
         assert!(pruned_through >= 5, "{label}: {dry}");
         assert_eq!(
