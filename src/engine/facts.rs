@@ -175,9 +175,16 @@ impl Engine {
                 principal.delegation = Some(resolved);
             }
         }
+        // Kill switches, approvals, exemptions and the newest snapshot: one round trip.
+        let read = tx
+            .decision_facts(
+                proposal.map(|proposal| proposal.id.as_str()),
+                switches::PREFIX,
+            )
+            .await?;
         let (all_approvals, valid, approvers, lapsed) = match proposal {
             Some(proposal) => {
-                let approvals = tx.approvals(&proposal.id).await?;
+                let approvals = read.approvals;
                 let valid = valid_approvals(&approvals, proposal, now);
                 let approvers = valid
                     .iter()
@@ -189,17 +196,18 @@ impl Engine {
             None => (Vec::new(), Vec::new(), Default::default(), 0),
         };
         let exemption_in_force = {
-            let records = tx.exemptions().await?;
             exemptions::in_force(
                 &self.policy.declared_exemptions,
-                &records,
+                &read.exemptions,
                 &manifest.id,
                 owner,
                 now,
             )
             .is_some()
         };
-        let (snapshot_stale, snapshot_age_seconds) = self.snapshot_freshness(tx, now).await?;
+        let freshness = self.freshness_of(read.newest_snapshot.as_ref(), now);
+        let (snapshot_stale, snapshot_age_seconds) =
+            (freshness.stale, freshness.age_seconds.unwrap_or(-1));
         let retry_after =
             if matches!(action, Action::Propose | Action::Execute) && !manifest.limits.is_empty() {
                 let actor = match proposal {
@@ -218,7 +226,7 @@ impl Engine {
                 .or_else(|| proposal.map(|proposal| proposal.proposer.clone()))
                 .unwrap_or_else(|| caller.id.clone()),
             resource_owner: owner.to_string(),
-            kill_switches: switches::active_in(tx).await?,
+            kill_switches: switches::active_of(&read.runtime),
             approvals: i64::try_from(valid.len()).unwrap_or(i64::MAX),
             approvers,
             exemption_in_force,
@@ -251,18 +259,6 @@ impl Engine {
             valid_approvals: valid,
             approvals: all_approvals,
         })
-    }
-
-    /// StudioState freshness for decisions: `(stale, age in seconds)`. Without a snapshot, or
-    /// with a partial or old one, the state is stale, so capabilities that need fresh state
-    /// deny (fail closed).
-    pub(crate) async fn snapshot_freshness(
-        &self,
-        tx: &mut dyn WriteTx,
-        now: DateTime<Utc>,
-    ) -> Result<(bool, i64), EngineError> {
-        let freshness = self.freshness_in(tx, now).await?;
-        Ok((freshness.stale, freshness.age_seconds.unwrap_or(-1)))
     }
 
     /// The executions quotas count: every allowed `execute` of the capability within the

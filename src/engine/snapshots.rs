@@ -17,7 +17,7 @@ use crate::policy::decide::Action;
 use crate::snapshot::{
     self, Builder, CollectionProvenance, Provenance, SourceProvenance, StudioState,
 };
-use crate::store::{SnapshotRecord, WriteTx};
+use crate::store::SnapshotRecord;
 
 /// The actor snapshot reads are made and audited as.
 pub const SNAPSHOTTER: &str = "system:snapshotter";
@@ -41,7 +41,7 @@ impl Engine {
     /// Freshness of `latest` at `now`.
     pub(crate) fn freshness_of(
         &self,
-        latest: Option<&SnapshotRecord>,
+        latest: Option<&crate::store::SnapshotMeta>,
         now: DateTime<Utc>,
     ) -> Freshness {
         let Some(latest) = latest else {
@@ -75,20 +75,13 @@ impl Engine {
         }
     }
 
-    /// Freshness read inside `tx`, for decisions.
-    pub(crate) async fn freshness_in(
-        &self,
-        tx: &mut dyn WriteTx,
-        now: DateTime<Utc>,
-    ) -> Result<Freshness, EngineError> {
-        let latest = tx.latest_snapshot().await?;
-        Ok(self.freshness_of(latest.as_ref(), now))
-    }
-
     /// Freshness now, for display.
     pub async fn freshness(&self) -> Result<Freshness, EngineError> {
         let latest = self.store.snapshots(1).await?.into_iter().next();
-        Ok(self.freshness_of(latest.as_ref(), crate::clock::now()))
+        Ok(self.freshness_of(
+            latest.map(|record| record.meta()).as_ref(),
+            crate::clock::now(),
+        ))
     }
 
     /// Compute and record a snapshot from `sources`. `tolerance` is the drift allowed between a

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{KvEntry, Store, StoreError, WriteTx};
 
-const PREFIX: &str = "kill_switch:";
+pub(crate) const PREFIX: &str = "kill_switch:";
 
 /// One switch as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -65,14 +65,18 @@ pub(crate) fn entry(name: &str, on: bool, reason: &str, at: &str, by: &str) -> K
 
 /// The names of the switches that are on, read inside `tx`.
 pub(crate) async fn active_in(tx: &mut dyn WriteTx) -> Result<BTreeSet<String>, StoreError> {
-    Ok(tx
-        .kv_list(PREFIX)
-        .await?
+    Ok(active_of(&tx.kv_list(PREFIX).await?))
+}
+
+/// The names of the switches that are on among `entries` (runtime entries under [`PREFIX`]).
+pub(crate) fn active_of(entries: &[KvEntry]) -> BTreeSet<String> {
+    entries
         .iter()
+        .filter(|entry| entry.key.starts_with(PREFIX))
         .map(state_of)
         .filter(|state| state.on)
         .map(|state| state.name)
-        .collect())
+        .collect()
 }
 
 /// One switch, read inside `tx`.

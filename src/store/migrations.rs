@@ -43,6 +43,11 @@ const SQLITE: &[Migration] = &[
         name: "retention",
         sql: include_str!("../../migrations/sqlite/0004_retention.sql"),
     },
+    Migration {
+        version: 5,
+        name: "chain_head_trigger",
+        sql: include_str!("../../migrations/sqlite/0005_chain_head_trigger.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -65,6 +70,11 @@ const POSTGRES: &[Migration] = &[
         version: 4,
         name: "retention",
         sql: include_str!("../../migrations/postgres/0004_retention.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "chain_head_trigger",
+        sql: include_str!("../../migrations/postgres/0005_chain_head_trigger.sql"),
     },
 ];
 

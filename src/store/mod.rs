@@ -27,8 +27,8 @@ use crate::config::LoadedConfig;
 pub use migrations::{Migration, MigrationStatus, migrations_for};
 pub use postgres::PostgresStore;
 pub use records::{
-    Approval, AuditFilter, AuditPrune, Checkpoint, Delegation, ExemptionRecord, Proposal,
-    ProposalFilter, SnapshotRecord,
+    Approval, AuditFilter, AuditPrune, Checkpoint, DecisionFacts, Delegation, ExemptionRecord,
+    Proposal, ProposalFilter, SnapshotMeta, SnapshotRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -218,6 +218,14 @@ pub trait WriteTx: Send {
     /// The newest snapshot (freshness is decided on it).
     async fn latest_snapshot(&mut self) -> Result<Option<SnapshotRecord>, StoreError>;
     async fn audit_head(&mut self) -> Result<(i64, String), StoreError>;
+    /// A decision's runtime facts in one round trip (and the chain head, kept for the append
+    /// that follows): the runtime entries under `runtime_prefix`, `proposal_id`'s approvals,
+    /// every exemption record and the newest snapshot.
+    async fn decision_facts(
+        &mut self,
+        proposal_id: Option<&str>,
+        runtime_prefix: &str,
+    ) -> Result<DecisionFacts, StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 

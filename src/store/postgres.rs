@@ -47,11 +47,11 @@ impl PostgresStore {
     /// Every write transaction locks the chain head row first, so writes are serialized and
     /// the audit chain never forks.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        // One round trip: the transaction starts holding the chain head's row lock.
+        Ok(self
+            .pool
+            .begin_with("BEGIN; SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+            .await?)
     }
 
     async fn begin_migration(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {

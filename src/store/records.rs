@@ -147,7 +147,33 @@ pub struct SnapshotRecord {
     pub drift: Value,
 }
 
+/// What decisions need of the newest snapshot: which, when, whether complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    pub id: String,
+    pub computed_at: String,
+    pub complete: bool,
+}
+
+/// The runtime facts of one decision, read in one query: the runtime entries under a prefix
+/// (kill switches), a proposal's approvals, every exemption record, the newest snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecisionFacts {
+    pub runtime: Vec<crate::store::KvEntry>,
+    pub approvals: Vec<Approval>,
+    pub exemptions: Vec<ExemptionRecord>,
+    pub newest_snapshot: Option<SnapshotMeta>,
+}
+
 impl SnapshotRecord {
+    pub fn meta(&self) -> SnapshotMeta {
+        SnapshotMeta {
+            id: self.id.clone(),
+            computed_at: self.computed_at.clone(),
+            complete: self.complete,
+        }
+    }
+
     /// Documents the snapshot read, over all its sources.
     pub fn documents_read(&self) -> u64 {
         self.provenance["sources"]

@@ -9,10 +9,11 @@ macro_rules! sql_store {
         /// A write transaction on this backend.
         pub struct $tx {
             tx: sqlx::Transaction<'static, $db>,
-            /// The chain head as this transaction last saw or made it. Appends advance it here
-            /// and `commit` writes it once, so a transaction with several events reads and
-            /// writes the head row once each.
+            /// The chain head as this transaction last saw or made it. The schema's trigger
+            /// moves the head row with every inserted event; appends advance this copy, so a
+            /// transaction reads the head row at most once.
             head: Option<(i64, String)>,
+            /// The head was set without an event (a restored prune point): `commit` writes it.
             head_changed: bool,
         }
 
@@ -58,8 +59,8 @@ macro_rules! sql_store {
                 .bind(&sealed.hash)
                 .execute(&mut *self.tx)
                 .await?;
+                // The trigger `audit_events_move_head` moved the head row with the insert.
                 self.head = Some((sealed.seq, sealed.hash.clone()));
-                self.head_changed = true;
                 Ok(())
             }
         }
@@ -836,6 +837,102 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn decision_facts(
+                &mut self,
+                proposal_id: Option<&str>,
+                runtime_prefix: &str,
+            ) -> Result<$crate::store::DecisionFacts, $crate::store::StoreError> {
+                use sqlx::Row;
+                // One statement, one round trip: each branch tags its rows and pads to the
+                // same eleven text columns.
+                const FACTS: &str = "\
+                    SELECT 'h' AS k, CAST(seq AS TEXT) AS c1, hash AS c2, CAST(NULL AS TEXT) AS c3, \
+                      CAST(NULL AS TEXT) AS c4, CAST(NULL AS TEXT) AS c5, CAST(NULL AS TEXT) AS c6, \
+                      CAST(NULL AS TEXT) AS c7, CAST(NULL AS TEXT) AS c8, CAST(NULL AS TEXT) AS c9, \
+                      CAST(NULL AS TEXT) AS c10, CAST(NULL AS TEXT) AS c11 \
+                      FROM audit_head WHERE id = 1 \
+                    UNION ALL SELECT 'k', key, value, updated_at, updated_by, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+                      FROM runtime_kv WHERE substr(key, 1, length($1)) = $1 \
+                    UNION ALL SELECT 'a', id, proposal_id, approver, input_hash, comment, created_at, expires_at, \
+                      NULL, NULL, NULL, NULL FROM approvals WHERE proposal_id = $2 \
+                    UNION ALL SELECT 'e', id, kind, revokes, capability, owner, starts, expires, justification, \
+                      requested_by, approved_by, created_at FROM exemptions \
+                    UNION ALL SELECT 's', id, computed_at, CASE WHEN complete THEN '1' ELSE '0' END, \
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+                      FROM (SELECT id, computed_at, complete FROM snapshots \
+                            ORDER BY computed_at DESC, id DESC LIMIT 1) AS newest";
+                let rows = sqlx::query(FACTS)
+                    .bind(runtime_prefix)
+                    .bind(proposal_id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let mut facts = $crate::store::DecisionFacts::default();
+                let text = |row: &<$db as sqlx::Database>::Row, column: &str| -> Result<String, sqlx::Error> {
+                    Ok(row.try_get::<Option<String>, _>(column)?.unwrap_or_default())
+                };
+                let optional = |row: &<$db as sqlx::Database>::Row, column: &str| -> Result<Option<String>, sqlx::Error> {
+                    row.try_get::<Option<String>, _>(column)
+                };
+                for row in &rows {
+                    let kind: String = row.try_get("k")?;
+                    match kind.as_str() {
+                        "h" => {
+                            if self.head.is_none() {
+                                let seq = text(row, "c1")?.parse::<i64>().map_err(|error| {
+                                    $crate::store::StoreError::Corrupt(format!("the chain head's seq: {error}"))
+                                })?;
+                                self.head = Some((seq, text(row, "c2")?));
+                            }
+                        }
+                        "k" => facts.runtime.push($crate::store::KvEntry {
+                            key: text(row, "c1")?,
+                            value: text(row, "c2")?,
+                            updated_at: text(row, "c3")?,
+                            updated_by: text(row, "c4")?,
+                        }),
+                        "a" => facts.approvals.push($crate::store::Approval {
+                            id: text(row, "c1")?,
+                            proposal_id: text(row, "c2")?,
+                            approver: text(row, "c3")?,
+                            input_hash: text(row, "c4")?,
+                            comment: optional(row, "c5")?,
+                            created_at: text(row, "c6")?,
+                            expires_at: text(row, "c7")?,
+                        }),
+                        "e" => facts.exemptions.push($crate::store::ExemptionRecord {
+                            id: text(row, "c1")?,
+                            kind: text(row, "c2")?,
+                            revokes: optional(row, "c3")?,
+                            capability: optional(row, "c4")?,
+                            owner: optional(row, "c5")?,
+                            starts: optional(row, "c6")?,
+                            expires: optional(row, "c7")?,
+                            justification: text(row, "c8")?,
+                            requested_by: text(row, "c9")?,
+                            approved_by: text(row, "c10")?,
+                            created_at: text(row, "c11")?,
+                        }),
+                        "s" => {
+                            facts.newest_snapshot = Some($crate::store::SnapshotMeta {
+                                id: text(row, "c1")?,
+                                computed_at: text(row, "c2")?,
+                                complete: text(row, "c3")? == "1",
+                            })
+                        }
+                        _ => {}
+                    }
+                }
+                // The order the single-table reads give.
+                facts.runtime.sort_by(|a, b| a.key.cmp(&b.key));
+                facts
+                    .approvals
+                    .sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+                facts
+                    .exemptions
+                    .sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+                Ok(facts)
+            }
+
             async fn latest_checkpoint(&mut self) -> Result<Option<$crate::store::Checkpoint>, $crate::store::StoreError> {
                 let row = sqlx::query(&format!(
                     "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
@@ -859,7 +956,7 @@ macro_rules! sql_store {
             }
 
             async fn commit(mut self: Box<Self>) -> Result<(), $crate::store::StoreError> {
-                // The head row moves with the events, in this same transaction.
+                // A head set without an event (the trigger moves it for every event).
                 if self.head_changed
                     && let Some((seq, hash)) = self.head.take()
                 {

@@ -1,0 +1,12 @@
+-- The chain head moves with every inserted event, in the inserting transaction, by trigger:
+-- an append costs no separate head update.
+
+CREATE FUNCTION brain_audit_move_head() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER audit_events_move_head AFTER INSERT ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION brain_audit_move_head();
