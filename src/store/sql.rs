@@ -876,13 +876,12 @@ macro_rules! sql_store {
                 for row in &rows {
                     let kind: String = row.try_get("k")?;
                     match kind.as_str() {
-                        "h" => {
-                            if self.head.is_none() {
-                                let seq = text(row, "c1")?.parse::<i64>().map_err(|error| {
-                                    $crate::store::StoreError::Corrupt(format!("the chain head's seq: {error}"))
-                                })?;
-                                self.head = Some((seq, text(row, "c2")?));
-                            }
+                        // The head this transaction already knows wins (it may have appended).
+                        "h" if self.head.is_none() => {
+                            let seq = text(row, "c1")?.parse::<i64>().map_err(|error| {
+                                $crate::store::StoreError::Corrupt(format!("the chain head's seq: {error}"))
+                            })?;
+                            self.head = Some((seq, text(row, "c2")?));
                         }
                         "k" => facts.runtime.push($crate::store::KvEntry {
                             key: text(row, "c1")?,
