@@ -386,3 +386,71 @@ fn a_write_that_cannot_be_confirmed_stays_executing_until_the_target_answers() {
     assert_eq!(show(&studio, &id)["state"], "failed");
     assert!(notes(&back, &project).is_empty());
 }
+
+#[test]
+fn a_replayed_commit_finds_its_own_note_and_writes_nothing() {
+    use brain::cloud::ops_notes::OpsNoteExecutor;
+    use brain::engine::{ExecutionRequest, Executor};
+
+    let Some(emulator) = Emulator::start() else {
+        return;
+    };
+    let project = format!("ops-{}", random_suffix().replace('_', "-"));
+    let config = brain::config::load(
+        Some(&crate::support::repo().join("examples/studio/brain.yaml")),
+        &brain::config::Environment::process(),
+    )
+    .unwrap();
+    let bundle = brain::engine::PolicyBundle::load(&config).unwrap();
+    let manifest = bundle.manifest("firestore.ops_note.append").unwrap();
+    let client = std::sync::Arc::new(client(&emulator, &project));
+    let notes_config = brain::config::OpsNotesConfig {
+        collection: COLLECTION.into(),
+        ..Default::default()
+    };
+    let executor = OpsNoteExecutor::new("firestore", client, notes_config);
+    let proposal: brain::store::Proposal = serde_json::from_value(json!({
+        "id": "p_replay", "capability": "firestore.ops_note.append", "state": "executing",
+        "input": { "text": "Glaze room humidifier refilled" }, "input_hash": "h",
+        "rationale": "r", "plan": null, "proposer": "staff:ana", "owner": "staff:ana",
+        "delegation_id": null, "idempotency_key": "k", "policy_set_hash": "p",
+        "created_at": "2026-12-02T00:00:00.000000Z", "updated_at": "2026-12-02T00:00:00.000000Z",
+        "expires_at": "2026-12-09T00:00:00.000000Z", "closed_by": null, "closed_reason": null,
+        "execution_started_at": null, "execution_finished_at": null, "executed_by": null,
+        "outcome": null, "failure": null
+    }))
+    .unwrap();
+    let request = ExecutionRequest {
+        proposal: &proposal,
+        manifest,
+        approval_ids: vec!["a_1".into()],
+        audit_event_hash: "e".repeat(64),
+    };
+    let runtime = runtime();
+    let first = runtime.block_on(executor.execute(&request)).unwrap();
+    assert_eq!(first["already_existed"], false);
+    // The same execution again (a retry after a lost answer): ALREADY_EXISTS, recognised.
+    let second = runtime.block_on(executor.execute(&request)).unwrap();
+    assert_eq!(second["already_existed"], true);
+    assert_eq!(second["update_time"], first["update_time"]);
+    assert_eq!(second["document"], first["document"]);
+    let written = notes(&emulator, &project);
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].2, first["update_time"].as_str().unwrap());
+
+    // A note under that id that is not this proposal's is never taken for its own.
+    let name = first["document_id"].as_str().unwrap();
+    runtime.block_on(emulator.seed(
+        &project,
+        &[(
+            format!("{COLLECTION}/{name}"),
+            json!({ "text": "someone else's", "brain": { "proposalId": "p_other" } }),
+        )],
+    ));
+    let error = runtime.block_on(executor.execute(&request)).unwrap_err();
+    assert!(
+        error.message.contains("is not the note of proposal"),
+        "{error}"
+    );
+    assert!(!error.indeterminate);
+}
