@@ -208,6 +208,7 @@ impl Engine {
                     proposal: None,
                     owner: &owner,
                     proposer: Some(&request.requested_by),
+                    facts: None,
                 },
                 now,
             )
@@ -308,6 +309,7 @@ impl Engine {
                     proposal: None,
                     owner: &owner,
                     proposer: None,
+                    facts: None,
                 },
                 now,
             )

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{Caller, Engine, EngineError, exemptions, identity, switches};
 use crate::capability::{ActorType, Limit, LimitScope, Manifest};
 use crate::policy::decide::{Action, Decision, Facts, Principal, Question, Resource};
-use crate::store::{Approval, Proposal, WriteTx};
+use crate::store::{Approval, DecisionFacts, Proposal, WriteTx};
 
 /// Who a decision was about, as resolved: recorded with every decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -41,6 +41,9 @@ pub(crate) struct Subject<'a> {
     /// Who stands as the proposer: the proposal's proposer by default, else the caller. An
     /// exemption's requester stands here, so the policies forbid granting one's own.
     pub proposer: Option<&'a str>,
+    /// The runtime facts, when the step already read them (with the proposal, in this same
+    /// transaction); else `decide_in` reads them.
+    pub facts: Option<&'a DecisionFacts>,
 }
 
 /// A decision with everything that went into it.
@@ -155,6 +158,7 @@ impl Engine {
             proposal,
             owner,
             proposer,
+            facts: prefetched,
         } = *subject;
         let mut principal: Principal = caller.principal();
         let mut trace = Trace {
@@ -175,13 +179,18 @@ impl Engine {
                 principal.delegation = Some(resolved);
             }
         }
-        // Kill switches, approvals, exemptions and the newest snapshot: one round trip.
-        let read = tx
-            .decision_facts(
-                proposal.map(|proposal| proposal.id.as_str()),
-                switches::PREFIX,
-            )
-            .await?;
+        // Kill switches, approvals, exemptions and the newest snapshot: one round trip, or none
+        // when the step read them with the proposal.
+        let read = match prefetched {
+            Some(facts) => facts.clone(),
+            None => {
+                tx.decision_facts(
+                    proposal.map(|proposal| proposal.id.as_str()),
+                    switches::PREFIX,
+                )
+                .await?
+            }
+        };
         let (all_approvals, valid, approvers, lapsed) = match proposal {
             Some(proposal) => {
                 let approvals = read.approvals;

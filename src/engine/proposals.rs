@@ -21,7 +21,9 @@ use super::{Caller, Denial, Engine, EngineError, event, new_id};
 use crate::audit::{AuditEvent, canonical_json, sha256_hex};
 use crate::capability::{Manifest, Mode, Timestamp};
 use crate::policy::decide::{Action, Decision};
-use crate::store::{Approval, AuditFilter, ExemptionRecord, Proposal, ProposalFilter, WriteTx};
+use crate::store::{
+    Approval, AuditFilter, DecisionFacts, ExemptionRecord, Proposal, ProposalFilter, WriteTx,
+};
 
 /// The brain's own target: drafts, exemptions and kill switches.
 pub const BRAIN_TARGET: &str = "brain";
@@ -237,6 +239,7 @@ impl Engine {
 
     /// Decide `action` by `caller` on an existing proposal: about its owner's resources, with
     /// its proposer standing as the proposer.
+    #[allow(clippy::too_many_arguments)]
     async fn decide_on(
         &self,
         tx: &mut dyn WriteTx,
@@ -244,6 +247,7 @@ impl Engine {
         action: Action,
         proposal: &Proposal,
         manifest: &Manifest,
+        facts: &DecisionFacts,
         now: DateTime<Utc>,
     ) -> Result<Decided, EngineError> {
         let subject = Subject {
@@ -251,6 +255,7 @@ impl Engine {
             proposal: Some(proposal),
             owner: &proposal.owner,
             proposer: None,
+            facts: Some(facts),
         };
         self.decide_in(tx, caller, action, &subject, now).await
     }
@@ -264,8 +269,10 @@ impl Engine {
         action: Action,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Box<dyn WriteTx>, Proposal, Manifest), EngineError> {
-        let Some(mut proposal) = tx.proposal(id).await? else {
+    ) -> Result<(Box<dyn WriteTx>, Proposal, Manifest, DecisionFacts), EngineError> {
+        // The proposal and the decision's runtime facts: one round trip.
+        let mut facts = tx.decision_facts(Some(id), super::switches::PREFIX).await?;
+        let Some(mut proposal) = facts.proposal.take() else {
             return Err(self.refuse_missing(tx, caller, action, id).await);
         };
         let Some(manifest) = self.policy.manifest(&proposal.capability).cloned() else {
@@ -311,7 +318,7 @@ impl Engine {
                 )
                 .await);
         }
-        Ok((tx, proposal, manifest))
+        Ok((tx, proposal, manifest, facts))
     }
 
     async fn expire_in(
@@ -522,6 +529,7 @@ impl Engine {
                     proposal: None,
                     owner: &proposal.owner.clone(),
                     proposer: None,
+                    facts: None,
                 },
                 now,
             )
@@ -580,7 +588,7 @@ impl Engine {
     pub async fn submit(&self, caller: &Caller, id: &str) -> Result<ProposalView, EngineError> {
         let now = crate::clock::now();
         let tx = self.store.begin().await?;
-        let (mut tx, mut proposal, manifest) = self
+        let (mut tx, mut proposal, manifest, facts) = self
             .load_for_step(tx, caller, Action::Propose, id, now)
             .await?;
         let step = Step::Submit {
@@ -604,6 +612,7 @@ impl Engine {
                     proposal: Some(&proposal),
                     owner: &proposal.owner.clone(),
                     proposer: Some(&caller.id),
+                    facts: Some(&facts),
                 },
                 now,
             )
@@ -650,7 +659,7 @@ impl Engine {
     ) -> Result<ProposalView, EngineError> {
         let now = crate::clock::now();
         let tx = self.store.begin().await?;
-        let (mut tx, mut proposal, manifest) = self
+        let (mut tx, mut proposal, manifest, facts) = self
             .load_for_step(tx, caller, Action::Approve, id, now)
             .await?;
         if let Err(problem) = lifecycle::next(proposal.state, Step::Approve { enough: false }) {
@@ -659,7 +668,15 @@ impl Engine {
                 .await);
         }
         let decided = self
-            .decide_on(&mut *tx, caller, Action::Approve, &proposal, &manifest, now)
+            .decide_on(
+                &mut *tx,
+                caller,
+                Action::Approve,
+                &proposal,
+                &manifest,
+                &facts,
+                now,
+            )
             .await?;
         let mut detail = serde_json::json!({
             "trace": decided.trace.to_json(),
@@ -765,7 +782,7 @@ impl Engine {
         }
         let now = crate::clock::now();
         let tx = self.store.begin().await?;
-        let (mut tx, mut proposal, manifest) =
+        let (mut tx, mut proposal, manifest, facts) =
             self.load_for_step(tx, caller, action, id, now).await?;
         let next = match lifecycle::next(proposal.state, step) {
             Ok(next) => next,
@@ -776,7 +793,7 @@ impl Engine {
             }
         };
         let decided = self
-            .decide_on(&mut *tx, caller, action, &proposal, &manifest, now)
+            .decide_on(&mut *tx, caller, action, &proposal, &manifest, &facts, now)
             .await?;
         let detail = serde_json::json!({ "trace": decided.trace.to_json(), "reason": reason });
         if !decided.decision.allowed {
@@ -847,11 +864,19 @@ impl Engine {
     pub async fn dry_run(&self, caller: &Caller, id: &str) -> Result<DryRun, EngineError> {
         let now = crate::clock::now();
         let tx = self.store.begin().await?;
-        let (mut tx, proposal, manifest) = self
+        let (mut tx, proposal, manifest, facts) = self
             .load_for_step(tx, caller, Action::Execute, id, now)
             .await?;
         let decided = self
-            .decide_on(&mut *tx, caller, Action::Execute, &proposal, &manifest, now)
+            .decide_on(
+                &mut *tx,
+                caller,
+                Action::Execute,
+                &proposal,
+                &manifest,
+                &facts,
+                now,
+            )
             .await?;
         let state_problem = lifecycle::next(proposal.state, Step::StartExecution)
             .err()
@@ -899,11 +924,19 @@ impl Engine {
     pub async fn execute(&self, caller: &Caller, id: &str) -> Result<ProposalView, EngineError> {
         let now = crate::clock::now();
         let tx = self.store.begin().await?;
-        let (mut tx, mut proposal, manifest) = self
+        let (mut tx, mut proposal, manifest, facts) = self
             .load_for_step(tx, caller, Action::Execute, id, now)
             .await?;
         let decided = self
-            .decide_on(&mut *tx, caller, Action::Execute, &proposal, &manifest, now)
+            .decide_on(
+                &mut *tx,
+                caller,
+                Action::Execute,
+                &proposal,
+                &manifest,
+                &facts,
+                now,
+            )
             .await?;
         // An exemption in force stands in for the approvals, so a pending proposal may run.
         let exempted =
@@ -1181,7 +1214,7 @@ impl Engine {
     pub async fn rollback(&self, caller: &Caller, id: &str) -> Result<ProposalView, EngineError> {
         let now = crate::clock::now();
         let tx = self.store.begin().await?;
-        let (mut tx, mut proposal, manifest) = self
+        let (mut tx, mut proposal, manifest, facts) = self
             .load_for_step(tx, caller, Action::Rollback, id, now)
             .await?;
         if let Err(problem) = lifecycle::next(proposal.state, Step::Rollback) {
@@ -1196,6 +1229,7 @@ impl Engine {
                 Action::Rollback,
                 &proposal,
                 &manifest,
+                &facts,
                 now,
             )
             .await?;

@@ -219,8 +219,8 @@ pub trait WriteTx: Send {
     async fn latest_snapshot(&mut self) -> Result<Option<SnapshotRecord>, StoreError>;
     async fn audit_head(&mut self) -> Result<(i64, String), StoreError>;
     /// A decision's runtime facts in one round trip (and the chain head, kept for the append
-    /// that follows): the runtime entries under `runtime_prefix`, `proposal_id`'s approvals,
-    /// every exemption record and the newest snapshot.
+    /// that follows): the proposal `proposal_id` with its approvals, the runtime entries under
+    /// `runtime_prefix`, every exemption record and the newest snapshot.
     async fn decision_facts(
         &mut self,
         proposal_id: Option<&str>,

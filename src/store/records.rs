@@ -157,8 +157,10 @@ pub struct SnapshotMeta {
 
 /// The runtime facts of one decision, read in one query: the runtime entries under a prefix
 /// (kill switches), a proposal's approvals, every exemption record, the newest snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecisionFacts {
+    /// The proposal asked about, when one was.
+    pub proposal: Option<Proposal>,
     pub runtime: Vec<crate::store::KvEntry>,
     pub approvals: Vec<Approval>,
     pub exemptions: Vec<ExemptionRecord>,

@@ -214,6 +214,61 @@ macro_rules! sql_store {
             })
         }
 
+        /// A proposal from the facts query's two rows (see `decision_facts`).
+        fn proposal_from_halves(
+            first: Vec<Option<String>>,
+            second: Vec<Option<String>>,
+        ) -> Result<$crate::store::Proposal, $crate::store::StoreError> {
+            let mut first = first.into_iter();
+            let mut second = second.into_iter();
+            let next = |half: &mut std::vec::IntoIter<Option<String>>| half.next().flatten();
+            let required = |value: Option<String>, what: &str| {
+                value.ok_or_else(|| $crate::store::StoreError::Corrupt(format!("a proposal has no {what}")))
+            };
+            let json = |value: Option<String>, what: &str| -> Result<Option<serde_json::Value>, $crate::store::StoreError> {
+                value
+                    .map(|text| {
+                        serde_json::from_str(&text).map_err(|error| {
+                            $crate::store::StoreError::Corrupt(format!("a proposal's {what} is not JSON: {error}"))
+                        })
+                    })
+                    .transpose()
+            };
+            let id = required(next(&mut first), "id")?;
+            let capability = required(next(&mut first), "capability")?;
+            let state_text = required(next(&mut first), "state")?;
+            let state = $crate::engine::lifecycle::ProposalState::parse(&state_text).ok_or_else(|| {
+                $crate::store::StoreError::Corrupt(format!("unknown proposal state `{state_text}`"))
+            })?;
+            let input = json(next(&mut first), "input")?.ok_or_else(|| {
+                $crate::store::StoreError::Corrupt("a proposal has no input".into())
+            })?;
+            Ok($crate::store::Proposal {
+                id,
+                capability,
+                state,
+                input,
+                input_hash: required(next(&mut first), "input hash")?,
+                rationale: required(next(&mut first), "rationale")?,
+                plan: json(next(&mut first), "plan")?,
+                proposer: required(next(&mut first), "proposer")?,
+                owner: required(next(&mut first), "owner")?,
+                delegation_id: next(&mut first),
+                idempotency_key: next(&mut first),
+                policy_set_hash: required(next(&mut second), "policy set hash")?,
+                created_at: required(next(&mut second), "creation time")?,
+                updated_at: required(next(&mut second), "update time")?,
+                expires_at: required(next(&mut second), "expiry")?,
+                closed_by: next(&mut second),
+                closed_reason: next(&mut second),
+                execution_started_at: next(&mut second),
+                execution_finished_at: next(&mut second),
+                executed_by: next(&mut second),
+                outcome: json(next(&mut second), "outcome")?,
+                failure: next(&mut second),
+            })
+        }
+
         fn approval_from_row(
             row: &<$db as sqlx::Database>::Row,
         ) -> Result<$crate::store::Approval, sqlx::Error> {
@@ -857,6 +912,11 @@ macro_rules! sql_store {
                       NULL, NULL, NULL, NULL FROM approvals WHERE proposal_id = $2 \
                     UNION ALL SELECT 'e', id, kind, revokes, capability, owner, starts, expires, justification, \
                       requested_by, approved_by, created_at FROM exemptions \
+                    UNION ALL SELECT 'p1', id, capability, state, input, input_hash, rationale, plan, \
+                      proposer, owner, delegation_id, idempotency_key FROM proposals WHERE id = $2 \
+                    UNION ALL SELECT 'p2', policy_set_hash, created_at, updated_at, expires_at, closed_by, \
+                      closed_reason, execution_started_at, execution_finished_at, executed_by, outcome, \
+                      failure FROM proposals WHERE id = $2 \
                     UNION ALL SELECT 's', id, computed_at, CASE WHEN complete THEN '1' ELSE '0' END, \
                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
                       FROM (SELECT id, computed_at, complete FROM snapshots \
@@ -867,6 +927,9 @@ macro_rules! sql_store {
                     .fetch_all(&mut *self.tx)
                     .await?;
                 let mut facts = $crate::store::DecisionFacts::default();
+                // A proposal arrives as two rows of eleven columns.
+                let mut first_half: Option<Vec<Option<String>>> = None;
+                let mut second_half: Option<Vec<Option<String>>> = None;
                 let text = |row: &<$db as sqlx::Database>::Row, column: &str| -> Result<String, sqlx::Error> {
                     Ok(row.try_get::<Option<String>, _>(column)?.unwrap_or_default())
                 };
@@ -911,6 +974,16 @@ macro_rules! sql_store {
                             approved_by: text(row, "c10")?,
                             created_at: text(row, "c11")?,
                         }),
+                        "p1" | "p2" => {
+                            let columns = (1..=11)
+                                .map(|n| optional(row, &format!("c{n}")))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            if kind == "p1" {
+                                first_half = Some(columns);
+                            } else {
+                                second_half = Some(columns);
+                            }
+                        }
                         "s" => {
                             facts.newest_snapshot = Some($crate::store::SnapshotMeta {
                                 id: text(row, "c1")?,
@@ -920,6 +993,9 @@ macro_rules! sql_store {
                         }
                         _ => {}
                     }
+                }
+                if let (Some(a), Some(b)) = (first_half, second_half) {
+                    facts.proposal = Some(proposal_from_halves(a, b)?);
                 }
                 // The order the single-table reads give.
                 facts.runtime.sort_by(|a, b| a.key.cmp(&b.key));

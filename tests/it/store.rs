@@ -387,3 +387,108 @@ async fn a_closed_store_reports_unreachable() {
         assert!(test.store.ping().await.is_err());
     }
 }
+
+/// The one-query facts read gives exactly what the single-table reads give, on every backend.
+#[tokio::test]
+async fn decision_facts_match_the_single_reads() {
+    use brain::store::{Approval, ExemptionRecord, Proposal, SnapshotRecord};
+    let proposal = |id: &str, outcome: serde_json::Value| -> Proposal {
+        serde_json::from_value(json!({
+            "id": id, "capability": "x.y", "state": "succeeded",
+            "input": { "text": "a 'quoted' text, with commas" }, "input_hash": "h",
+            "rationale": "r", "plan": { "effect": "none" }, "proposer": "staff:a",
+            "owner": "staff:a", "delegation_id": null, "idempotency_key": format!("k-{id}"),
+            "policy_set_hash": "p", "created_at": "2026-01-01T00:00:00.000000Z",
+            "updated_at": "2026-01-01T00:00:01.000000Z", "expires_at": "2026-01-08T00:00:00.000000Z",
+            "closed_by": null, "closed_reason": null,
+            "execution_started_at": "2026-01-01T00:00:02.000000Z",
+            "execution_finished_at": "2026-01-01T00:00:03.000000Z", "executed_by": "staff:b",
+            "outcome": outcome, "failure": null
+        }))
+        .unwrap()
+    };
+    for test in stores().await {
+        let store = &test.store;
+        let mut tx = store.begin().await.unwrap();
+        let wanted = proposal("p_1", json!({ "document": "d" }));
+        tx.insert_proposal(&wanted).await.unwrap();
+        tx.insert_proposal(&proposal("p_2", serde_json::Value::Null))
+            .await
+            .unwrap();
+        for (id, proposal_id, at) in [
+            ("a_2", "p_1", "02"),
+            ("a_1", "p_1", "01"),
+            ("a_3", "p_2", "03"),
+        ] {
+            let approval: Approval = serde_json::from_value(json!({
+                "id": id, "proposal_id": proposal_id, "approver": format!("staff:{id}"), "input_hash": "h",
+                "comment": if id == "a_1" { json!(null) } else { json!("ok") },
+                "created_at": format!("2026-01-01T00:00:{at}.000000Z"),
+                "expires_at": "2026-01-02T00:00:00.000000Z"
+            }))
+            .unwrap();
+            tx.insert_approval(&approval).await.unwrap();
+        }
+        for (id, kind, at) in [("e_1", "grant", "01"), ("e_2", "revoke", "02")] {
+            let record: ExemptionRecord = serde_json::from_value(json!({
+                "id": id, "kind": kind,
+                "revokes": if kind == "revoke" { json!("e_1") } else { json!(null) },
+                "capability": if kind == "grant" { json!("x.y") } else { json!(null) },
+                "owner": null,
+                "starts": if kind == "grant" { json!("2026-01-01T00:00:00.000000Z") } else { json!(null) },
+                "expires": if kind == "grant" { json!("2026-01-02T00:00:00.000000Z") } else { json!(null) },
+                "justification": "j", "requested_by": "staff:a", "approved_by": "staff:b",
+                "created_at": format!("2026-01-01T00:00:{at}.000000Z")
+            }))
+            .unwrap();
+            tx.insert_exemption(&record).await.unwrap();
+        }
+        for key in ["kill_switch:global", "kill_switch:capability:x.y", "other"] {
+            tx.kv_set(&KvEntry {
+                key: key.into(),
+                value: "{\"on\":true}".into(),
+                updated_at: "2026-01-01T00:00:00.000000Z".into(),
+                updated_by: "staff:a".into(),
+            })
+            .await
+            .unwrap();
+        }
+        let snapshot: SnapshotRecord = serde_json::from_value(json!({
+            "id": "s_1", "computed_at": "2026-01-01T00:00:05.000000Z", "schema_version": 1,
+            "complete": true, "content_hash": "c", "state": {}, "provenance": {},
+            "previous_id": null, "diff": [], "drift": []
+        }))
+        .unwrap();
+        tx.insert_snapshot(&snapshot).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        let facts = tx
+            .decision_facts(Some("p_1"), "kill_switch:")
+            .await
+            .unwrap();
+        let backend = store.backend().as_str();
+        assert_eq!(facts.proposal.as_ref(), Some(&wanted), "{backend}");
+        assert_eq!(
+            facts.approvals,
+            tx.approvals("p_1").await.unwrap(),
+            "{backend}"
+        );
+        assert_eq!(facts.approvals.len(), 2);
+        assert_eq!(
+            facts.exemptions,
+            tx.exemptions().await.unwrap(),
+            "{backend}"
+        );
+        assert_eq!(
+            facts.runtime,
+            tx.kv_list("kill_switch:").await.unwrap(),
+            "{backend}"
+        );
+        assert_eq!(facts.newest_snapshot, Some(snapshot.meta()), "{backend}");
+        let none = tx.decision_facts(None, "kill_switch:").await.unwrap();
+        assert_eq!((none.proposal, none.approvals.len()), (None, 0));
+        let missing = tx.decision_facts(Some("p_9"), "x").await.unwrap();
+        assert!(missing.proposal.is_none() && missing.runtime.is_empty());
+    }
+}
