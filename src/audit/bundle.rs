@@ -174,6 +174,9 @@ pub fn verify(
             ));
         }
         (Some(_), None) => problems.push(format!("`{RECORDS_FILE}` is missing")),
+        (None, Some(_)) => problems.push(format!(
+            "`{RECORDS_FILE}` is not covered by the signed manifest"
+        )),
         _ => {}
     }
     if i64::try_from(events.len()).ok() != Some(manifest.count) {

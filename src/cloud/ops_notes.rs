@@ -118,6 +118,38 @@ impl OpsNoteExecutor {
         })
     }
 
+    /// One commit of the note: done (written now, or found as this proposal's own), failed for
+    /// certain, or unknown.
+    async fn commit_once(&self, write: &Value, name: &str, proposal: &Proposal) -> Commit {
+        match self.client.commit(std::slice::from_ref(write)).await {
+            Ok(answer) => match answer
+                .pointer("/writeResults/0/updateTime")
+                .or_else(|| answer.get("commitTime"))
+                .and_then(Value::as_str)
+            {
+                Some(written) => Commit::Done(self.outcome(name, proposal, written, false)),
+                None => Commit::Unknown(ExecError::new(
+                    "Firestore committed but answered no update time",
+                )),
+            },
+            Err(error) if error.status == "ALREADY_EXISTS" => {
+                // A replay: the note is there. It must be this proposal's own.
+                match self.client.get(&self.relative_path(proposal)).await {
+                    Ok(Some(document)) => match self.owned_by(&document, proposal) {
+                        Ok(written) => Commit::Done(self.outcome(name, proposal, written, true)),
+                        Err(error) => Commit::Failed(error),
+                    },
+                    Ok(None) => Commit::Unknown(ExecError::new(format!(
+                        "Firestore said `{name}` exists, then that it does not"
+                    ))),
+                    Err(error) => Commit::Unknown(cause(&error)),
+                }
+            }
+            Err(error) if may_have_landed(&error) => Commit::Unknown(cause(&error)),
+            Err(error) => Commit::Failed(cause(&error)),
+        }
+    }
+
     /// The note as Firestore holds it, when it is this proposal's own.
     fn owned_by<'a>(
         &self,
@@ -136,23 +168,32 @@ impl OpsNoteExecutor {
             )));
         }
         // Firestore sets createTime and updateTime alike when a document is created; the create
-        // time is when brain wrote it, even if the note was edited since.
+        // time is when brain wrote it, even if the note was edited since (never the update
+        // time: after an edit that would let a rollback delete the edited note).
         document
             .create_time
             .as_deref()
-            .or(document.update_time.as_deref())
             .ok_or_else(|| ExecError::new(format!("`{}` has no create time", document.name)))
     }
+}
+
+/// What one commit attempt established.
+enum Commit {
+    Done(Value),
+    Failed(ExecError),
+    Unknown(ExecError),
 }
 
 fn cause(error: &FirestoreError) -> ExecError {
     ExecError::new(error.to_string())
 }
 
-/// Whether a failed commit may still have been applied: no answer at all, or a transient code
-/// after which an earlier attempt may have landed.
+/// Whether a failed commit may still have been applied: anything but a definite rejection (a
+/// 4xx that is not transient). No answer, a timeout, a 5xx or an unreadable 2xx may all hide a
+/// commit that landed.
 fn may_have_landed(error: &FirestoreError) -> bool {
-    error.http == 0 || error.retryable()
+    let rejected = (400..500).contains(&error.http) && !error.retryable();
+    !rejected
 }
 
 #[async_trait]
@@ -196,46 +237,20 @@ impl Executor for OpsNoteExecutor {
             "update": { "name": name, "fields": fields },
             "currentDocument": { "exists": false },
         });
-        match self.client.commit(&[write]).await {
-            Ok(answer) => {
-                let written = answer
-                    .pointer("/writeResults/0/updateTime")
-                    .or_else(|| answer.get("commitTime"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        ExecError::new("Firestore committed but answered no update time")
-                    })?;
-                Ok(self.outcome(&name, proposal, written, false))
-            }
-            Err(error) if error.status == "ALREADY_EXISTS" => {
-                // A replay: the note is there. It must be this proposal's own.
-                let document = self
-                    .client
-                    .get(&self.relative_path(proposal))
-                    .await
-                    .map_err(|error| cause(&error))?
-                    .ok_or_else(|| {
-                        ExecError::new(format!(
-                            "Firestore said `{name}` exists, then that it does not; nothing was written"
-                        ))
-                    })?;
-                let written = self.owned_by(&document, proposal)?;
-                Ok(self.outcome(&name, proposal, written, true))
-            }
-            Err(error) if may_have_landed(&error) => {
-                // Ask before answering: the note is there (ours), certainly not, or unknown.
-                match self.client.get(&self.relative_path(proposal)).await {
-                    Ok(Some(document)) => {
-                        let written = self.owned_by(&document, proposal)?;
-                        Ok(self.outcome(&name, proposal, written, true))
-                    }
-                    Ok(None) => Err(cause(&error)),
-                    Err(_) => Err(ExecError::indeterminate(format!(
-                        "{error}, and the note cannot be read to tell whether it was written"
-                    ))),
-                }
-            }
-            Err(error) => Err(cause(&error)),
+        let first = match self.commit_once(&write, &name, proposal).await {
+            Commit::Done(outcome) => return Ok(outcome),
+            Commit::Failed(error) => return Err(error),
+            Commit::Unknown(error) => error,
+        };
+        // The commit may have landed. The same commit again is safe (the id is fixed and the
+        // precondition is `exists: false`), and its answer says which it was.
+        match self.commit_once(&write, &name, proposal).await {
+            Commit::Done(outcome) => Ok(outcome),
+            Commit::Failed(error) => Err(error),
+            Commit::Unknown(again) => Err(ExecError::indeterminate(format!(
+                "{}, and again {}; whether the note was written cannot be told now",
+                first.message, again.message
+            ))),
         }
     }
 
@@ -277,9 +292,20 @@ impl Executor for OpsNoteExecutor {
         match self.client.commit(&[write]).await {
             Ok(_) => Ok(json!({ "deleted": name, "update_time": written })),
             Err(error) if matches!(error.status.as_str(), "FAILED_PRECONDITION" | "NOT_FOUND") => {
-                Err(ExecError::new(format!(
-                    "the note `{name}` was edited or removed since brain wrote it at {written}, so it was not deleted"
-                )))
+                // Gone already (an earlier attempt of this very delete may have landed before a
+                // retry): the rollback's end state holds. Still there: edited since, kept.
+                let relative = name
+                    .strip_prefix(&format!("{}/", self.client.documents_path()))
+                    .unwrap_or(name);
+                match self.client.get(relative).await {
+                    Ok(None) => {
+                        Ok(json!({ "deleted": name, "update_time": written, "already_gone": true }))
+                    }
+                    Ok(Some(_)) => Err(ExecError::new(format!(
+                        "the note `{name}` was edited since brain wrote it at {written}, so it was not deleted"
+                    ))),
+                    Err(read) => Err(cause(&read)),
+                }
             }
             Err(error) => Err(cause(&error)),
         }

@@ -55,13 +55,19 @@ impl Engine {
         mut progress: impl FnMut(i64, i64),
     ) -> Result<AuditVerification, EngineError> {
         let public_key = self.signer.public_key_hex();
-        let prune = self.store.audit_prunes().await?.pop();
-        let mut prune_problem = None;
-        let (start_seq, start_hash) = match &prune {
-            Some(prune) => {
-                prune_problem = super::retention::check_prune(prune, &public_key).err();
-                (prune.through_seq, prune.hash.clone())
+        let (prunes, mut prune_problem) = match self.store.audit_prunes().await {
+            Ok(prunes) => (prunes, None),
+            Err(crate::store::StoreError::Corrupt(problem)) => (Vec::new(), Some(problem)),
+            Err(error) => return Err(error.into()),
+        };
+        for older in &prunes {
+            if prune_problem.is_none() {
+                prune_problem = super::retention::check_prune(older, &public_key).err();
             }
+        }
+        let prune = prunes.into_iter().last();
+        let (start_seq, start_hash) = match &prune {
+            Some(prune) => (prune.through_seq, prune.hash.clone()),
             None => (0, GENESIS_HASH.to_string()),
         };
         let checkpoints: Vec<Checkpoint> = self
@@ -125,8 +131,9 @@ impl Engine {
         to_seq: Option<i64>,
         records: Option<serde_json::Value>,
     ) -> Result<AuditExport, EngineError> {
-        // After pruning, the log starts above the newest prune point.
-        let prune = self.store.audit_prunes().await?.pop();
+        // After pruning, the log starts above the newest prune point (checked, so a forged one
+        // cannot start a signed bundle).
+        let prune = self.newest_prune().await?;
         let from_seq = match &prune {
             Some(prune) => from_seq.max(prune.through_seq + 1),
             None => from_seq,

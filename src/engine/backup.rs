@@ -141,7 +141,11 @@ impl Engine {
                 .filter(|entry| !entry.key.starts_with(crate::snapshot::DEVICES_KV_PREFIX))
                 .collect(),
             checkpoints,
-            prunes: store.audit_prunes().await?,
+            prunes: {
+                // Checked first: a backup never carries a forged prune point.
+                self.newest_prune().await?;
+                store.audit_prunes().await?
+            },
         })
     }
 
@@ -156,8 +160,20 @@ impl Engine {
             message: format!("the records cannot be encoded: {error}"),
             help: None,
         })?;
-        self.export_bundle(caller, 1, Some(at_seq), Some(value))
-            .await
+        let expected_from = records
+            .prunes
+            .last()
+            .map_or(1, |prune| prune.through_seq + 1);
+        let export = self
+            .export_bundle(caller, 1, Some(at_seq), Some(value))
+            .await?;
+        if export.bundle.manifest.from_seq != expected_from {
+            return Err(EngineError::Conflict {
+                message: "retention pruned the log while the backup read it".into(),
+                help: Some("run the backup again".into()),
+            });
+        }
+        Ok(export)
     }
 
     /// Restore a bundle's records and events into this Engine's empty store. `progress` hears
@@ -185,9 +201,12 @@ impl Engine {
                 "use an earlier bundle; if the key differs, restore this brain's `audit-signing.key` first",
             ));
         }
-        let Some(records_text) = records_text else {
+        let (Some(records_text), Some(_)) = (records_text, &manifest.records_sha256) else {
             return Err(EngineError::invalid(
-                format!("the bundle has no `{}`", bundle::RECORDS_FILE),
+                format!(
+                    "the bundle's signed manifest covers no `{}`",
+                    bundle::RECORDS_FILE
+                ),
                 "use a bundle written by `brain backup`; `brain audit export` holds events only",
             ));
         };
@@ -210,10 +229,12 @@ impl Engine {
             ));
         }
         // A pruned log starts at its newest prune point, which must be signed by this brain.
+        for prune in &records.prunes {
+            super::retention::check_prune(prune, &public_key)
+                .map_err(|problem| EngineError::invalid(problem, "use an earlier bundle"))?;
+        }
         let start = match records.prunes.last() {
             Some(prune) if manifest.from_seq > 1 => {
-                super::retention::check_prune(prune, &public_key)
-                    .map_err(|problem| EngineError::invalid(problem, "use an earlier bundle"))?;
                 if prune.through_seq != manifest.from_seq - 1 || prune.hash != manifest.prev_hash {
                     return Err(EngineError::invalid(
                         format!(
@@ -461,7 +482,18 @@ impl Engine {
             });
         }
         let mut removed = Vec::new();
-        let all = bundles_in(dir)?;
+        // A bundle a prune point names is the only copy of the events pruned there: kept.
+        let held: Vec<std::path::PathBuf> = self
+            .store
+            .audit_prunes()
+            .await?
+            .into_iter()
+            .map(|prune| std::path::PathBuf::from(prune.bundle))
+            .collect();
+        let all: Vec<std::path::PathBuf> = bundles_in(dir)?
+            .into_iter()
+            .filter(|bundle| !held.contains(bundle))
+            .collect();
         let excess = all.len().saturating_sub(keep.max(1));
         for old in all.into_iter().take(excess) {
             if old != out && std::fs::remove_dir_all(&old).is_ok() {

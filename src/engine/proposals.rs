@@ -1435,6 +1435,13 @@ impl Engine {
                     continue;
                 }
                 Ok(Some(outcome)) => Ok(outcome),
+                Ok(None) if recently_started(&proposal) => {
+                    recoveries.push(unresolved(format!(
+                        "the target holds no effect yet, but the execution started less than {} ago and may still be running; recover again later",
+                        crate::clock::human_duration(EXECUTION_GRACE.num_seconds())
+                    )));
+                    continue;
+                }
                 Ok(None) => Err(
                     "the execution was interrupted before the target recorded it; nothing was written"
                         .to_string(),
@@ -1605,6 +1612,18 @@ impl Engine {
         }
         Ok(serde_json::json!({ "discarded": proposal.id }))
     }
+}
+
+/// How long an execution may still be running in another process: an absent effect is
+/// recorded as a failure only after this (a target's retries and timeouts fit well inside).
+const EXECUTION_GRACE: chrono::Duration = chrono::Duration::minutes(10);
+
+fn recently_started(proposal: &Proposal) -> bool {
+    proposal
+        .execution_started_at
+        .as_deref()
+        .and_then(crate::clock::parse_time)
+        .is_some_and(|started| crate::clock::now() - started < EXECUTION_GRACE)
 }
 
 fn approval_ids_of(approvals: &[Approval]) -> Vec<String> {

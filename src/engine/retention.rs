@@ -85,6 +85,31 @@ pub fn check_prune(prune: &AuditPrune, public_key: &str) -> Result<(), String> {
 }
 
 impl Engine {
+    /// The newest prune point, after checking every one against this brain's key: a prune
+    /// point nobody signed could otherwise let events be deleted and the gap laundered by the
+    /// next backup and prune.
+    pub(crate) async fn newest_prune(&self) -> Result<Option<AuditPrune>, EngineError> {
+        let tampered = |problem: String| {
+            EngineError::Conflict {
+            message: format!("{problem}; nothing was exported or pruned"),
+            help: Some(
+                "the audit log's prune points were tampered with: run `brain audit verify` and see docs/runbooks/database-corruption.md"
+                    .into(),
+            ),
+        }
+        };
+        let prunes = match self.store.audit_prunes().await {
+            Ok(prunes) => prunes,
+            Err(crate::store::StoreError::Corrupt(problem)) => return Err(tampered(problem)),
+            Err(error) => return Err(error.into()),
+        };
+        let public_key = self.signer.public_key_hex();
+        for prune in &prunes {
+            check_prune(prune, &public_key).map_err(tampered)?;
+        }
+        Ok(prunes.into_iter().last())
+    }
+
     /// Apply `config`'s TTLs now (or, with `dry_run`, count what would go). Staff only, through
     /// the audit area's policy; a real run is audited.
     pub async fn retention(
@@ -103,8 +128,28 @@ impl Engine {
                 )
             })
         };
+        // Quotas count executions from the log itself, and recovery reads an interrupted
+        // execution's events: never prune an execution a quota window still counts, nor while
+        // an execution is unresolved.
+        let keep_from = self.first_counted_execution(now).await?;
+        let executing = !self
+            .store
+            .proposals(&crate::store::ProposalFilter {
+                state: Some(crate::engine::lifecycle::ProposalState::Executing),
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .is_empty();
         let audit_cut = match cutoff(config.audit_events) {
-            Some(before) => Some(self.audit_prune_point(caller, &before, backup_dir).await?),
+            Some(_) if executing => Some(Err(
+                "an execution is unresolved (`brain proposals recover`); its events are kept"
+                    .into(),
+            )),
+            Some(before) => Some(
+                self.audit_prune_point(caller, &before, keep_from, backup_dir)
+                    .await?,
+            ),
             None => None,
         };
         let mut tx = self.store.begin().await?;
@@ -155,6 +200,40 @@ impl Engine {
         Ok(report)
     }
 
+    /// The sequence number of the oldest allowed `execute` that a quota window still counts.
+    async fn first_counted_execution(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<i64>, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let mut first: Option<i64> = None;
+        for manifest in self.policy.manifests.values() {
+            let Some(window) = manifest
+                .limits
+                .iter()
+                .map(|limit| limit.window.as_secs())
+                .max()
+            else {
+                continue;
+            };
+            let since =
+                now - chrono::Duration::seconds(i64::try_from(window).unwrap_or(i64::MAX / 4));
+            let counted = tx
+                .audit_since(&manifest.id, "execute", &crate::clock::format_time(since))
+                .await?
+                .into_iter()
+                .filter(|event| event.decision == "allow")
+                .map(|event| event.seq)
+                .min();
+            first = match (first, counted) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        drop(tx);
+        Ok(first)
+    }
+
     /// The newest prune point the audit TTL allows: the latest signed checkpoint whose event is
     /// older than `before`, held by the newest backup bundle that verifies, above the current
     /// prune point. `Err(reason)` says why there is none.
@@ -162,14 +241,13 @@ impl Engine {
         &self,
         caller: &Caller,
         before: &str,
+        keep_from: Option<i64>,
         backup_dir: &Path,
     ) -> Result<Result<(AuditPrune, String), String>, EngineError> {
         let public_key = self.signer.public_key_hex();
         let pruned_through = self
-            .store
-            .audit_prunes()
+            .newest_prune()
             .await?
-            .last()
             .map_or(0, |prune| prune.through_seq);
         let Some(dir) = bundles_in(backup_dir)?.pop() else {
             return Ok(Err(format!(
@@ -209,7 +287,10 @@ impl Engine {
         }
         let checkpoints: Vec<Checkpoint> = self.store.checkpoints().await?;
         for checkpoint in checkpoints.iter().rev() {
-            if checkpoint.seq <= pruned_through || checkpoint.seq > manifest.to_seq {
+            if checkpoint.seq <= pruned_through
+                || checkpoint.seq > manifest.to_seq
+                || keep_from.is_some_and(|keep| checkpoint.seq >= keep)
+            {
                 continue;
             }
             if verify_checkpoint(checkpoint, Some(&public_key)).is_err() {

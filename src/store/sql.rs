@@ -458,15 +458,24 @@ macro_rules! sql_store {
                 executor: E,
             ) -> Result<Vec<$crate::store::AuditPrune>, $crate::store::StoreError> {
                 use sqlx::Row;
-                let rows = sqlx::query("SELECT record FROM audit_prunes ORDER BY through_seq")
+                let rows = sqlx::query("SELECT through_seq, hash, record FROM audit_prunes ORDER BY through_seq")
                     .fetch_all(executor)
                     .await?;
                 rows.iter()
                     .map(|row| {
                         let text: String = row.try_get("record")?;
-                        serde_json::from_str(&text).map_err(|error| {
+                        let through_seq: i64 = row.try_get("through_seq")?;
+                        let hash: String = row.try_get("hash")?;
+                        let prune: $crate::store::AuditPrune = serde_json::from_str(&text).map_err(|error| {
                             $crate::store::StoreError::Corrupt(format!("an audit prune record is not JSON: {error}"))
-                        })
+                        })?;
+                        // The trigger trusts the columns; they must say what the signed record says.
+                        if prune.through_seq != through_seq || prune.hash != hash {
+                            return Err($crate::store::StoreError::Corrupt(format!(
+                                "the audit prune point at event {through_seq} does not match its signed record"
+                            )));
+                        }
+                        Ok(prune)
                     })
                     .collect()
             }

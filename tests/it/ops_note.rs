@@ -380,6 +380,19 @@ fn a_write_that_cannot_be_confirmed_stays_executing_until_the_target_answers() {
         return;
     };
     studio.envs = vec![("FIRESTORE_EMULATOR_HOST".into(), back.host.clone())];
+    // An absent note right after the start may still be on its way: not yet a failure.
+    let (code, early) = studio.json(&admin, &["proposals", "recover"]);
+    assert_eq!(code, 1, "{early}");
+    assert!(
+        early[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("may still be running"),
+        "{early}"
+    );
+    studio.sql(&format!(
+        "UPDATE proposals SET execution_started_at = '2026-01-01T00:00:00.000000Z' WHERE id = '{id}'"
+    ));
     let (code, recovered) = studio.json(&admin, &["proposals", "recover"]);
     assert_eq!(code, 0, "{recovered}");
     assert_eq!(recovered[0]["result"], "failed");

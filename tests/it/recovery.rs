@@ -483,3 +483,76 @@ retention:
     assert_eq!(exports[0]["detail"]["operation"], "export", "{exports}");
     drop(daemon);
 }
+
+#[test]
+fn forged_prune_points_and_unsigned_records_are_refused() {
+    let studio = Studio::new(Backend::Sqlite, &config(""));
+    let admin = studio.admin.clone();
+    workload(&studio);
+
+    // records.json added to a plain export (its signed manifest does not cover it).
+    let export = studio.path().join("export");
+    ok(
+        &studio,
+        &admin,
+        &["audit", "export", "--out", export.to_str().unwrap()],
+    );
+    let backup = ok(&studio, &admin, &["backup"]);
+    let real = Path::new(backup["dir"].as_str().unwrap()).join("records.json");
+    std::fs::copy(&real, export.join("records.json")).unwrap();
+    let (code, checked) = studio.run_json(
+        Some(&admin),
+        &["audit", "verify", "--bundle", export.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{checked}");
+    delete_database(&studio);
+    let (code, refused) = rebuild(&studio, &["--from", export.to_str().unwrap()]);
+    assert_eq!(code, 1, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not covered by the signed manifest"),
+        "{refused}"
+    );
+    let (code, rebuilt) = rebuild(&studio, &[]);
+    assert_eq!(code, 0, "{rebuilt}");
+
+    // A prune point nobody signed, inserted behind brain's back: verify says so, and neither
+    // a backup nor retention builds on it.
+    let head = ok(&studio, &admin, &["audit", "tail", "-n", "1"]);
+    let seq = head[0]["seq"].as_i64().unwrap() - 3;
+    let (_, events) = studio.json(&admin, &["audit", "tail", "-n", "500"]);
+    let hash = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["seq"] == seq)
+        .unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let forged = json!({
+        "through_seq": seq, "hash": hash,
+        "checkpoint": { "seq": seq, "hash": hash, "at": "2026-01-01T00:00:00.000000Z",
+                        "public_key": "00", "signature": "00" },
+        "bundle": "/nowhere", "bundle_events_sha256": "00", "at": "2026-01-01T00:00:00.000000Z",
+        "by": "staff:mallory", "public_key": "00", "signature": "00"
+    });
+    studio.sql(&format!(
+        "INSERT INTO audit_prunes (through_seq, hash, record, at) VALUES ({seq}, '{hash}', '{forged}', 'x'); \
+         DELETE FROM audit_events WHERE seq <= {seq};"
+    ));
+    let (code, verify) = studio.run_json(Some(&admin), &["audit", "verify"]);
+    assert_eq!(code, 1, "{verify}");
+    assert_eq!(verify["ok"], false);
+    let (code, refused) = studio.run_json(Some(&admin), &["backup"]);
+    assert_eq!(code, 1, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("prune point"),
+        "{refused}"
+    );
+}
