@@ -91,7 +91,15 @@ fn counts_line(counts: &serde_json::Value) -> String {
         .map(|counts| {
             counts
                 .iter()
-                .map(|(kind, count)| format!("{count} {kind}"))
+                .map(|(kind, count)| {
+                    let count = count.as_u64().unwrap_or(0) as usize;
+                    match (kind.as_str(), kind.strip_suffix('s')) {
+                        ("runtime", _) if count == 1 => "1 runtime entry".to_string(),
+                        ("runtime", _) => format!("{count} runtime entries"),
+                        (_, Some(noun)) => crate::diagnostic::plural(count, noun),
+                        (_, None) => format!("{count} {kind}"),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         })
