@@ -9,9 +9,7 @@ use clap::Subcommand;
 
 use super::Cli;
 use super::output::{self, Format};
-use super::session::{
-    Control, Paint, local_only, open_engine, paint, report_error, token, with_control,
-};
+use super::session::{Control, Paint, on_local_store, paint, report_error, with_control};
 use crate::audit::AuditEvent;
 use crate::audit::bundle::{self, BundleReport};
 use crate::audit::checkpoint::VerifyReport;
@@ -188,44 +186,27 @@ pub fn run(cli: &Cli, command: &AuditCommand) -> miette::Result<ExitCode> {
             public_key,
         } => Ok(verify_bundle(cli, dir, public_key.as_deref())),
         AuditCommand::Export { out, since } => {
-            if let Some(code) = local_only(cli, "`brain audit export`") {
-                return Ok(code);
-            }
-            let runtime = super::runtime()?;
-            runtime.block_on(async {
-                let (engine, _) = match open_engine(cli).await {
-                    Ok(opened) => opened,
-                    Err(code) => return Ok(code),
-                };
-                let result = async {
-                    let caller = engine.authenticate(&token(cli)?).await?;
+            on_local_store(cli, "`brain audit export`", |engine, _, caller| {
+                Box::pin(async move {
                     let export = engine.audit_export(&caller, *since, None).await?;
                     crate::engine::backup::write_bundle_dir(out, &export.bundle)?;
-                    Ok::<_, EngineError>(export)
-                }
-                .await;
-                engine.store().close().await;
-                Ok(match result {
-                    Ok(export) => {
-                        let manifest = &export.bundle.manifest;
-                        if cli.format == Format::Json {
-                            let _ = output::print_json(&serde_json::json!({
-                                "out": out.display().to_string(),
-                                "manifest": manifest,
-                            }));
-                        } else {
-                            let _ = writeln!(
-                                std::io::stdout(),
-                                "exported events {}..{} ({} events) to {}",
-                                manifest.from_seq,
-                                manifest.to_seq,
-                                manifest.count,
-                                out.display()
-                            );
-                        }
-                        ExitCode::SUCCESS
+                    let manifest = &export.bundle.manifest;
+                    if cli.format == Format::Json {
+                        let _ = output::print_json(&serde_json::json!({
+                            "out": out.display().to_string(),
+                            "manifest": manifest,
+                        }));
+                    } else {
+                        let _ = writeln!(
+                            std::io::stdout(),
+                            "exported events {}..{} ({} events) to {}",
+                            manifest.from_seq,
+                            manifest.to_seq,
+                            manifest.count,
+                            out.display()
+                        );
                     }
-                    Err(error) => report_error(cli, &error),
+                    Ok(ExitCode::SUCCESS)
                 })
             })
         }

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::Cli;
 use super::output::{self, Format};
-use super::session::{Paint, local_only, open_engine, paint, report_error, token};
+use super::session::{Paint, local_only, on_local_store, open_engine, paint, report_error};
 use crate::engine::EngineError;
 use crate::engine::backup::{self, RestoreStep};
 
@@ -41,46 +41,30 @@ pub enum RetentionCommand {
 }
 
 pub fn backup(cli: &Cli, args: &BackupArgs) -> miette::Result<ExitCode> {
-    if let Some(code) = local_only(cli, "`brain backup`") {
-        return Ok(code);
-    }
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
-        let (engine, loaded) = match open_engine(cli).await {
-            Ok(opened) => opened,
-            Err(code) => return Ok(code),
-        };
-        let dir = args.out.clone().unwrap_or_else(|| loaded.backup_dir());
-        let result = async {
-            let caller = engine.authenticate(&token(cli)?).await?;
-            engine
+    on_local_store(cli, "`brain backup`", |engine, loaded, caller| {
+        Box::pin(async move {
+            let dir = args.out.clone().unwrap_or_else(|| loaded.backup_dir());
+            let written = engine
                 .backup_to(&caller, &dir, loaded.config.backup.keep)
-                .await
-        }
-        .await;
-        engine.store().close().await;
-        Ok(match result {
-            Ok(written) => {
-                if cli.format == Format::Json {
-                    let _ = output::print_json(&written);
-                } else {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(
-                        out,
-                        "{} events {}..{} and {} to {}",
-                        paint(Paint::Green, "backed up"),
-                        written.from_seq,
-                        written.to_seq,
-                        counts_line(&written.records),
-                        written.dir
-                    );
-                    for removed in &written.removed {
-                        let _ = writeln!(out, "  removed the older bundle {removed}");
-                    }
+                .await?;
+            if cli.format == Format::Json {
+                let _ = output::print_json(&written);
+            } else {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "{} events {}..{} and {} to {}",
+                    paint(Paint::Green, "backed up"),
+                    written.from_seq,
+                    written.to_seq,
+                    counts_line(&written.records),
+                    written.dir
+                );
+                for removed in &written.removed {
+                    let _ = writeln!(out, "  removed the older bundle {removed}");
                 }
-                ExitCode::SUCCESS
             }
-            Err(error) => report_error(cli, &error),
+            Ok(ExitCode::SUCCESS)
         })
     })
 }
@@ -277,38 +261,22 @@ pub fn rebuild(cli: &Cli, args: &RebuildArgs) -> miette::Result<ExitCode> {
 
 pub fn retention(cli: &Cli, command: &RetentionCommand) -> miette::Result<ExitCode> {
     let RetentionCommand::Run { dry_run } = command;
-    if let Some(code) = local_only(cli, "`brain retention run`") {
-        return Ok(code);
-    }
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
-        let (engine, loaded) = match open_engine(cli).await {
-            Ok(opened) => opened,
-            Err(code) => return Ok(code),
-        };
-        let result = async {
-            let caller = engine.authenticate(&token(cli)?).await?;
-            engine
+    on_local_store(cli, "`brain retention run`", |engine, loaded, caller| {
+        Box::pin(async move {
+            let report = engine
                 .retention(
                     &caller,
                     &loaded.config.retention,
                     &loaded.backup_dir(),
                     *dry_run,
                 )
-                .await
-        }
-        .await;
-        engine.store().close().await;
-        Ok(match result {
-            Ok(report) => {
-                if cli.format == Format::Json {
-                    let _ = output::print_json(&report);
-                } else {
-                    print_retention(&report);
-                }
-                ExitCode::SUCCESS
+                .await?;
+            if cli.format == Format::Json {
+                let _ = output::print_json(&report);
+            } else {
+                print_retention(&report);
             }
-            Err(error) => report_error(cli, &error),
+            Ok(ExitCode::SUCCESS)
         })
     })
 }

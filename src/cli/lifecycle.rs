@@ -448,45 +448,31 @@ pub fn rollback(cli: &Cli, args: &IdArgs) -> miette::Result<ExitCode> {
 
 /// `brain proposals recover`: on the local store, as `system:recovery`, for a staff caller.
 fn recover(cli: &Cli) -> miette::Result<ExitCode> {
-    use super::session::{local_only, open_engine, report_error, token};
-    if let Some(code) = local_only(cli, "`brain proposals recover`") {
-        return Ok(code);
-    }
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
-        let (engine, _) = match open_engine(cli).await {
-            Ok(opened) => opened,
-            Err(code) => return Ok(code),
-        };
-        let result = async {
-            let caller = engine.authenticate(&token(cli)?).await?;
+    super::session::on_local_store(cli, "`brain proposals recover`", |engine, _, caller| {
+        Box::pin(async move {
             engine.authorize_area(&caller, Action::Audit).await?;
-            engine.recover_interrupted().await
-        }
-        .await;
-        engine.store().close().await;
-        Ok(match result {
-            Ok(recoveries) => {
-                if cli.format == Format::Json {
-                    let _ = output::print_json(&recoveries);
-                } else {
-                    let mut out = std::io::stdout().lock();
-                    if recoveries.is_empty() {
-                        let _ = writeln!(out, "no interrupted executions");
-                    }
-                    for recovery in &recoveries {
-                        let word = match recovery.result.as_str() {
-                            "succeeded" => paint(Paint::Green, "succeeded"),
-                            "failed" => paint(Paint::Red, "failed"),
-                            other => paint(Paint::Yellow, other),
-                        };
-                        let _ = writeln!(
-                            out,
-                            "{}  {word}  {}",
-                            recovery.proposal_id, recovery.message
-                        );
-                    }
+            let recoveries = engine.recover_interrupted().await?;
+            if cli.format == Format::Json {
+                let _ = output::print_json(&recoveries);
+            } else {
+                let mut out = std::io::stdout().lock();
+                if recoveries.is_empty() {
+                    let _ = writeln!(out, "no interrupted executions");
                 }
+                for recovery in &recoveries {
+                    let word = match recovery.result.as_str() {
+                        "succeeded" => paint(Paint::Green, "succeeded"),
+                        "failed" => paint(Paint::Red, "failed"),
+                        other => paint(Paint::Yellow, other),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{}  {word}  {}",
+                        recovery.proposal_id, recovery.message
+                    );
+                }
+            }
+            Ok(
                 if recoveries
                     .iter()
                     .any(|recovery| recovery.result == "unresolved")
@@ -494,9 +480,8 @@ fn recover(cli: &Cli) -> miette::Result<ExitCode> {
                     ExitCode::from(1)
                 } else {
                     ExitCode::SUCCESS
-                }
-            }
-            Err(error) => report_error(cli, &error),
+                },
+            )
         })
     })
 }

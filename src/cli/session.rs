@@ -344,6 +344,42 @@ where
     })
 }
 
+/// Run `body` on the local store only (refused with `--server`): the Engine opened from the
+/// config, the caller authenticated by their token. Prints refusals; returns the exit code.
+#[allow(clippy::needless_lifetimes)]
+pub(super) fn on_local_store<'c, F>(cli: &'c Cli, what: &str, body: F) -> miette::Result<ExitCode>
+where
+    F: FnOnce(
+        Arc<Engine>,
+        LoadedConfig,
+        Caller,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<ExitCode, EngineError>> + Send + 'c>,
+    >,
+{
+    if let Some(code) = local_only(cli, what) {
+        return Ok(code);
+    }
+    let runtime = super::runtime()?;
+    runtime.block_on(async move {
+        let (engine, loaded) = match open_engine(cli).await {
+            Ok(opened) => opened,
+            Err(code) => return Ok(code),
+        };
+        let engine = Arc::new(engine);
+        let result = async {
+            let caller = engine.authenticate(&token(cli)?).await?;
+            body(engine.clone(), loaded, caller).await
+        }
+        .await;
+        engine.store().close().await;
+        Ok(match result {
+            Ok(code) => code,
+            Err(error) => report_error(cli, &error),
+        })
+    })
+}
+
 /// Print a refusal for people (stderr) or machines (the error body on stdout) and return its
 /// exit code: 1 for refusals, 2 for internal errors.
 pub(super) fn report_error(cli: &Cli, error: &EngineError) -> ExitCode {

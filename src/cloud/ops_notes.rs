@@ -16,9 +16,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::firestore::{Document, FirestoreClient, FirestoreError, encode_value};
+use super::firestore::{Document, FirestoreClient, FirestoreError, encode_fields};
 use crate::capability::Manifest;
 use crate::config::OpsNotesConfig;
 use crate::engine::{ExecError, ExecutionRequest, Executor};
@@ -54,55 +54,42 @@ impl OpsNoteExecutor {
         format!("{}/{}", self.notes.collection, Self::document_id(proposal))
     }
 
-    /// The note's fields as plain JSON (for people) and as Firestore values (for the commit).
+    /// The note's fields as plain JSON; `written_at` is the execution's time (a placeholder
+    /// in a plan).
     fn fields(
         &self,
         proposal: &Proposal,
         approval_ids: Option<&[String]>,
         audit_event_hash: Option<&str>,
         written_at: Option<&str>,
-    ) -> Result<(Value, Value), ExecError> {
+    ) -> Result<Map<String, Value>, ExecError> {
         let names = &self.notes.fields;
         let text = proposal
             .input
             .get("text")
             .and_then(Value::as_str)
             .ok_or_else(|| ExecError::new("the proposal's input has no `text`"))?;
-        let linkage = json!({
-            "proposalId": proposal.id,
-            "capability": proposal.capability,
-            "inputHash": proposal.input_hash,
-            "approvalIds": approval_ids.map_or_else(|| json!(SET_AT_EXECUTION), |ids| json!(ids)),
-            "auditEventHash": audit_event_hash.unwrap_or(SET_AT_EXECUTION),
-        });
-        let mut plain = serde_json::Map::new();
-        let mut encoded = serde_json::Map::new();
-        plain.insert(names.text.clone(), json!(text));
-        encoded.insert(names.text.clone(), encode_value(&json!(text)));
+        let mut fields = Map::new();
+        fields.insert(names.text.clone(), json!(text));
         if let Some(batch) = proposal.input.get("batch_id").and_then(Value::as_str) {
-            plain.insert(names.batch_id.clone(), json!(batch));
-            encoded.insert(names.batch_id.clone(), encode_value(&json!(batch)));
+            fields.insert(names.batch_id.clone(), json!(batch));
         }
-        plain.insert(names.author.clone(), json!(proposal.proposer));
-        encoded.insert(
-            names.author.clone(),
-            encode_value(&json!(proposal.proposer)),
+        fields.insert(names.author.clone(), json!(proposal.proposer));
+        fields.insert(
+            names.created_at.clone(),
+            json!(written_at.unwrap_or("(the time of the execution)")),
         );
-        match written_at {
-            Some(time) => {
-                plain.insert(names.created_at.clone(), json!(time));
-                encoded.insert(names.created_at.clone(), json!({ "timestampValue": time }));
-            }
-            None => {
-                plain.insert(
-                    names.created_at.clone(),
-                    json!("(the time of the execution)"),
-                );
-            }
-        }
-        encoded.insert(names.linkage.clone(), encode_value(&linkage));
-        plain.insert(names.linkage.clone(), linkage);
-        Ok((Value::Object(plain), Value::Object(encoded)))
+        fields.insert(
+            names.linkage.clone(),
+            json!({
+                "proposalId": proposal.id,
+                "capability": proposal.capability,
+                "inputHash": proposal.input_hash,
+                "approvalIds": approval_ids.map_or_else(|| json!(SET_AT_EXECUTION), |ids| json!(ids)),
+                "auditEventHash": audit_event_hash.unwrap_or(SET_AT_EXECUTION),
+            }),
+        );
+        Ok(fields)
     }
 
     /// The outcome recorded on the proposal: which document, and the time brain wrote it (the
@@ -209,7 +196,7 @@ impl Executor for OpsNoteExecutor {
         approval_ids: &[String],
     ) -> Result<Value, ExecError> {
         let approvals = (!approval_ids.is_empty()).then_some(approval_ids);
-        let (fields, _) = self.fields(proposal, approvals, None, None)?;
+        let fields = self.fields(proposal, approvals, None, None)?;
         Ok(json!({
             "effect": "create one ops note document",
             "target": self.target,
@@ -227,12 +214,15 @@ impl Executor for OpsNoteExecutor {
         let proposal = request.proposal;
         let name = self.client.document_name(&self.relative_path(proposal));
         let written_at = crate::clock::format_time(crate::clock::now());
-        let (_, fields) = self.fields(
+        let plain = self.fields(
             proposal,
             Some(&request.approval_ids),
             Some(&request.audit_event_hash),
             Some(&written_at),
         )?;
+        let mut fields = encode_fields(&plain);
+        // The creation time is a Firestore timestamp, not a string.
+        fields[&self.notes.fields.created_at] = json!({ "timestampValue": written_at });
         let write = json!({
             "update": { "name": name, "fields": fields },
             "currentDocument": { "exists": false },

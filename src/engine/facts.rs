@@ -181,19 +181,22 @@ impl Engine {
         }
         // Kill switches, approvals, exemptions and the newest snapshot: one round trip, or none
         // when the step read them with the proposal.
-        let read = match prefetched {
-            Some(facts) => facts.clone(),
+        let fetched;
+        let read: &DecisionFacts = match prefetched {
+            Some(facts) => facts,
             None => {
-                tx.decision_facts(
-                    proposal.map(|proposal| proposal.id.as_str()),
-                    switches::PREFIX,
-                )
-                .await?
+                fetched = tx
+                    .decision_facts(
+                        proposal.map(|proposal| proposal.id.as_str()),
+                        switches::PREFIX,
+                    )
+                    .await?;
+                &fetched
             }
         };
         let (all_approvals, valid, approvers, lapsed) = match proposal {
             Some(proposal) => {
-                let approvals = read.approvals;
+                let approvals = read.approvals.clone();
                 let valid = valid_approvals(&approvals, proposal, now);
                 let approvers = valid
                     .iter()

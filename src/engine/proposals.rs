@@ -1104,25 +1104,11 @@ impl Engine {
         proposal: &Proposal,
         cause: &str,
     ) -> EngineError {
-        let recorded = async {
-            let mut tx = self.store.begin().await?;
-            self.append(
-                &mut *tx,
-                event(&caller.id, "execution", "indeterminate")
-                    .capability(&proposal.capability)
-                    .proposal(&proposal.id)
-                    .input_hash(&proposal.input_hash)
-                    .detail(serde_json::json!({ "cause": cause })),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok::<(), EngineError>(())
-        }
-        .await;
-        if let Err(error) = recorded {
-            return error;
-        }
-        EngineError::Conflict {
+        let tx = match self.store.begin().await {
+            Ok(tx) => tx,
+            Err(error) => return error.into(),
+        };
+        let error = EngineError::Conflict {
             message: format!(
                 "proposal `{}` may or may not have taken effect: {cause}; it stays executing",
                 proposal.id
@@ -1131,7 +1117,17 @@ impl Engine {
                 "once the target answers again, `brain proposals recover` (or restarting `brain serve`) asks it and records the result; do not execute it again"
                     .into(),
             ),
-        }
+        };
+        self.refuse(
+            tx,
+            event(&caller.id, "execution", "indeterminate")
+                .capability(&proposal.capability)
+                .proposal(&proposal.id)
+                .input_hash(&proposal.input_hash)
+                .detail(serde_json::json!({ "cause": cause })),
+            error,
+        )
+        .await
     }
 
     fn outcome(
