@@ -48,6 +48,11 @@ const SQLITE: &[Migration] = &[
         name: "chain_head_trigger",
         sql: include_str!("../../migrations/sqlite/0005_chain_head_trigger.sql"),
     },
+    Migration {
+        version: 6,
+        name: "write_path_indexes",
+        sql: include_str!("../../migrations/sqlite/0006_write_path_indexes.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -75,6 +80,11 @@ const POSTGRES: &[Migration] = &[
         version: 5,
         name: "chain_head_trigger",
         sql: include_str!("../../migrations/postgres/0005_chain_head_trigger.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "write_path_indexes",
+        sql: include_str!("../../migrations/postgres/0006_write_path_indexes.sql"),
     },
 ];
 

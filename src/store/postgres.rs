@@ -63,6 +63,10 @@ impl PostgresStore {
         Ok(tx)
     }
 
+    async fn close_pools(&self) {
+        self.pool.close().await;
+    }
+
     async fn migrations_table_exists(&self) -> Result<bool, StoreError> {
         let found: Option<String> =
             sqlx::query_scalar("SELECT to_regclass('brain_migrations')::text")
@@ -77,4 +81,9 @@ fn scrub(message: &str, url: &str) -> String {
     message.replace(url, "[redacted]")
 }
 
-sql_store!(store = PostgresStore, tx = PostgresWriteTx, db = Postgres);
+sql_store!(
+    store = PostgresStore,
+    tx = PostgresWriteTx,
+    inner = sqlx::Transaction<'static, Postgres>,
+    db = Postgres
+);

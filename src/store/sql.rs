@@ -2,13 +2,15 @@
 //! body serves both; the macro stamps it out per backend so each implementation is concrete.
 
 /// Implement [`Store`](super::Store) for `$store` and [`WriteTx`](super::WriteTx) for `$tx` over
-/// the sqlx database `$db`. `$store` must have a `pool` field, a `BACKEND` constant and
-/// `begin_write` / `begin_migration` methods returning a `Transaction<'static, $db>`.
+/// the sqlx database `$db`. `$store` must have a `pool` field, a `BACKEND` constant, a
+/// `close_pools` method and `begin_write` / `begin_migration` methods returning an open
+/// transaction `$inner`: a type that derefs to the backend's connection, has
+/// `commit(self) -> Result<(), sqlx::Error>`, and rolls back when dropped uncommitted.
 macro_rules! sql_store {
-    (store = $store:ty, tx = $tx:ident, db = $db:ty) => {
+    (store = $store:ty, tx = $tx:ident, inner = $inner:ty, db = $db:ty) => {
         /// A write transaction on this backend.
         pub struct $tx {
-            tx: sqlx::Transaction<'static, $db>,
+            tx: $inner,
             /// The chain head as this transaction last saw or made it. The schema's trigger
             /// moves the head row with every inserted event; appends advance this copy, so a
             /// transaction reads the head row at most once.
@@ -514,21 +516,28 @@ macro_rules! sql_store {
                 executor: E,
                 filter: &$crate::store::AuditFilter,
             ) -> Result<Vec<$crate::audit::AuditEvent>, $crate::store::StoreError> {
-                let rows = sqlx::query(&format!(
-                    "SELECT {AUDIT_COLUMNS} FROM audit_events \
-                     WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR capability = $2) \
-                     AND ($3 IS NULL OR decision = $3) AND ($4 IS NULL OR proposal_id = $4) \
-                     AND ($5 IS NULL OR seq < $5) \
-                     ORDER BY seq DESC LIMIT $6"
-                ))
-                .bind(filter.actor.as_deref())
-                .bind(filter.capability.as_deref())
-                .bind(filter.decision.as_deref())
-                .bind(filter.proposal_id.as_deref())
-                .bind(filter.before)
-                .bind(if filter.limit > 0 { filter.limit } else { i64::MAX })
-                .fetch_all(executor)
-                .await?;
+                // Only the filters given, so the planner can walk `audit_events_proposal` for a
+                // proposal's history instead of the whole log.
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE 1 = 1"
+                ));
+                for (column, value) in [
+                    ("actor", &filter.actor),
+                    ("capability", &filter.capability),
+                    ("decision", &filter.decision),
+                    ("proposal_id", &filter.proposal_id),
+                ] {
+                    if let Some(value) = value {
+                        query.push(format!(" AND {column} = ")).push_bind(value.clone());
+                    }
+                }
+                if let Some(before) = filter.before {
+                    query.push(" AND seq < ").push_bind(before);
+                }
+                query
+                    .push(" ORDER BY seq DESC LIMIT ")
+                    .push_bind(if filter.limit > 0 { filter.limit } else { i64::MAX });
+                let rows = query.build().fetch_all(executor).await?;
                 rows.iter().map(audit_from_row).collect()
             }
         }
@@ -1236,7 +1245,7 @@ macro_rules! sql_store {
             }
 
             async fn close(&self) {
-                self.pool.close().await;
+                self.close_pools().await;
             }
         }
     };

@@ -239,6 +239,139 @@ async fn a_dropped_transaction_leaves_nothing_behind() {
             store.backend().as_str()
         );
         assert_eq!(store.audit_head().await.unwrap().0, 0);
+        // The next writer starts clean: the dropped transaction's rollback ran first.
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_actor(&actor("staff:after", None)).await.unwrap();
+        tx.append_audit(event("after")).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(store.actor("staff:after").await.unwrap().is_some());
+        assert!(store.actor("staff:ghost").await.unwrap().is_none());
+        assert_eq!(store.audit_head().await.unwrap().0, 1);
+    }
+}
+
+/// Two processes on one SQLite file (two stores, each with its own writer connection) interleave
+/// their writes on the file lock; the chain stays one chain and each sees the other's writes.
+#[tokio::test]
+async fn two_sqlite_stores_on_one_file_share_one_chain() {
+    let dir = temp_dir();
+    let path = dir.path().join("brain.db");
+    let first = Arc::new(SqliteStore::open(&path).await.unwrap());
+    first.migrate().await.unwrap();
+    let second = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let mut tasks = Vec::new();
+    for (name, store) in [("first", first.clone()), ("second", second.clone())] {
+        tasks.push(tokio::spawn(async move {
+            for index in 0..20 {
+                let mut tx = store.begin().await.unwrap();
+                tx.append_audit(event(&format!("{name}-{index}")))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for store in [&first, &second] {
+        let events = store.audit_events(0, 1000).await.unwrap();
+        assert_eq!(events.len(), 40);
+        audit::verify_chain(&events, 0, audit::GENESIS_HASH.into()).unwrap();
+        assert_eq!(store.audit_head().await.unwrap().0, 40);
+    }
+}
+
+/// A closed store refuses a write at once (it does not wait for a writer that will not come).
+#[tokio::test]
+async fn a_closed_store_refuses_writes() {
+    for test in stores().await {
+        test.store.close().await;
+        let Err(error) = test.store.begin().await else {
+            panic!(
+                "{}: a closed store began a write",
+                test.store.backend().as_str()
+            );
+        };
+        assert!(
+            matches!(error, StoreError::Unavailable(_)),
+            "{}: {error:?}",
+            test.store.backend().as_str()
+        );
+    }
+}
+
+/// Filtered audit reads give exactly the matching events, newest first, on every backend.
+#[tokio::test]
+async fn filtered_audit_reads_match_every_filter() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        let mut tx = store.begin().await.unwrap();
+        for index in 0..12 {
+            let mut new = event(&format!("step{index}"));
+            new.actor = if index % 2 == 0 {
+                "staff:alice"
+            } else {
+                "staff:bob"
+            }
+            .into();
+            new.proposal_id = Some(format!("p_{}", index % 3));
+            new.decision = if index % 4 == 0 { "deny" } else { "allow" }.into();
+            tx.append_audit(new).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let read = |filter: brain::store::AuditFilter| async move {
+            store
+                .audit_filtered(&filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|event| event.seq)
+                .collect::<Vec<_>>()
+        };
+        let filter = brain::store::AuditFilter::default;
+        assert_eq!(
+            read(brain::store::AuditFilter {
+                proposal_id: Some("p_1".into()),
+                ..filter()
+            })
+            .await,
+            vec![11, 8, 5, 2],
+            "{name}"
+        );
+        assert_eq!(
+            read(brain::store::AuditFilter {
+                actor: Some("staff:bob".into()),
+                proposal_id: Some("p_1".into()),
+                ..filter()
+            })
+            .await,
+            vec![8, 2],
+            "{name}"
+        );
+        assert_eq!(
+            read(brain::store::AuditFilter {
+                decision: Some("deny".into()),
+                capability: Some("firestore.ops_note.append".into()),
+                before: Some(9),
+                limit: 1,
+                ..filter()
+            })
+            .await,
+            vec![5],
+            "{name}"
+        );
+        assert_eq!(
+            read(brain::store::AuditFilter {
+                capability: Some("other".into()),
+                ..filter()
+            })
+            .await,
+            Vec::<i64>::new(),
+            "{name}"
+        );
+        assert_eq!(read(filter()).await.len(), 12, "{name}");
     }
 }
 
