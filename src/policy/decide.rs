@@ -333,6 +333,65 @@ pub struct Decider {
     normalized: std::sync::OnceLock<Vec<Option<String>>>,
     /// Equivalence keys by capability id.
     keys: RwLock<HashMap<String, Option<Arc<str>>>>,
+    /// Capabilities' Cedar entities by id, built on first use.
+    capabilities: RwLock<HashMap<String, Arc<CachedCapability>>>,
+}
+
+/// A capability's Cedar entity and the manifest fields it was built from: reused only while a
+/// manifest with that id still has exactly those fields.
+struct CachedCapability {
+    source: CapabilityFields,
+    uid: EntityUid,
+    entity: Entity,
+}
+
+/// The manifest fields a capability's Cedar entity is made of.
+#[derive(PartialEq)]
+struct CapabilityFields {
+    id: String,
+    title: String,
+    owner: Option<String>,
+    tier: crate::capability::RiskTier,
+    mode: crate::capability::Mode,
+    target: String,
+    class: crate::capability::Class,
+    enabled: bool,
+    required: u32,
+    approver_types: Vec<ActorType>,
+    requires_fresh_state: bool,
+}
+
+impl CapabilityFields {
+    fn of(manifest: &Manifest) -> Self {
+        Self {
+            id: manifest.id.clone(),
+            title: manifest.title.clone(),
+            owner: manifest.owner.clone(),
+            tier: manifest.tier(),
+            mode: manifest.mode,
+            target: manifest.target.clone(),
+            class: manifest.class,
+            enabled: manifest.enabled,
+            required: manifest.approval.required,
+            approver_types: manifest.approval.approver_types.clone(),
+            requires_fresh_state: manifest.requires_fresh_state,
+        }
+    }
+
+    /// Whether `manifest` has these fields, compared in place.
+    fn describe(&self, manifest: &Manifest) -> bool {
+        self.id == manifest.id
+            && self.title == manifest.title
+            && self.owner == manifest.owner
+            && self.tier == manifest.tier()
+            && self.mode == manifest.mode
+            && self.target == manifest.target
+            && self.class == manifest.class
+            && self.enabled == manifest.enabled
+            && self.required == manifest.approval.required
+            && self.approver_types == manifest.approval.approver_types
+            && self.requires_fresh_state == manifest.requires_fresh_state
+    }
 }
 
 impl Decider {
@@ -367,6 +426,7 @@ impl Decider {
             authorizer: Authorizer::new(),
             normalized: std::sync::OnceLock::new(),
             keys: RwLock::new(HashMap::new()),
+            capabilities: RwLock::new(HashMap::new()),
         }
     }
 
@@ -496,6 +556,35 @@ impl Decider {
         self.slice(question).policies().count()
     }
 
+    /// The resource's entity; a capability's comes from the cache while its manifest's fields
+    /// are unchanged (the entity is the same function of them either way).
+    fn resource_entity(&self, resource: Resource<'_>) -> Result<(EntityUid, Entity), String> {
+        let Resource::Capability(manifest) = resource else {
+            return resource_entity(resource);
+        };
+        let cached = self
+            .capabilities
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&manifest.id).cloned())
+            .filter(|cached| cached.source.describe(manifest));
+        if let Some(cached) = cached {
+            return Ok((cached.uid.clone(), cached.entity.clone()));
+        }
+        let (uid, entity) = capability_entity(manifest)?;
+        if let Ok(mut cache) = self.capabilities.write() {
+            cache.insert(
+                manifest.id.clone(),
+                Arc::new(CachedCapability {
+                    source: CapabilityFields::of(manifest),
+                    uid: uid.clone(),
+                    entity: entity.clone(),
+                }),
+            );
+        }
+        Ok((uid, entity))
+    }
+
     fn slice(&self, question: &Question<'_>) -> Arc<cedar_policy::PolicySet> {
         let key = match question.resource {
             Resource::Capability(manifest) => {
@@ -546,7 +635,10 @@ impl Decider {
     }
 
     fn evaluate(&self, question: &Question<'_>, set: &cedar_policy::PolicySet) -> Decision {
-        let (request, entities) = match build_request(question) {
+        let built = self
+            .resource_entity(question.resource)
+            .and_then(|resource| assemble_request(question, resource));
+        let (request, entities) = match built {
             Ok(built) => built,
             Err(message) => return Decision::deny("POLICY_ERROR", message),
         };
@@ -619,6 +711,83 @@ fn record(fields: Vec<(&str, RestrictedExpression)>) -> Result<RestrictedExpress
 
 /// The Cedar request and entities for a question (public for benchmarks that time raw Cedar).
 pub fn build_request(question: &Question<'_>) -> Result<(Request, Entities), String> {
+    let resource = resource_entity(question.resource)?;
+    assemble_request(question, resource)
+}
+
+/// A capability's Cedar entity: its uid and attributes, all read from the manifest.
+fn capability_entity(manifest: &Manifest) -> Result<(EntityUid, Entity), String> {
+    let resource_uid = uid("Capability", &manifest.id)?;
+    let attrs = HashMap::from([
+        ("id".to_string(), string(&manifest.id)),
+        ("title".to_string(), string(&manifest.title)),
+        (
+            "owner".to_string(),
+            string(manifest.owner.as_deref().unwrap_or("")),
+        ),
+        ("risk_tier".to_string(), string(manifest.tier().as_str())),
+        (
+            "tier_rank".to_string(),
+            RestrictedExpression::new_long(manifest.tier().rank()),
+        ),
+        ("mode".to_string(), string(manifest.mode.as_str())),
+        ("target".to_string(), string(&manifest.target)),
+        ("class".to_string(), string(manifest.class.as_str())),
+        (
+            "enabled".to_string(),
+            RestrictedExpression::new_bool(manifest.enabled),
+        ),
+        (
+            "required_approvals".to_string(),
+            RestrictedExpression::new_long(i64::from(manifest.approval.required)),
+        ),
+        (
+            "approver_types".to_string(),
+            strings(
+                manifest
+                    .approval
+                    .approver_types
+                    .iter()
+                    .map(|kind| kind.as_str()),
+            ),
+        ),
+        (
+            "requires_fresh_state".to_string(),
+            RestrictedExpression::new_bool(manifest.requires_fresh_state),
+        ),
+        (
+            "target_switch".to_string(),
+            string(&format!("target:{}", manifest.target)),
+        ),
+        (
+            "capability_switch".to_string(),
+            string(&format!("capability:{}", manifest.id)),
+        ),
+    ]);
+    let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
+        .map_err(|error| error.to_string())?;
+    Ok((resource_uid, entity))
+}
+
+/// The resource's Cedar uid and entity.
+fn resource_entity(resource: Resource<'_>) -> Result<(EntityUid, Entity), String> {
+    let (type_name, name) = match resource {
+        Resource::Capability(manifest) => return capability_entity(manifest),
+        Resource::Area(name) => ("Area", name),
+        Resource::KillSwitch(name) => ("KillSwitch", name),
+    };
+    let resource_uid = uid(type_name, name)?;
+    let attrs = HashMap::from([("name".to_string(), string(name))]);
+    let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
+        .map_err(|error| error.to_string())?;
+    Ok((resource_uid, entity))
+}
+
+/// The request and entities for a question whose resource entity is already built.
+fn assemble_request(
+    question: &Question<'_>,
+    (resource_uid, resource_entity): (EntityUid, Entity),
+) -> Result<(Request, Entities), String> {
     let principal = question.principal;
     let principal_uid = uid(principal.actor_type.entity_type(), &principal.name)?;
     let mut principal_attrs = HashMap::from([("name".to_string(), string(&principal.name))]);
@@ -648,74 +817,6 @@ pub fn build_request(question: &Question<'_>) -> Result<(Request, Entities), Str
     }
     let principal_entity = Entity::new(principal_uid.clone(), principal_attrs, HashSet::new())
         .map_err(|error| error.to_string())?;
-    let (resource_uid, resource_entity) = match question.resource {
-        Resource::Capability(manifest) => {
-            let resource_uid = uid("Capability", &manifest.id)?;
-            let attrs = HashMap::from([
-                ("id".to_string(), string(&manifest.id)),
-                ("title".to_string(), string(&manifest.title)),
-                (
-                    "owner".to_string(),
-                    string(manifest.owner.as_deref().unwrap_or("")),
-                ),
-                ("risk_tier".to_string(), string(manifest.tier().as_str())),
-                (
-                    "tier_rank".to_string(),
-                    RestrictedExpression::new_long(manifest.tier().rank()),
-                ),
-                ("mode".to_string(), string(manifest.mode.as_str())),
-                ("target".to_string(), string(&manifest.target)),
-                ("class".to_string(), string(manifest.class.as_str())),
-                (
-                    "enabled".to_string(),
-                    RestrictedExpression::new_bool(manifest.enabled),
-                ),
-                (
-                    "required_approvals".to_string(),
-                    RestrictedExpression::new_long(i64::from(manifest.approval.required)),
-                ),
-                (
-                    "approver_types".to_string(),
-                    strings(
-                        manifest
-                            .approval
-                            .approver_types
-                            .iter()
-                            .map(|kind| kind.as_str()),
-                    ),
-                ),
-                (
-                    "requires_fresh_state".to_string(),
-                    RestrictedExpression::new_bool(manifest.requires_fresh_state),
-                ),
-                (
-                    "target_switch".to_string(),
-                    string(&format!("target:{}", manifest.target)),
-                ),
-                (
-                    "capability_switch".to_string(),
-                    string(&format!("capability:{}", manifest.id)),
-                ),
-            ]);
-            let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
-                .map_err(|error| error.to_string())?;
-            (resource_uid, entity)
-        }
-        Resource::Area(name) => {
-            let resource_uid = uid("Area", name)?;
-            let attrs = HashMap::from([("name".to_string(), string(name))]);
-            let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
-                .map_err(|error| error.to_string())?;
-            (resource_uid, entity)
-        }
-        Resource::KillSwitch(name) => {
-            let resource_uid = uid("KillSwitch", name)?;
-            let attrs = HashMap::from([("name".to_string(), string(name))]);
-            let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())
-                .map_err(|error| error.to_string())?;
-            (resource_uid, entity)
-        }
-    };
     let facts = question.facts;
     let context = Context::from_pairs([
         ("now".to_string(), RestrictedExpression::new_long(facts.now)),

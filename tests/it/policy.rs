@@ -283,3 +283,66 @@ fn malformed_yaml_and_cedar_never_panic() {
         let _ = rng.flip();
     }
 }
+
+/// The decider caches each capability's Cedar entity by id, but reuses it only while the
+/// manifest still has the fields it was built from: manifests changed under the same id (enabled,
+/// tier, approvals) are decided exactly as raw Cedar decides them from scratch.
+#[test]
+fn a_manifest_changed_under_its_id_is_decided_by_its_new_fields() {
+    let (schema, files, manifests) = synthetic::policy_set(20);
+    let (set, findings) = policy::load(&schema, &files);
+    assert!(findings.is_empty(), "{findings:?}");
+    let set = Arc::new(set.unwrap());
+    let decider = Decider::new(set.clone());
+    let authorizer = cedar_policy::Authorizer::new();
+    let tiers = [
+        capability::RiskTier::Low,
+        capability::RiskTier::Medium,
+        capability::RiskTier::High,
+        capability::RiskTier::Critical,
+    ];
+    let mut rng = Rng(0xcace_0f_e17e);
+    let (mut changed_outcomes, cases) = (0, 3_000);
+    for _ in 0..cases {
+        let principal = random_principal(&mut rng);
+        let facts = random_facts(&mut rng, &principal);
+        let action = [Action::Propose, Action::Approve, Action::Execute][rng.below(3)];
+        let mut manifest = manifests[rng.below(manifests.len())].clone();
+        let before = decider.decide(&Question {
+            principal: &principal,
+            action,
+            resource: Resource::Capability(&manifest),
+            facts: &facts,
+        });
+        manifest.enabled = rng.flip();
+        manifest.risk_tier = Some(tiers[rng.below(tiers.len())]);
+        manifest.approval.required = rng.below(3) as u32;
+        let question = Question {
+            principal: &principal,
+            action,
+            resource: Resource::Capability(&manifest),
+            facts: &facts,
+        };
+        let decided = decider.decide(&question);
+        let (request, entities) = brain::policy::decide::build_request(&question).unwrap();
+        let raw = authorizer.is_authorized(&request, &set.cedar, &entities);
+        let mut raw_ids: Vec<String> = raw
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        raw_ids.sort();
+        assert_eq!(
+            decided.allowed,
+            raw.decision() == cedar_policy::Decision::Allow,
+            "{question:?}"
+        );
+        assert_eq!(decided.policy_ids, raw_ids, "{question:?}");
+        changed_outcomes += usize::from(before.allowed != decided.allowed);
+    }
+    // The changes do move decisions, so a stale entity would have been caught.
+    assert!(
+        changed_outcomes > cases / 50,
+        "changed {changed_outcomes} of {cases}"
+    );
+}
