@@ -301,7 +301,7 @@ fn a_manifest_changed_under_its_id_is_decided_by_its_new_fields() {
         capability::RiskTier::High,
         capability::RiskTier::Critical,
     ];
-    let mut rng = Rng(0xcace_0f_e17e);
+    let mut rng = Rng(0x00ca_ce0f_e17e);
     let (mut changed_outcomes, cases) = (0, 3_000);
     for _ in 0..cases {
         let principal = random_principal(&mut rng);
