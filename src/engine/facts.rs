@@ -143,6 +143,31 @@ pub fn quota_state(
     retry_after
 }
 
+/// The allowed `execute` events of `manifest` that its quotas count: those within the longest
+/// window of its limits (none when it has no limits). Quotas decide from them; retention never
+/// prunes them.
+pub(crate) async fn counted_executions(
+    tx: &mut dyn WriteTx,
+    manifest: &Manifest,
+    now: DateTime<Utc>,
+) -> Result<Vec<crate::audit::AuditEvent>, EngineError> {
+    let Some(window) = manifest
+        .limits
+        .iter()
+        .map(|limit| limit.window.as_secs())
+        .max()
+    else {
+        return Ok(Vec::new());
+    };
+    let since = now - chrono::Duration::seconds(i64::try_from(window).unwrap_or(i64::MAX / 4));
+    Ok(tx
+        .audit_since(&manifest.id, "execute", &crate::clock::format_time(since))
+        .await?
+        .into_iter()
+        .filter(|event| event.decision == "allow")
+        .collect())
+}
+
 impl Engine {
     /// Decide `action` by `caller` on `subject`, with every fact read inside `tx`.
     pub(crate) async fn decide_in(
@@ -281,19 +306,9 @@ impl Engine {
         manifest: &Manifest,
         now: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, String, String)>, EngineError> {
-        let longest = manifest
-            .limits
-            .iter()
-            .map(|limit| limit.window.as_secs())
-            .max()
-            .unwrap_or(0);
-        let since = now - chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 4));
-        let events = tx
-            .audit_since(&manifest.id, "execute", &crate::clock::format_time(since))
-            .await?;
-        Ok(events
+        Ok(counted_executions(tx, manifest, now)
+            .await?
             .into_iter()
-            .filter(|event| event.decision == "allow")
             .filter_map(|event| {
                 let at = crate::clock::parse_time(&event.at)?;
                 let owner = event

@@ -208,21 +208,9 @@ impl Engine {
         let mut tx = self.store.begin().await?;
         let mut first: Option<i64> = None;
         for manifest in self.policy.manifests.values() {
-            let Some(window) = manifest
-                .limits
-                .iter()
-                .map(|limit| limit.window.as_secs())
-                .max()
-            else {
-                continue;
-            };
-            let since =
-                now - chrono::Duration::seconds(i64::try_from(window).unwrap_or(i64::MAX / 4));
-            let counted = tx
-                .audit_since(&manifest.id, "execute", &crate::clock::format_time(since))
+            let counted = super::facts::counted_executions(&mut *tx, manifest, now)
                 .await?
                 .into_iter()
-                .filter(|event| event.decision == "allow")
                 .map(|event| event.seq)
                 .min();
             first = match (first, counted) {
