@@ -337,60 +337,46 @@ pub struct Decider {
     capabilities: RwLock<HashMap<String, Arc<CachedCapability>>>,
 }
 
-/// A capability's Cedar entity and the manifest fields it was built from: reused only while a
-/// manifest with that id still has exactly those fields.
+/// A capability's Cedar entity and the manifest it was built from: reused only while a manifest
+/// with that id still has the same [`CapabilityFields`].
 struct CachedCapability {
-    source: CapabilityFields,
+    manifest: Manifest,
     uid: EntityUid,
     entity: Entity,
 }
 
-/// The manifest fields a capability's Cedar entity is made of.
+/// The manifest fields a capability's Cedar entity is made of, and all it is made of
+/// ([`capability_entity`] reads nothing else), so equal fields mean an equal entity.
 #[derive(PartialEq)]
-struct CapabilityFields {
-    id: String,
-    title: String,
-    owner: Option<String>,
+struct CapabilityFields<'a> {
+    id: &'a str,
+    title: &'a str,
+    owner: Option<&'a str>,
     tier: crate::capability::RiskTier,
     mode: crate::capability::Mode,
-    target: String,
+    target: &'a str,
     class: crate::capability::Class,
     enabled: bool,
     required: u32,
-    approver_types: Vec<ActorType>,
+    approver_types: &'a [ActorType],
     requires_fresh_state: bool,
 }
 
-impl CapabilityFields {
-    fn of(manifest: &Manifest) -> Self {
+impl<'a> CapabilityFields<'a> {
+    fn of(manifest: &'a Manifest) -> Self {
         Self {
-            id: manifest.id.clone(),
-            title: manifest.title.clone(),
-            owner: manifest.owner.clone(),
+            id: &manifest.id,
+            title: &manifest.title,
+            owner: manifest.owner.as_deref(),
             tier: manifest.tier(),
             mode: manifest.mode,
-            target: manifest.target.clone(),
+            target: &manifest.target,
             class: manifest.class,
             enabled: manifest.enabled,
             required: manifest.approval.required,
-            approver_types: manifest.approval.approver_types.clone(),
+            approver_types: &manifest.approval.approver_types,
             requires_fresh_state: manifest.requires_fresh_state,
         }
-    }
-
-    /// Whether `manifest` has these fields, compared in place.
-    fn describe(&self, manifest: &Manifest) -> bool {
-        self.id == manifest.id
-            && self.title == manifest.title
-            && self.owner == manifest.owner
-            && self.tier == manifest.tier()
-            && self.mode == manifest.mode
-            && self.target == manifest.target
-            && self.class == manifest.class
-            && self.enabled == manifest.enabled
-            && self.required == manifest.approval.required
-            && self.approver_types == manifest.approval.approver_types
-            && self.requires_fresh_state == manifest.requires_fresh_state
     }
 }
 
@@ -567,7 +553,9 @@ impl Decider {
             .read()
             .ok()
             .and_then(|cache| cache.get(&manifest.id).cloned())
-            .filter(|cached| cached.source.describe(manifest));
+            .filter(|cached| {
+                CapabilityFields::of(&cached.manifest) == CapabilityFields::of(manifest)
+            });
         if let Some(cached) = cached {
             return Ok((cached.uid.clone(), cached.entity.clone()));
         }
@@ -576,7 +564,7 @@ impl Decider {
             cache.insert(
                 manifest.id.clone(),
                 Arc::new(CachedCapability {
-                    source: CapabilityFields::of(manifest),
+                    manifest: manifest.clone(),
                     uid: uid.clone(),
                     entity: entity.clone(),
                 }),
@@ -715,53 +703,46 @@ pub fn build_request(question: &Question<'_>) -> Result<(Request, Entities), Str
     assemble_request(question, resource)
 }
 
-/// A capability's Cedar entity: its uid and attributes, all read from the manifest.
+/// A capability's Cedar entity: its uid and attributes, all read from the manifest's
+/// [`CapabilityFields`].
 fn capability_entity(manifest: &Manifest) -> Result<(EntityUid, Entity), String> {
-    let resource_uid = uid("Capability", &manifest.id)?;
+    let fields = CapabilityFields::of(manifest);
+    let resource_uid = uid("Capability", fields.id)?;
     let attrs = HashMap::from([
-        ("id".to_string(), string(&manifest.id)),
-        ("title".to_string(), string(&manifest.title)),
-        (
-            "owner".to_string(),
-            string(manifest.owner.as_deref().unwrap_or("")),
-        ),
-        ("risk_tier".to_string(), string(manifest.tier().as_str())),
+        ("id".to_string(), string(fields.id)),
+        ("title".to_string(), string(fields.title)),
+        ("owner".to_string(), string(fields.owner.unwrap_or(""))),
+        ("risk_tier".to_string(), string(fields.tier.as_str())),
         (
             "tier_rank".to_string(),
-            RestrictedExpression::new_long(manifest.tier().rank()),
+            RestrictedExpression::new_long(fields.tier.rank()),
         ),
-        ("mode".to_string(), string(manifest.mode.as_str())),
-        ("target".to_string(), string(&manifest.target)),
-        ("class".to_string(), string(manifest.class.as_str())),
+        ("mode".to_string(), string(fields.mode.as_str())),
+        ("target".to_string(), string(fields.target)),
+        ("class".to_string(), string(fields.class.as_str())),
         (
             "enabled".to_string(),
-            RestrictedExpression::new_bool(manifest.enabled),
+            RestrictedExpression::new_bool(fields.enabled),
         ),
         (
             "required_approvals".to_string(),
-            RestrictedExpression::new_long(i64::from(manifest.approval.required)),
+            RestrictedExpression::new_long(i64::from(fields.required)),
         ),
         (
             "approver_types".to_string(),
-            strings(
-                manifest
-                    .approval
-                    .approver_types
-                    .iter()
-                    .map(|kind| kind.as_str()),
-            ),
+            strings(fields.approver_types.iter().map(|kind| kind.as_str())),
         ),
         (
             "requires_fresh_state".to_string(),
-            RestrictedExpression::new_bool(manifest.requires_fresh_state),
+            RestrictedExpression::new_bool(fields.requires_fresh_state),
         ),
         (
             "target_switch".to_string(),
-            string(&format!("target:{}", manifest.target)),
+            string(&format!("target:{}", fields.target)),
         ),
         (
             "capability_switch".to_string(),
-            string(&format!("capability:{}", manifest.id)),
+            string(&format!("capability:{}", fields.id)),
         ),
     ]);
     let entity = Entity::new(resource_uid.clone(), attrs, HashSet::new())

@@ -141,7 +141,7 @@ impl SqliteStore {
             .await
             .map_err(|_| {
                 StoreError::Unavailable(format!(
-                    "no write to `{}` could start within {} seconds: another write of this process holds it",
+                    "no write to `{}` could start within {} seconds: another write of this process still holds it (a long one, such as a rebuild or a retention run); try again once it ends",
                     self.path.display(),
                     WRITER_WAIT.as_secs()
                 ))

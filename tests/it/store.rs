@@ -110,6 +110,28 @@ fn event(action: &str) -> NewAuditEvent {
     }
 }
 
+/// Each of `writers` appends `count` events, one transaction each, all writers at once.
+async fn append_concurrently(writers: Vec<Arc<dyn Store>>, count: usize) {
+    let tasks: Vec<_> = writers
+        .into_iter()
+        .enumerate()
+        .map(|(writer, store)| {
+            tokio::spawn(async move {
+                for index in 0..count {
+                    let mut tx = store.begin().await.unwrap();
+                    tx.append_audit(event(&format!("w{writer}-{index}")))
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn migrations_are_applied_once_and_reported() {
     for test in stores().await {
@@ -259,21 +281,8 @@ async fn two_sqlite_stores_on_one_file_share_one_chain() {
     let first = Arc::new(SqliteStore::open(&path).await.unwrap());
     first.migrate().await.unwrap();
     let second = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let mut tasks = Vec::new();
-    for (name, store) in [("first", first.clone()), ("second", second.clone())] {
-        tasks.push(tokio::spawn(async move {
-            for index in 0..20 {
-                let mut tx = store.begin().await.unwrap();
-                tx.append_audit(event(&format!("{name}-{index}")))
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
+    let writers: Vec<Arc<dyn Store>> = vec![first.clone(), second.clone()];
+    append_concurrently(writers, 20).await;
     for store in [&first, &second] {
         let events = store.audit_events(0, 1000).await.unwrap();
         assert_eq!(events.len(), 40);
@@ -485,22 +494,7 @@ async fn concurrent_appends_never_fork_the_chain() {
     for test in stores().await {
         let store = test.store.clone();
         let name = store.backend().as_str();
-        let mut tasks = Vec::new();
-        for writer in 0..8 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                for index in 0..10 {
-                    let mut tx = store.begin().await.unwrap();
-                    tx.append_audit(event(&format!("w{writer}-{index}")))
-                        .await
-                        .unwrap();
-                    tx.commit().await.unwrap();
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
+        append_concurrently(vec![store.clone(); 8], 10).await;
         let events = store.audit_events(0, 1000).await.unwrap();
         assert_eq!(events.len(), 80, "{name}");
         audit::verify_chain(&events, 0, audit::GENESIS_HASH.into()).unwrap();
