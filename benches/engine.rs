@@ -408,3 +408,45 @@ fn http_concurrent_approve_execute(bencher: divan::Bencher) {
             })
         });
 }
+
+/// A second connection to the SQLite file of the benchmark's store, outside brain: the raw
+/// SQLite baseline.
+fn raw_sqlite_connection() -> &'static tokio::sync::Mutex<sqlx::SqliteConnection> {
+    static CONN: OnceLock<tokio::sync::Mutex<sqlx::SqliteConnection>> = OnceLock::new();
+    CONN.get_or_init(|| {
+        use sqlx::ConnectOptions;
+        let f = fixture();
+        let path = f._dir.path().join("brain.db");
+        let conn = f.runtime.block_on(async {
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(std::time::Duration::from_secs(10))
+                .connect()
+                .await
+                .unwrap()
+        });
+        tokio::sync::Mutex::new(conn)
+    })
+}
+
+/// The raw SQLite baseline: three durable commits of one small write each, sent straight through
+/// sqlx on its own connection to the same file, each as one query (`BEGIN IMMEDIATE; ...;
+/// COMMIT`): the fewest hand-offs a durable commit through sqlx can take.
+#[divan::bench(sample_count = 30, sample_size = 10)]
+fn raw_sqlite_commits(bencher: divan::Bencher) {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let runtime = &fixture().runtime;
+    let conn = raw_sqlite_connection();
+    bencher.bench_local(|| {
+        runtime.block_on(async {
+            let mut conn = conn.lock().await;
+            for n in 0..3 {
+                let count = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as i64;
+                sqlx::query("BEGIN IMMEDIATE; INSERT INTO runtime_kv (key, value, updated_at, updated_by) VALUES ($1, $2, 'x', 'y') ON CONFLICT (key) DO UPDATE SET value = excluded.value; COMMIT")
+                    .bind(format!("raw:{n}")).bind(count.to_string()).execute(&mut *conn).await.unwrap();
+            }
+        })
+    });
+}

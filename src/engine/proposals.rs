@@ -113,9 +113,7 @@ fn validate_input(manifest: &Manifest, input: &Value) -> Result<(), String> {
     let Some(schema) = &manifest.input_schema else {
         return Ok(());
     };
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(schema)
+    let validator = crate::config::schema_errors::validator_for(schema, true)
         .map_err(|error| format!("the capability's input schema is invalid: {error}"))?;
     let problems: Vec<String> = validator
         .iter_errors(input)

@@ -53,6 +53,11 @@ const SQLITE: &[Migration] = &[
         name: "write_path_indexes",
         sql: include_str!("../../migrations/sqlite/0006_write_path_indexes.sql"),
     },
+    Migration {
+        version: 7,
+        name: "chain_head_forward",
+        sql: include_str!("../../migrations/sqlite/0007_chain_head_forward.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -85,6 +90,11 @@ const POSTGRES: &[Migration] = &[
         version: 6,
         name: "write_path_indexes",
         sql: include_str!("../../migrations/postgres/0006_write_path_indexes.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "chain_head_forward",
+        sql: include_str!("../../migrations/postgres/0007_chain_head_forward.sql"),
     },
 ];
 

@@ -17,9 +17,70 @@ macro_rules! sql_store {
             head: Option<(i64, String)>,
             /// The head was set without an event (a restored prune point): `commit` writes it.
             head_changed: bool,
+            /// Writes not sent yet (see `store/batch.rs`).
+            pending: $crate::store::batch::WriteBatch,
+            /// Why a batch of this transaction failed: its earlier statements may have applied,
+            /// so the transaction refuses every later statement and its commit.
+            failed: Option<String>,
         }
 
         impl $tx {
+            /// The connection, for a statement whose result this transaction needs: the queued
+            /// writes go first, so the statement sees them.
+            async fn conn(
+                &mut self,
+            ) -> Result<&mut <$db as sqlx::Database>::Connection, $crate::store::StoreError> {
+                self.send_batch().await?;
+                Ok(&mut *self.tx)
+            }
+
+            /// Send the queued writes as one statement and check that each changed its row.
+            async fn send_batch(&mut self) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::batch::Bound;
+                if let Some(cause) = &self.failed {
+                    return Err($crate::store::StoreError::Rejected(format!(
+                        "an earlier write of this transaction failed ({cause}); nothing of it is committed"
+                    )));
+                }
+                let Some(statement) = self.pending.take(<$store>::BACKEND) else {
+                    return Ok(());
+                };
+                let mut query = sqlx::query(&statement.sql);
+                for value in statement.values {
+                    query = match value {
+                        Bound::Text(text) => query.bind(text),
+                        Bound::Int(number) => query.bind(number),
+                        Bound::Bool(flag) => query.bind(flag),
+                    };
+                }
+                let sent = match query.execute(&mut *self.tx).await {
+                    Ok(done) if done.rows_affected() == statement.rows => Ok(()),
+                    Ok(done) => Err($crate::store::StoreError::Corrupt(format!(
+                        "{} write(s) changed {} row(s): a row this transaction read is gone",
+                        statement.rows,
+                        done.rows_affected()
+                    ))),
+                    Err(error) => Err($crate::store::StoreError::from(error)),
+                };
+                if let Err(error) = &sent {
+                    self.failed = Some(error.to_string());
+                }
+                sent
+            }
+
+            /// Queue a write that changes exactly one row; it is sent with the next statement
+            /// whose result is needed, or at commit.
+            async fn queue(
+                &mut self,
+                write: $crate::store::batch::Write,
+            ) -> Result<(), $crate::store::StoreError> {
+                if self.pending.must_send_before(&write) {
+                    self.send_batch().await?;
+                }
+                self.pending.push(write);
+                Ok(())
+            }
+
             async fn insert_prune(&mut self, prune: &$crate::store::AuditPrune) -> Result<(), $crate::store::StoreError> {
                 let record = serde_json::to_string(prune).map_err(|error| {
                     $crate::store::StoreError::Corrupt(format!("cannot encode a prune record: {error}"))
@@ -29,7 +90,7 @@ macro_rules! sql_store {
                     .bind(&prune.hash)
                     .bind(record)
                     .bind(&prune.at)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
                 Ok(())
             }
@@ -40,10 +101,14 @@ macro_rules! sql_store {
                 sealed: &$crate::audit::AuditEvent,
             ) -> Result<(), $crate::store::StoreError> {
                 let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
-                sqlx::query(&format!(
-                    "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                ))
+                let write = $crate::store::batch::Write::new(
+                    format!(
+                        "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                    ),
+                    "audit_events",
+                    &sealed.seq.to_string(),
+                )
                 .bind(sealed.seq)
                 .bind(&sealed.at)
                 .bind(&sealed.actor)
@@ -58,10 +123,9 @@ macro_rules! sql_store {
                 .bind(&sealed.output_hash)
                 .bind($crate::audit::canonical_json(&sealed.detail))
                 .bind(&sealed.prev_hash)
-                .bind(&sealed.hash)
-                .execute(&mut *self.tx)
-                .await?;
-                // The trigger `audit_events_move_head` moved the head row with the insert.
+                .bind(&sealed.hash);
+                self.queue(write).await?;
+                // The trigger `audit_events_move_head` moves the head row when the insert is sent.
                 self.head = Some((sealed.seq, sealed.hash.clone()));
                 Ok(())
             }
@@ -545,9 +609,9 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl $crate::store::WriteTx for $tx {
             async fn insert_actor(&mut self, actor: &$crate::store::Actor) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(&format!(
+                let write = $crate::store::batch::Write::new(&format!(
                     "INSERT INTO actors ({ACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
+                ), "actors", &actor.id)
                 .bind(&actor.id)
                 .bind(&actor.kind)
                 .bind(&actor.name)
@@ -556,10 +620,8 @@ macro_rules! sql_store {
                 .bind(&actor.created_at)
                 .bind(&actor.created_by)
                 .bind(&actor.revoked_at)
-                .bind(&actor.revoked_by)
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(&actor.revoked_by);
+                self.queue(write).await
             }
 
             async fn revoke_actor(&mut self, id: &str, at: &str, by: &str) -> Result<bool, $crate::store::StoreError> {
@@ -568,7 +630,7 @@ macro_rules! sql_store {
                         .bind(at)
                         .bind(by)
                         .bind(id)
-                        .execute(&mut *self.tx)
+                        .execute(self.conn().await?)
                         .await?;
                 Ok(result.rows_affected() == 1)
             }
@@ -576,7 +638,7 @@ macro_rules! sql_store {
             async fn kv_get(&mut self, key: &str) -> Result<Option<$crate::store::KvEntry>, $crate::store::StoreError> {
                 let row = sqlx::query("SELECT key, value, updated_at, updated_by FROM runtime_kv WHERE key = $1")
                     .bind(key)
-                    .fetch_optional(&mut *self.tx)
+                    .fetch_optional(self.conn().await?)
                     .await?;
                 Ok(row.as_ref().map(kv_from_row).transpose()?)
             }
@@ -587,24 +649,22 @@ macro_rules! sql_store {
                      WHERE substr(key, 1, length($1)) = $1 ORDER BY key",
                 )
                 .bind(prefix)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(self.conn().await?)
                 .await?;
                 Ok(rows.iter().map(kv_from_row).collect::<Result<_, _>>()?)
             }
 
             async fn kv_set(&mut self, entry: &$crate::store::KvEntry) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(
+                let write = $crate::store::batch::Write::new(
                     "INSERT INTO runtime_kv (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
                      updated_by = excluded.updated_by",
-                )
+                "runtime_kv", &entry.key)
                 .bind(&entry.key)
                 .bind(&entry.value)
                 .bind(&entry.updated_at)
-                .bind(&entry.updated_by)
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(&entry.updated_by);
+                self.queue(write).await
             }
 
             async fn append_audit(
@@ -632,7 +692,7 @@ macro_rules! sql_store {
             }
 
             async fn actor(&mut self, id: &str) -> Result<Option<$crate::store::Actor>, $crate::store::StoreError> {
-                reads::actor(&mut *self.tx, id).await
+                reads::actor(self.conn().await?, id).await
             }
 
             async fn count_live_actors(&mut self, kind: &str) -> Result<i64, $crate::store::StoreError> {
@@ -640,15 +700,15 @@ macro_rules! sql_store {
                     "SELECT COUNT(*) FROM actors WHERE kind = $1 AND revoked_at IS NULL",
                 )
                 .bind(kind)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.conn().await?)
                 .await?;
                 Ok(count)
             }
 
             async fn insert_delegation(&mut self, delegation: &$crate::store::Delegation) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(&format!(
+                let write = $crate::store::batch::Write::new(&format!(
                     "INSERT INTO delegations ({DELEGATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
+                ), "delegations", &delegation.id)
                 .bind(&delegation.id)
                 .bind(&delegation.agent)
                 .bind(&delegation.owner)
@@ -657,14 +717,12 @@ macro_rules! sql_store {
                 .bind(&delegation.created_by)
                 .bind(&delegation.expires_at)
                 .bind(&delegation.revoked_at)
-                .bind(&delegation.revoked_by)
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(&delegation.revoked_by);
+                self.queue(write).await
             }
 
             async fn delegations(&mut self, agent: Option<&str>) -> Result<Vec<$crate::store::Delegation>, $crate::store::StoreError> {
-                reads::delegations(&mut *self.tx, agent).await
+                reads::delegations(self.conn().await?, agent).await
             }
 
             async fn revoke_delegation(&mut self, id: &str, at: &str, by: &str) -> Result<bool, $crate::store::StoreError> {
@@ -674,17 +732,17 @@ macro_rules! sql_store {
                 .bind(at)
                 .bind(by)
                 .bind(id)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
                 Ok(result.rows_affected() == 1)
             }
 
             async fn insert_proposal(&mut self, proposal: &$crate::store::Proposal) -> Result<(), $crate::store::StoreError> {
                 let json = |value: &Option<serde_json::Value>| value.as_ref().map($crate::audit::canonical_json);
-                sqlx::query(&format!(
+                let write = $crate::store::batch::Write::new(&format!(
                     "INSERT INTO proposals ({PROPOSAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
                      $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
-                ))
+                ), "proposals", &proposal.id)
                 .bind(&proposal.id)
                 .bind(&proposal.capability)
                 .bind(proposal.state.as_str())
@@ -706,18 +764,19 @@ macro_rules! sql_store {
                 .bind(&proposal.execution_finished_at)
                 .bind(&proposal.executed_by)
                 .bind(json(&proposal.outcome))
-                .bind(&proposal.failure)
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(&proposal.failure);
+                self.queue(write).await
             }
 
             async fn update_proposal(&mut self, proposal: &$crate::store::Proposal) -> Result<(), $crate::store::StoreError> {
                 let json = |value: &Option<serde_json::Value>| value.as_ref().map($crate::audit::canonical_json);
-                let result = sqlx::query(
+                // A proposal that is not there fails the batch's row count.
+                let write = $crate::store::batch::Write::new(
                     "UPDATE proposals SET state = $1, plan = $2, updated_at = $3, closed_by = $4, closed_reason = $5, \
                      execution_started_at = $6, execution_finished_at = $7, executed_by = $8, outcome = $9, \
                      failure = $10 WHERE id = $11",
+                    "proposals",
+                    &proposal.id,
                 )
                 .bind(proposal.state.as_str())
                 .bind(json(&proposal.plan))
@@ -729,48 +788,40 @@ macro_rules! sql_store {
                 .bind(&proposal.executed_by)
                 .bind(json(&proposal.outcome))
                 .bind(&proposal.failure)
-                .bind(&proposal.id)
-                .execute(&mut *self.tx)
-                .await?;
-                if result.rows_affected() == 1 {
-                    Ok(())
-                } else {
-                    Err($crate::store::StoreError::Corrupt(format!("proposal `{}` vanished", proposal.id)))
-                }
+                .bind(&proposal.id);
+                self.queue(write).await
             }
 
             async fn proposal(&mut self, id: &str) -> Result<Option<$crate::store::Proposal>, $crate::store::StoreError> {
-                reads::proposal(&mut *self.tx, id).await
+                reads::proposal(self.conn().await?, id).await
             }
 
             async fn proposal_by_key(&mut self, capability: &str, key: &str) -> Result<Option<$crate::store::Proposal>, $crate::store::StoreError> {
-                reads::proposal_by_key(&mut *self.tx, capability, key).await
+                reads::proposal_by_key(self.conn().await?, capability, key).await
             }
 
             async fn insert_approval(&mut self, approval: &$crate::store::Approval) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(&format!(
+                let write = $crate::store::batch::Write::new(&format!(
                     "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                ))
+                ), "approvals", &approval.id)
                 .bind(&approval.id)
                 .bind(&approval.proposal_id)
                 .bind(&approval.approver)
                 .bind(&approval.input_hash)
                 .bind(&approval.comment)
                 .bind(&approval.created_at)
-                .bind(&approval.expires_at)
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(&approval.expires_at);
+                self.queue(write).await
             }
 
             async fn approvals(&mut self, proposal_id: &str) -> Result<Vec<$crate::store::Approval>, $crate::store::StoreError> {
-                reads::approvals(&mut *self.tx, proposal_id).await
+                reads::approvals(self.conn().await?, proposal_id).await
             }
 
             async fn insert_exemption(&mut self, record: &$crate::store::ExemptionRecord) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(&format!(
+                let write = $crate::store::batch::Write::new(&format!(
                     "INSERT INTO exemptions ({EXEMPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                ))
+                ), "exemptions", &record.id)
                 .bind(&record.id)
                 .bind(&record.kind)
                 .bind(&record.revokes)
@@ -781,14 +832,12 @@ macro_rules! sql_store {
                 .bind(&record.justification)
                 .bind(&record.requested_by)
                 .bind(&record.approved_by)
-                .bind(&record.created_at)
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(&record.created_at);
+                self.queue(write).await
             }
 
             async fn exemptions(&mut self) -> Result<Vec<$crate::store::ExemptionRecord>, $crate::store::StoreError> {
-                reads::exemptions(&mut *self.tx).await
+                reads::exemptions(self.conn().await?).await
             }
 
             async fn audit_since(
@@ -797,27 +846,25 @@ macro_rules! sql_store {
                 action: &str,
                 since: &str,
             ) -> Result<Vec<$crate::audit::AuditEvent>, $crate::store::StoreError> {
-                reads::audit_since(&mut *self.tx, capability, action, since).await
+                reads::audit_since(self.conn().await?, capability, action, since).await
             }
 
             async fn insert_checkpoint(&mut self, checkpoint: &$crate::store::Checkpoint) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(&format!(
+                let write = $crate::store::batch::Write::new(&format!(
                     "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
-                ))
+                ), "audit_checkpoints", &checkpoint.seq.to_string())
                 .bind(checkpoint.seq)
                 .bind(&checkpoint.hash)
                 .bind(&checkpoint.at)
                 .bind(&checkpoint.public_key)
-                .bind(&checkpoint.signature)
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(&checkpoint.signature);
+                self.queue(write).await
             }
 
             async fn insert_snapshot(&mut self, snapshot: &$crate::store::SnapshotRecord) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(&format!(
+                let write = $crate::store::batch::Write::new(&format!(
                     "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ))
+                ), "snapshots", &snapshot.id)
                 .bind(&snapshot.id)
                 .bind(&snapshot.computed_at)
                 .bind(snapshot.schema_version)
@@ -827,14 +874,12 @@ macro_rules! sql_store {
                 .bind(snapshot.provenance.to_string())
                 .bind(&snapshot.previous_id)
                 .bind(snapshot.diff.to_string())
-                .bind(snapshot.drift.to_string())
-                .execute(&mut *self.tx)
-                .await?;
-                Ok(())
+                .bind(snapshot.drift.to_string());
+                self.queue(write).await
             }
 
             async fn latest_snapshot(&mut self) -> Result<Option<$crate::store::SnapshotRecord>, $crate::store::StoreError> {
-                Ok(reads::snapshots(&mut *self.tx, 1).await?.into_iter().next())
+                Ok(reads::snapshots(self.conn().await?, 1).await?.into_iter().next())
             }
 
             async fn prune_snapshots(&mut self, before: &str) -> Result<u64, $crate::store::StoreError> {
@@ -844,11 +889,11 @@ macro_rules! sql_store {
                     "UPDATE snapshots SET previous_id = NULL WHERE previous_id IN (SELECT id FROM snapshots WHERE {doomed})"
                 ))
                 .bind(before)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
                 let result = sqlx::query(&format!("DELETE FROM snapshots WHERE {doomed}"))
                     .bind(before)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
                 Ok(result.rows_affected())
             }
@@ -856,7 +901,7 @@ macro_rules! sql_store {
             async fn clear_snapshot_diffs(&mut self, before: &str) -> Result<u64, $crate::store::StoreError> {
                 let result = sqlx::query("UPDATE snapshots SET diff = '[]' WHERE computed_at < $1 AND diff <> '[]'")
                     .bind(before)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
                 Ok(result.rows_affected())
             }
@@ -868,13 +913,13 @@ macro_rules! sql_store {
                 )
                 .bind(before)
                 .bind(marker)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
                 Ok(result.rows_affected())
             }
 
             async fn audit_prunes(&mut self) -> Result<Vec<$crate::store::AuditPrune>, $crate::store::StoreError> {
-                reads::audit_prunes(&mut *self.tx).await
+                reads::audit_prunes(self.conn().await?).await
             }
 
             async fn prune_runtime(&mut self, prefix: &str, before: &str) -> Result<u64, $crate::store::StoreError> {
@@ -883,7 +928,7 @@ macro_rules! sql_store {
                 )
                 .bind(prefix)
                 .bind(before)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
                 Ok(result.rows_affected())
             }
@@ -892,7 +937,7 @@ macro_rules! sql_store {
                 self.insert_prune(prune).await?;
                 let result = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
                     .bind(prune.through_seq)
-                    .execute(&mut *self.tx)
+                    .execute(self.conn().await?)
                     .await?;
                 Ok(result.rows_affected())
             }
@@ -942,7 +987,7 @@ macro_rules! sql_store {
                 let rows = sqlx::query(FACTS)
                     .bind(runtime_prefix)
                     .bind(proposal_id)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(self.conn().await?)
                     .await?;
                 let mut facts = $crate::store::DecisionFacts::default();
                 // A proposal arrives as two rows of eleven columns.
@@ -1030,7 +1075,7 @@ macro_rules! sql_store {
                 let row = sqlx::query(&format!(
                     "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
                 ))
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn().await?)
                 .await?;
                 Ok(row.as_ref().map(checkpoint_from_row).transpose()?)
             }
@@ -1041,7 +1086,7 @@ macro_rules! sql_store {
                     return Ok(head.clone());
                 }
                 let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-                    .fetch_one(&mut *self.tx)
+                    .fetch_one(self.conn().await?)
                     .await?;
                 let head: (i64, String) = (row.try_get("seq")?, row.try_get("hash")?);
                 self.head = Some(head.clone());
@@ -1053,12 +1098,16 @@ macro_rules! sql_store {
                 if self.head_changed
                     && let Some((seq, hash)) = self.head.take()
                 {
-                    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                        .bind(seq)
-                        .bind(&hash)
-                        .execute(&mut *self.tx)
-                        .await?;
+                    let write = $crate::store::batch::Write::new(
+                        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+                        "audit_head",
+                        "1",
+                    )
+                    .bind(seq)
+                    .bind(hash);
+                    self.queue(write).await?;
                 }
+                self.send_batch().await?;
                 self.tx.commit().await?;
                 Ok(())
             }
@@ -1133,6 +1182,8 @@ macro_rules! sql_store {
                     tx: self.begin_write().await?,
                     head: None,
                     head_changed: false,
+                    pending: Default::default(),
+                    failed: None,
                 }))
             }
 

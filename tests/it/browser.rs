@@ -125,14 +125,19 @@ impl Driver {
     }
 
     /// Run `step` on the element `css`, finding it again while the page is still changing
-    /// under it (a click's navigation leaves the old element stale).
+    /// under it (a click's navigation leaves the old element stale; Chromium reports an element
+    /// found just before the new document replaced the old one as not belonging to it).
     fn on_element(&self, css: &str, step: impl Fn(&str) -> Result<Value, String>) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let element = self.find(css);
             match step(&element) {
                 Ok(value) => return value,
-                Err(error) if error.contains("stale element") && Instant::now() < deadline => {
+                Err(error)
+                    if (error.contains("stale element")
+                        || error.contains("does not belong to the document"))
+                        && Instant::now() < deadline =>
+                {
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 Err(error) => panic!("webdriver on `{css}`: {error}"),

@@ -234,11 +234,10 @@ async fn actors_round_trip_and_revoke() {
         let revoked = store.actor("staff:alice").await.unwrap().unwrap();
         assert_eq!(revoked.revoked_by.as_deref(), Some("staff:root"), "{name}");
 
+        // The insert is queued; its conflict surfaces when the transaction's writes are sent.
         let mut tx = store.begin().await.unwrap();
-        let error = tx
-            .insert_actor(&actor("staff:alice", None))
-            .await
-            .unwrap_err();
+        tx.insert_actor(&actor("staff:alice", None)).await.unwrap();
+        let error = tx.commit().await.unwrap_err();
         assert!(
             matches!(error, StoreError::Conflict(_)),
             "{name}: {error:?}"
@@ -617,5 +616,174 @@ async fn decision_facts_match_the_single_reads() {
         assert_eq!((none.proposal, none.approvals.len()), (None, 0));
         let missing = tx.decision_facts(Some("p_9"), "x").await.unwrap();
         assert!(missing.proposal.is_none() && missing.runtime.is_empty());
+    }
+}
+
+/// A proposal record for the write-path tests.
+fn plain_proposal(id: &str) -> brain::store::Proposal {
+    serde_json::from_value(json!({
+        "id": id, "capability": "x.y", "state": "pending_approval",
+        "input": { "text": "t" }, "input_hash": "h", "rationale": "r", "plan": null,
+        "proposer": "staff:a", "owner": "staff:a", "delegation_id": null,
+        "idempotency_key": null, "policy_set_hash": "p",
+        "created_at": "2026-01-01T00:00:00.000000Z", "updated_at": "2026-01-01T00:00:00.000000Z",
+        "expires_at": "2026-01-08T00:00:00.000000Z", "closed_by": null, "closed_reason": null,
+        "execution_started_at": null, "execution_finished_at": null, "executed_by": null,
+        "outcome": null, "failure": null
+    }))
+    .unwrap()
+}
+
+/// Writes wait in the transaction and go as one statement; every read inside the transaction
+/// still sees them, and a row written twice ends as the second write left it.
+#[tokio::test]
+async fn a_transaction_reads_its_own_queued_writes() {
+    use brain::engine::lifecycle::ProposalState;
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        let mut tx = store.begin().await.unwrap();
+        let mut proposal = plain_proposal("p_rw");
+        tx.insert_proposal(&proposal).await.unwrap();
+        assert_eq!(
+            tx.proposal("p_rw").await.unwrap().as_ref(),
+            Some(&proposal),
+            "{name}"
+        );
+        proposal.state = ProposalState::Approved;
+        tx.update_proposal(&proposal).await.unwrap();
+        proposal.state = ProposalState::Executing;
+        tx.update_proposal(&proposal).await.unwrap();
+        for value in ["1", "2"] {
+            tx.kv_set(&KvEntry {
+                key: "kill_switch:global".into(),
+                value: value.into(),
+                updated_at: "2026-01-01T00:00:00.000000Z".into(),
+                updated_by: "staff:a".into(),
+            })
+            .await
+            .unwrap();
+        }
+        tx.append_audit(event("first")).await.unwrap();
+        let second = tx.append_audit(event("second")).await.unwrap();
+        let facts = tx
+            .decision_facts(Some("p_rw"), "kill_switch:")
+            .await
+            .unwrap();
+        assert_eq!(
+            facts.proposal.map(|found| found.state),
+            Some(ProposalState::Executing),
+            "{name}"
+        );
+        assert_eq!(facts.runtime.len(), 1, "{name}");
+        assert_eq!(facts.runtime[0].value, "2", "{name}");
+        tx.commit().await.unwrap();
+        assert_eq!(
+            store.audit_head().await.unwrap(),
+            (second.seq, second.hash.clone()),
+            "{name}: the head is the newest event"
+        );
+        assert_eq!(
+            store
+                .proposal("p_rw")
+                .await
+                .unwrap()
+                .map(|found| found.state),
+            Some(ProposalState::Executing),
+            "{name}"
+        );
+    }
+}
+
+/// When one queued write fails, none of the transaction's writes stay, and the store takes the
+/// next transaction as usual.
+#[tokio::test]
+async fn a_failing_queued_write_undoes_its_whole_transaction() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_actor(&actor("staff:first", None)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_actor(&actor("staff:second", None)).await.unwrap();
+        tx.append_audit(event("doomed")).await.unwrap();
+        tx.insert_actor(&actor("staff:first", None)).await.unwrap();
+        let error = tx.commit().await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{name}: {error}");
+        assert!(
+            store.actor("staff:second").await.unwrap().is_none(),
+            "{name}"
+        );
+        assert_eq!(store.audit_head().await.unwrap().0, 0, "{name}");
+
+        // A proposal that is not there fails the batch's row count: nothing is kept either.
+        let mut tx = store.begin().await.unwrap();
+        tx.append_audit(event("also doomed")).await.unwrap();
+        tx.update_proposal(&plain_proposal("p_missing"))
+            .await
+            .unwrap();
+        let error = tx.commit().await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)), "{name}: {error}");
+        assert_eq!(store.audit_head().await.unwrap().0, 0, "{name}");
+
+        // A batch that failed under a read poisons its transaction: the commit is refused, even
+        // though SQLite would let the transaction go on after a failed statement.
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_actor(&actor("staff:third", None)).await.unwrap();
+        tx.insert_actor(&actor("staff:first", None)).await.unwrap();
+        let error = tx.actor("staff:third").await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{name}: {error}");
+        let error = tx.commit().await.unwrap_err();
+        assert!(matches!(error, StoreError::Rejected(_)), "{name}: {error}");
+        assert!(
+            store.actor("staff:third").await.unwrap().is_none(),
+            "{name}"
+        );
+
+        // A batch that failed under a read poisons its transaction: the commit is refused, even
+        // though SQLite would let the transaction go on after a failed statement.
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_actor(&actor("staff:third", None)).await.unwrap();
+        tx.insert_actor(&actor("staff:first", None)).await.unwrap();
+        let error = tx.actor("staff:third").await.unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{name}: {error}");
+        let error = tx.commit().await.unwrap_err();
+        assert!(matches!(error, StoreError::Rejected(_)), "{name}: {error}");
+        assert!(
+            store.actor("staff:third").await.unwrap().is_none(),
+            "{name}"
+        );
+
+        let mut tx = store.begin().await.unwrap();
+        tx.append_audit(event("kept")).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.audit_head().await.unwrap().0, 1, "{name}");
+    }
+}
+
+/// A transaction with more writes than one statement carries (a restored bundle, a long
+/// retention run) sends them in several batches; the chain and its head come out whole.
+#[tokio::test]
+async fn a_long_transaction_sends_its_writes_in_several_batches() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        let mut tx = store.begin().await.unwrap();
+        let mut last = None;
+        for index in 0..400 {
+            last = Some(tx.append_audit(event(&format!("e{index}"))).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+        let last = last.unwrap();
+        assert_eq!(
+            store.audit_head().await.unwrap(),
+            (400, last.hash),
+            "{name}"
+        );
+        let events = store.audit_events(0, 1_000).await.unwrap();
+        assert_eq!(events.len(), 400, "{name}");
+        audit::verify_chain(&events, 0, audit::GENESIS_HASH.into()).unwrap();
     }
 }
