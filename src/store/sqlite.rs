@@ -137,15 +137,20 @@ impl SqliteStore {
     /// that reads and then writes cannot fail to upgrade its lock half-way. A writer whose
     /// connection broke (its worker stopped) is reopened once.
     async fn begin_write(&self) -> Result<WriterTx, StoreError> {
-        let conn = tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
-            .await
-            .map_err(|_| {
+        // An idle writer is taken without arming a timer: a timer wakes the runtime's timer
+        // thread for nothing when the wait never happens.
+        let conn = match self.writer.clone().try_lock_owned() {
+            Ok(conn) => conn,
+            Err(_) => tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
+                .await
+                .map_err(|_| {
                 StoreError::Unavailable(format!(
                     "no write to `{}` could start within {} seconds: another write of this process still holds it (a long one, such as a rebuild or a retention run); try again once it ends",
                     self.path.display(),
                     WRITER_WAIT.as_secs()
                 ))
-            })?;
+            })?,
+        };
         let mut conn = OwnedMutexGuard::try_map(conn, Option::as_mut).map_err(|_| {
             StoreError::Unavailable(format!(
                 "the SQLite database `{}` is closed",
