@@ -330,10 +330,20 @@ pub fn propose(cli: &Cli, args: &ProposeArgs) -> miette::Result<ExitCode> {
     })
 }
 
+/// What `brain proposals` asks of the engine (local or remote); `recover` runs on the local store.
+enum ProposalsStep<'a> {
+    List,
+    Show(&'a str),
+    Submit(&'a str),
+}
+
 pub fn proposals(cli: &Cli, args: &ProposalsArgs) -> miette::Result<ExitCode> {
-    if let Some(ProposalsCommand::Recover) = &args.command {
-        return recover(cli);
-    }
+    let step = match &args.command {
+        Some(ProposalsCommand::Recover) => return recover(cli),
+        None | Some(ProposalsCommand::List) => ProposalsStep::List,
+        Some(ProposalsCommand::Show { id }) => ProposalsStep::Show(id),
+        Some(ProposalsCommand::Submit { id }) => ProposalsStep::Submit(id),
+    };
     let state = match args.filter.state.as_deref() {
         None => None,
         Some(text) => match ProposalState::parse(text) {
@@ -359,8 +369,8 @@ pub fn proposals(cli: &Cli, args: &ProposalsArgs) -> miette::Result<ExitCode> {
     };
     with_control(cli, |control: Arc<dyn Control>| {
         Box::pin(async move {
-            match &args.command {
-                None | Some(ProposalsCommand::List) => {
+            match step {
+                ProposalsStep::List => {
                     let views = control.proposals(&filter).await?;
                     if cli.format == Format::Json {
                         let _ = output::print_json(&views);
@@ -369,16 +379,14 @@ pub fn proposals(cli: &Cli, args: &ProposalsArgs) -> miette::Result<ExitCode> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Some(ProposalsCommand::Show { id }) => {
+                ProposalsStep::Show(id) => {
                     let view = control.proposal(id).await?;
                     show(cli, &view, "proposal")
                 }
-                Some(ProposalsCommand::Submit { id }) => {
+                ProposalsStep::Submit(id) => {
                     let view = control.submit(id).await?;
                     show(cli, &view, "submitted")
                 }
-                // Answered above, on the local store.
-                Some(ProposalsCommand::Recover) => Ok(ExitCode::from(2)),
             }
         })
     })

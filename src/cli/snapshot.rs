@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::Cli;
 use super::output::{self, Format};
-use super::session::{Paint, local_only, open_engine, paint, report_error, token};
+use super::session::{Paint, on_local_store, paint};
 use crate::cloud::Source;
 use crate::cloud::fixtures::FixtureSource;
 use crate::config::LoadedConfig;
@@ -311,17 +311,8 @@ fn print_changes(record: &SnapshotRecord) {
 }
 
 pub fn run(cli: &Cli, command: &SnapshotCommand) -> miette::Result<ExitCode> {
-    if let Some(code) = local_only(cli, "`brain snapshot`") {
-        return Ok(code);
-    }
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
-        let (engine, loaded) = match open_engine(cli).await {
-            Ok(opened) => opened,
-            Err(code) => return Ok(code),
-        };
-        let result = async {
-            let caller = engine.authenticate(&token(cli)?).await?;
+    on_local_store(cli, "`brain snapshot`", |engine, loaded, caller| {
+        Box::pin(async move {
             match command {
                 SnapshotCommand::Run(args) => {
                     engine
@@ -414,12 +405,6 @@ pub fn run(cli: &Cli, command: &SnapshotCommand) -> miette::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
             }
-        }
-        .await;
-        engine.store().close().await;
-        Ok(match result {
-            Ok(code) => code,
-            Err(error) => report_error(cli, &error),
         })
     })
 }
