@@ -9,17 +9,13 @@ use serde_json::Value;
 use crate::diagnostic::{Finding, SourceFile, did_you_mean};
 use crate::yaml::{self, Document};
 
-/// The compiled validator of `schema` (checking `format` keywords when `validate_formats`),
-/// compiled once per schema: linting a thousand manifests would otherwise compile the same
-/// schema a thousand times, and every proposal would compile its capability's input schema.
-pub(crate) fn validator_for(
-    schema: &Value,
-    validate_formats: bool,
-) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
+/// The compiled validator of `schema`, compiled once per schema: linting a thousand manifests
+/// would otherwise compile the same schema a thousand times.
+fn validator_for(schema: &Value) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
-    let key = format!("{validate_formats}:{schema}");
+    let key = schema.to_string();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Ok(cache) = cache.lock()
         && let Some(validator) = cache.get(&key)
@@ -28,7 +24,7 @@ pub(crate) fn validator_for(
     }
     let validator = Arc::new(
         jsonschema::options()
-            .should_validate_formats(validate_formats)
+            .should_validate_formats(false)
             .build(schema)
             .map_err(|error| error.to_string())?,
     );
@@ -48,7 +44,7 @@ pub fn check(
     source: &SourceFile,
     area: &str,
 ) -> (Vec<Finding>, Vec<String>) {
-    let validator = match validator_for(schema, false) {
+    let validator = match validator_for(schema) {
         Ok(validator) => validator,
         Err(error) => {
             let finding = Finding::error(

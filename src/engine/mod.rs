@@ -52,6 +52,10 @@ pub struct PolicyBundle {
     pub decider: Decider,
     pub manifests: BTreeMap<String, Manifest>,
     pub declared_exemptions: Vec<DeclaredExemption>,
+    /// Each capability's compiled input schema, compiled at its first proposal and dropped
+    /// with the bundle when the policy set is reloaded.
+    input_validators:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
 /// An exemption from `capabilities/exemptions/*.yaml`.
@@ -86,7 +90,34 @@ impl PolicyBundle {
                 .map(|manifest| (manifest.id.clone(), manifest))
                 .collect(),
             declared_exemptions,
+            input_validators: Default::default(),
         }
+    }
+
+    /// The compiled input schema of `manifest` (one of this bundle's), or `None` when it
+    /// declares none.
+    pub(crate) fn input_validator(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Option<Arc<jsonschema::Validator>>, String> {
+        let Some(schema) = &manifest.input_schema else {
+            return Ok(None);
+        };
+        if let Ok(compiled) = self.input_validators.lock()
+            && let Some(validator) = compiled.get(&manifest.id)
+        {
+            return Ok(Some(validator.clone()));
+        }
+        let validator = Arc::new(
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(schema)
+                .map_err(|error| error.to_string())?,
+        );
+        if let Ok(mut compiled) = self.input_validators.lock() {
+            compiled.insert(manifest.id.clone(), validator.clone());
+        }
+        Ok(Some(validator))
     }
 
     pub fn manifest(&self, id: &str) -> Option<&Manifest> {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::facts::{Decided, Subject, valid_approvals};
 use super::lifecycle::{self, ProposalState, Step};
-use super::{Caller, Denial, Engine, EngineError, event, new_id};
+use super::{Caller, Denial, Engine, EngineError, PolicyBundle, event, new_id};
 use crate::audit::{AuditEvent, canonical_json, sha256_hex};
 use crate::capability::{Manifest, Mode, Timestamp};
 use crate::policy::decide::{Action, Decision};
@@ -106,15 +106,16 @@ fn denied_with_retry(action: Action, manifest: &Manifest, decided: &Decided) -> 
 }
 
 /// Check a proposal input against the manifest's input schema; every problem in one message.
-fn validate_input(manifest: &Manifest, input: &Value) -> Result<(), String> {
+fn validate_input(policy: &PolicyBundle, manifest: &Manifest, input: &Value) -> Result<(), String> {
     if !input.is_object() {
         return Err("the input must be a JSON object".into());
     }
-    let Some(schema) = &manifest.input_schema else {
+    let Some(validator) = policy
+        .input_validator(manifest)
+        .map_err(|error| format!("the capability's input schema is invalid: {error}"))?
+    else {
         return Ok(());
     };
-    let validator = crate::config::schema_errors::validator_for(schema, true)
-        .map_err(|error| format!("the capability's input schema is invalid: {error}"))?;
     let problems: Vec<String> = validator
         .iter_errors(input)
         .map(|error| {
@@ -429,7 +430,7 @@ impl Engine {
             ));
         };
         let hash = input_hash(&request.input);
-        if let Err(problem) = validate_input(&manifest, &request.input) {
+        if let Err(problem) = validate_input(&self.policy, &manifest, &request.input) {
             let tx = self.store.begin().await?;
             return Err(self
                 .refuse(

@@ -39,7 +39,7 @@ macro_rules! sql_store {
                 use $crate::store::batch::Bound;
                 if let Some(cause) = &self.failed {
                     return Err($crate::store::StoreError::Rejected(format!(
-                        "an earlier write of this transaction failed ({cause}); nothing of it is committed"
+                        "an earlier write of this transaction failed ({cause}); nothing of it was committed: run the step again once the cause is fixed"
                     )));
                 }
                 let Some(statement) = self.pending.take(<$store>::BACKEND) else {
@@ -56,7 +56,7 @@ macro_rules! sql_store {
                 let sent = match query.execute(&mut *self.tx).await {
                     Ok(done) if done.rows_affected() == statement.rows => Ok(()),
                     Ok(done) => Err($crate::store::StoreError::Corrupt(format!(
-                        "{} write(s) changed {} row(s): a row this transaction read is gone",
+                        "{} write(s) changed {} row(s): a row this transaction read is gone; nothing was committed. Something changed the database outside brain: run `brain audit verify`",
                         statement.rows,
                         done.rows_affected()
                     ))),
