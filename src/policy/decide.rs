@@ -17,7 +17,8 @@ use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
-    EntityTypeName, EntityUid, Policy, PolicyId, Request, ResourceConstraint, RestrictedExpression,
+    EntityTypeName, EntityUid, Policy, PolicyId, PrincipalConstraint, Request, ResourceConstraint,
+    RestrictedExpression,
 };
 use serde::Serialize;
 
@@ -233,6 +234,8 @@ enum SliceKey {
 /// What a policy's scope says about which questions it can match.
 #[derive(Debug, Clone)]
 struct Scope {
+    /// `None`: any principal (or not resolvable without the hierarchy).
+    principals: Option<HashSet<ActorType>>,
     /// `None`: any action (or not resolvable without the hierarchy).
     actions: Option<HashSet<Action>>,
     resource: ResourceScope,
@@ -256,6 +259,22 @@ enum ResourceScope {
 
 impl Scope {
     fn of(policy: &Policy) -> Self {
+        // A principal's entity type is exactly its actor type's (no namespace), so a policy
+        // scoped to another type matches none of brain's principals.
+        let actor_types = |type_name: &EntityTypeName| -> HashSet<ActorType> {
+            let name = type_name.to_string();
+            ActorType::ALL
+                .into_iter()
+                .filter(|kind| kind.entity_type() == name)
+                .collect()
+        };
+        let principals = match policy.principal_constraint() {
+            PrincipalConstraint::Any | PrincipalConstraint::In(_) => None,
+            PrincipalConstraint::Eq(uid) => Some(actor_types(uid.type_name())),
+            PrincipalConstraint::Is(type_name) | PrincipalConstraint::IsIn(type_name, _) => {
+                Some(actor_types(&type_name))
+            }
+        };
         let actions = match policy.action_constraint() {
             ActionConstraint::Any => None,
             ActionConstraint::Eq(uid) => Some(action_of(&uid).into_iter().collect()),
@@ -286,10 +305,21 @@ impl Scope {
                 _ => ResourceScope::Nothing,
             },
         };
-        Self { actions, resource }
+        Self {
+            principals,
+            actions,
+            resource,
+        }
     }
 
-    fn matches(&self, key: &SliceKey) -> bool {
+    /// Whether the policy can match a question with `key` asked by a principal of type
+    /// `principal` (`None`: of any type).
+    fn matches(&self, key: &SliceKey, principal: Option<ActorType>) -> bool {
+        if let (Some(principal), Some(principals)) = (principal, &self.principals)
+            && !principals.contains(&principal)
+        {
+            return false;
+        }
         let action = match key {
             SliceKey::Capability(action, _) | SliceKey::Area(action) => *action,
             SliceKey::KillSwitch => Action::SetKillSwitch,
@@ -321,7 +351,8 @@ fn action_of(uid: &EntityUid) -> Option<Action> {
 pub struct Decider {
     policies: Arc<PolicySet>,
     scoped: Vec<(Scope, Policy)>,
-    slices: RwLock<HashMap<SliceKey, Arc<cedar_policy::PolicySet>>>,
+    /// Slices by key and principal type.
+    slices: RwLock<HashMap<(SliceKey, ActorType), Arc<cedar_policy::PolicySet>>>,
     reasons: HashMap<String, Option<String>>,
     authorizer: Authorizer,
     /// Indices into `scoped` of the policies not scoped to one capability.
@@ -480,7 +511,7 @@ impl Decider {
             }
             let slice_key = SliceKey::Capability(action, manifest.id.clone());
             let mut texts = Vec::new();
-            for index in self.members(&slice_key) {
+            for index in self.members(&slice_key, None) {
                 let text = normalized.get(index)?.as_ref()?;
                 if text.contains("\"like\"") || text.contains(PLACEHOLDER) {
                     return None;
@@ -581,11 +612,12 @@ impl Decider {
             Resource::KillSwitch(_) => SliceKey::KillSwitch,
             Resource::Area(_) => SliceKey::Area(question.action),
         };
-        self.slice_for(key)
+        self.slice_for(key, question.principal.actor_type)
     }
 
-    /// Indices into `scoped` of the policies a question with `key` can match, in set order.
-    fn members(&self, key: &SliceKey) -> Vec<usize> {
+    /// Indices into `scoped` of the policies a question with `key` can match, asked by a
+    /// principal of type `principal` (`None`: of any type), in set order.
+    fn members(&self, key: &SliceKey, principal: Option<ActorType>) -> Vec<usize> {
         let own = match key {
             SliceKey::Capability(_, id) => self.specific.get(id).map_or(&[][..], Vec::as_slice),
             _ => &[],
@@ -595,20 +627,21 @@ impl Decider {
             .iter()
             .chain(own)
             .copied()
-            .filter(|index| self.scoped[*index].0.matches(key))
+            .filter(|index| self.scoped[*index].0.matches(key, principal))
             .collect();
         members.sort_unstable();
         members
     }
 
-    fn slice_for(&self, key: SliceKey) -> Arc<cedar_policy::PolicySet> {
+    fn slice_for(&self, key: SliceKey, principal: ActorType) -> Arc<cedar_policy::PolicySet> {
+        let key = (key, principal);
         if let Ok(slices) = self.slices.read()
             && let Some(slice) = slices.get(&key)
         {
             return slice.clone();
         }
         let policies = self
-            .members(&key)
+            .members(&key.0, Some(principal))
             .into_iter()
             .map(|index| self.scoped[index].1.clone());
         // Every policy already sits in a valid set, so a subset is valid too; should it not be,
@@ -672,12 +705,39 @@ impl Decider {
 }
 
 fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
-    let type_name =
-        EntityTypeName::from_str(type_name).map_err(|error| format!("bad entity type: {error}"))?;
     Ok(EntityUid::from_type_name_and_id(
-        type_name,
+        entity_type(type_name)?,
         EntityId::new(id),
     ))
+}
+
+/// The entity types every request names, parsed once; any other name is parsed when asked.
+fn entity_type(name: &str) -> Result<EntityTypeName, String> {
+    const KNOWN: [&str; 8] = [
+        "Staff",
+        "Human",
+        "Agent",
+        "System",
+        "Action",
+        "Capability",
+        "Area",
+        "KillSwitch",
+    ];
+    static PARSED: std::sync::OnceLock<Vec<(&'static str, EntityTypeName)>> =
+        std::sync::OnceLock::new();
+    let parse = |name: &str| {
+        EntityTypeName::from_str(name).map_err(|error| format!("bad entity type: {error}"))
+    };
+    let parsed = PARSED.get_or_init(|| {
+        KNOWN
+            .iter()
+            .filter_map(|known| Some((*known, parse(known).ok()?)))
+            .collect()
+    });
+    match parsed.iter().find(|(known, _)| *known == name) {
+        Some((_, type_name)) => Ok(type_name.clone()),
+        None => parse(name),
+    }
 }
 
 fn string(value: &str) -> RestrictedExpression {

@@ -164,29 +164,31 @@ impl WriteBatch {
 /// Shift every `$N` placeholder in `sql` by `offset`. brain's SQL holds `$` only in
 /// placeholders (no dollar-quoted strings among the writes that are queued).
 fn renumber(sql: &str, offset: usize) -> String {
+    use std::fmt::Write as _;
     if offset == 0 {
         return sql.to_string();
     }
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, ch)) = chars.next() {
-        out.push(ch);
-        if ch != '$' {
-            continue;
+    // `$` and ASCII digits are one byte each, so every index below is a char boundary.
+    let mut copied = 0;
+    let mut index = 0;
+    while let Some(found) = bytes[index..].iter().position(|byte| *byte == b'$') {
+        let digits = index + found + 1;
+        let end = digits
+            + bytes[digits..]
+                .iter()
+                .take_while(|byte| byte.is_ascii_digit())
+                .count();
+        if let Ok(number) = sql[digits..end].parse::<usize>() {
+            out.push_str(&sql[copied..digits]);
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{}", number + offset);
+            copied = end;
         }
-        let mut digits = String::new();
-        while let Some(&(_, next)) = chars.peek() {
-            if !next.is_ascii_digit() {
-                break;
-            }
-            digits.push(next);
-            chars.next();
-        }
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&digits),
-        }
+        index = end;
     }
+    out.push_str(&sql[copied..]);
     out
 }
 
@@ -202,6 +204,8 @@ mod tests {
             "SET a = $1 WHERE b = $2"
         );
         assert_eq!(renumber("no placeholders", 7), "no placeholders");
+        assert_eq!(renumber("$ and $x, then $9", 1), "$ and $x, then $10");
+        assert_eq!(renumber("é $1 ✓ $2", 2), "é $3 ✓ $4");
     }
 
     fn two_writes() -> WriteBatch {

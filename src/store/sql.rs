@@ -95,12 +95,14 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Insert a sealed event and make it the chain head.
+            /// Insert a sealed event, whose detail is `detail` in canonical encoding, and make it
+            /// the chain head.
             async fn insert_sealed(
                 &mut self,
                 sealed: &$crate::audit::AuditEvent,
+                detail: String,
             ) -> Result<(), $crate::store::StoreError> {
-                let list = |items: &[String]| serde_json::Value::from(items.to_vec()).to_string();
+                let list = $crate::audit::json_list;
                 let write = $crate::store::batch::Write::new(
                     format!(
                         "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
@@ -121,7 +123,7 @@ macro_rules! sql_store {
                 .bind(&sealed.policy_set_hash)
                 .bind(&sealed.input_hash)
                 .bind(&sealed.output_hash)
-                .bind($crate::audit::canonical_json(&sealed.detail))
+                .bind(detail)
                 .bind(&sealed.prev_hash)
                 .bind(&sealed.hash);
                 self.queue(write).await?;
@@ -672,8 +674,8 @@ macro_rules! sql_store {
                 event: $crate::audit::NewAuditEvent,
             ) -> Result<$crate::audit::AuditEvent, $crate::store::StoreError> {
                 let (head_seq, head_hash) = $crate::store::WriteTx::audit_head(self).await?;
-                let sealed = event.seal(head_seq + 1, &head_hash);
-                self.insert_sealed(&sealed).await?;
+                let (sealed, detail) = event.seal_encoded(head_seq + 1, &head_hash);
+                self.insert_sealed(&sealed, detail).await?;
                 Ok(sealed)
             }
 
@@ -688,7 +690,7 @@ macro_rules! sql_store {
                         event.seq
                     )));
                 }
-                self.insert_sealed(event).await
+                self.insert_sealed(event, $crate::audit::canonical_json(&event.detail)).await
             }
 
             async fn actor(&mut self, id: &str) -> Result<Option<$crate::store::Actor>, $crate::store::StoreError> {

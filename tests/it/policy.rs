@@ -117,6 +117,37 @@ fn the_index_decides_exactly_as_the_whole_set() {
     );
 }
 
+/// The index drops the policies whose scope names another principal type: a staff member's
+/// question about a capability skips the agent-only forbids (delegation, owner) that an agent's
+/// question about the same capability evaluates. (The test above shows the decisions stay
+/// the same.)
+#[test]
+fn the_index_keeps_only_policies_for_the_principals_type() {
+    let (schema, files) = synthetic::default_policy_files();
+    let (set, findings) = policy::load(&schema, &files);
+    assert!(findings.is_empty(), "{findings:?}");
+    let decider = Decider::new(Arc::new(set.unwrap()));
+    let manifest = synthetic::manifest(0);
+    let facts = Facts::default();
+    let slice_len = |actor_type: ActorType, action: Action| {
+        let principal = Principal::new(actor_type, "someone");
+        decider.slice_len(&Question {
+            principal: &principal,
+            action,
+            resource: Resource::Capability(&manifest),
+            facts: &facts,
+        })
+    };
+    for action in [Action::Propose, Action::Approve, Action::Execute] {
+        let staff = slice_len(ActorType::Staff, action);
+        let agent = slice_len(ActorType::Agent, action);
+        assert!(
+            staff + 5 <= agent,
+            "{action:?}: staff evaluates {staff} policies, an agent {agent}"
+        );
+    }
+}
+
 /// Lint proves its invariants once per equivalence class of capabilities. Capabilities with
 /// equal keys must decide alike for every question that does not name them, on the synthetic
 /// set (each capability with a policy of its own) and on the repository's own set.
