@@ -461,7 +461,8 @@ impl Decider {
     /// principal and context that does not name them. Lint's invariant proofs evaluate one
     /// capability per key instead of all of them.
     ///
-    /// The key holds, for every capability action, the slice's policies (annotations dropped)
+    /// The key holds, for every capability action, the policies of the slice for any principal
+    /// type (the principal-type slices `decide` uses are subsets of it; annotations dropped)
     /// with the capability's own id replaced by a placeholder, and the capability's attributes
     /// with it replaced too (`title` and `owner` only when some policy in the slices reads them).
     /// Renaming one id consistently everywhere cannot change a Cedar decision, so equal keys
@@ -711,7 +712,8 @@ fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
     ))
 }
 
-/// The entity types every request names, parsed once; any other name is parsed when asked.
+/// The entity types brain's requests name (principals, actions, resources), parsed once; any
+/// other name is parsed when asked.
 fn entity_type(name: &str) -> Result<EntityTypeName, String> {
     const KNOWN: [&str; 8] = [
         "Staff",
