@@ -715,25 +715,17 @@ fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
 /// The entity types brain's requests name (principals, actions, resources), parsed once; any
 /// other name is parsed when asked.
 fn entity_type(name: &str) -> Result<EntityTypeName, String> {
-    const KNOWN: [&str; 8] = [
-        "Staff",
-        "Human",
-        "Agent",
-        "System",
-        "Action",
-        "Capability",
-        "Area",
-        "KillSwitch",
-    ];
     static PARSED: std::sync::OnceLock<Vec<(&'static str, EntityTypeName)>> =
         std::sync::OnceLock::new();
     let parse = |name: &str| {
         EntityTypeName::from_str(name).map_err(|error| format!("bad entity type: {error}"))
     };
     let parsed = PARSED.get_or_init(|| {
-        KNOWN
-            .iter()
-            .filter_map(|known| Some((*known, parse(known).ok()?)))
+        ActorType::ALL
+            .map(ActorType::entity_type)
+            .into_iter()
+            .chain(["Action", "Capability", "Area", "KillSwitch"])
+            .filter_map(|known| Some((known, parse(known).ok()?)))
             .collect()
     });
     match parsed.iter().find(|(known, _)| *known == name) {
