@@ -246,6 +246,7 @@ fn verify_engine(backend: &str) -> Arc<Engine> {
                         base.policy().decider.shared_policies(),
                         base.policy().manifests.values().cloned().collect(),
                         Vec::new(),
+                        base.policy().state_model.clone(),
                     )),
                     EngineSettings::default(),
                     base.signer().clone(),

@@ -12,6 +12,7 @@ use axum::extract::Query;
 use axum::routing::get;
 use brain::cloud::Source;
 use brain::cloud::firestore::{FirestoreClient, FirestoreSource, Limits};
+use brain::snapshot::Model;
 use serde_json::{Value, json};
 
 fn main() {
@@ -19,6 +20,9 @@ fn main() {
 }
 
 const PAGE: usize = 300;
+
+/// Batch states as the portal writes them.
+const STATES: [&str; 4] = ["CLOSED_PICKED_UP", "SUBMITTED", "SHELVED", "LOADED"];
 
 async fn page(Query(query): Query<std::collections::HashMap<String, String>>) -> axum::Json<Value> {
     let total: usize = query
@@ -35,7 +39,7 @@ async fn page(Query(query): Query<std::collections::HashMap<String, String>>) ->
             json!({
                 "name": format!("projects/p/databases/(default)/documents/batches/b{n:07}"),
                 "fields": {
-                    "status": { "stringValue": if n % 4 == 0 { "CLOSED_PICKED_UP" } else { "ACTIVE" } },
+                    "state": { "stringValue": STATES[n % STATES.len()] },
                     "pieces": { "integerValue": (n % 12).to_string() },
                     "createdAt": { "timestampValue": "2026-11-20T10:00:00Z" },
                     "ownerUid": { "stringValue": format!("m-{}", n % 97) },
@@ -98,7 +102,8 @@ fn source(total: usize) -> FirestoreSource {
 fn fold(total: usize) -> u64 {
     let source = source(total);
     fixture().runtime.block_on(async {
-        let mut builder = brain::snapshot::Builder::new(brain::clock::now());
+        let mut builder =
+            brain::snapshot::Builder::new(brain::clock::now(), Arc::new(Model::built_in()));
         let summary = source
             .read("batches", &mut |record| builder.add("batches", &record))
             .await

@@ -149,11 +149,13 @@ pub fn lint_workspace(
 ) -> Result<crate::lint::Workspace, WorkspaceError> {
     use crate::lint::context::BUILT_IN_TARGETS;
 
+    let state_model_path = config.state_model_path();
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![
             config.policies_dir(),
             config.capabilities_dir(),
             config.specs_dir(),
+            state_model_path.clone(),
         ]
     } else {
         paths.to_vec()
@@ -165,6 +167,7 @@ pub fn lint_workspace(
         schema: None,
         policies: Vec::new(),
         specs: Vec::new(),
+        state_model: None,
         thresholds: config.config.thresholds.clone(),
         known_targets: BUILT_IN_TARGETS
             .iter()
@@ -214,6 +217,12 @@ pub fn lint_workspace(
         match path.extension().and_then(|extension| extension.to_str()) {
             Some("cedarschema") => schemas.push(path),
             Some("cedar") => workspace.policies.push(read_source(&path)?),
+            Some("yaml" | "yml")
+                if path == state_model_path
+                    || (in_specs && file_name == crate::snapshot::model::FILE_NAME) =>
+            {
+                workspace.state_model = Some(read_source(&path)?);
+            }
             Some("yaml" | "yml") if file_name == "brain.yaml" || policy_test || has("schemas") => {}
             Some("yaml" | "yml") if has("exemptions") => {
                 workspace.exemptions.push(read_source(&path)?)
@@ -345,5 +354,54 @@ pub fn load_manifests(
             ),
             findings,
         )))
+    }
+}
+
+/// The state model the config points at (`policy.state_model`, else `studio-state.yaml` in the
+/// specs directory), or the model built into brain when the studio repository has none; the
+/// second value says so, as a warning to show. A model with any problem is an error listing
+/// every problem.
+pub fn load_state_model(
+    config: &LoadedConfig,
+) -> Result<(crate::snapshot::Model, Option<Finding>), WorkspaceError> {
+    use crate::snapshot::model;
+
+    let path = config.state_model_path();
+    if !path.is_file() && config.config.policy.state_model.is_none() {
+        let built_in = model::Model::built_in();
+        let warning = Finding::warning(
+            "config::built_in_state_model",
+            format!(
+                "no state model at `{}`: StudioState counts records with the model built into brain (`{}` v{})",
+                display_path(&path),
+                built_in.model.id,
+                built_in.model.version
+            ),
+        )
+        .with_help(format!(
+            "write the studio's own model to `{}` (`brain schema state-model` documents it) so the counts follow its records",
+            display_path(&path)
+        ));
+        return Ok((built_in, Some(warning)));
+    }
+    let parsed = model::parse(read_source(&path)?);
+    match parsed.value {
+        Some(value) if parsed.findings.is_empty() => {
+            let compiled = model::Model::new(value, display_path(&path)).map_err(|problem| {
+                WorkspaceError::Unreadable {
+                    path: display_path(&path),
+                    cause: problem,
+                }
+            })?;
+            Ok((compiled, None))
+        }
+        _ => Err(WorkspaceError::Invalid(Findings::new(
+            format!(
+                "the state model `{}` has {} (`brain lint` shows everything)",
+                display_path(&path),
+                plural(parsed.findings.len(), "problem")
+            ),
+            parsed.findings,
+        ))),
     }
 }

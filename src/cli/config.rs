@@ -132,6 +132,18 @@ pub fn run(cli: &Cli, command: &ConfigCommand) -> miette::Result<ExitCode> {
                 Ok(loaded) => loaded,
                 Err(code) => return Ok(code),
             };
+            let (model, model_warning) = match workspace::load_state_model(&loaded) {
+                Ok(found) => found,
+                Err(error) => {
+                    report_workspace_error(cli, &error);
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let mut warnings: Vec<&Finding> = loaded.warnings.iter().collect();
+            if let Some(warning) = &model_warning {
+                output::print_diagnostic(warning);
+                warnings.push(warning);
+            }
             let effective = loaded.effective_json();
             match cli.format {
                 Format::Json | Format::Sarif | Format::Github => output::print_json(&json!({
@@ -139,16 +151,25 @@ pub fn run(cli: &Cli, command: &ConfigCommand) -> miette::Result<ExitCode> {
                     "config_file": loaded.origin_name(),
                     "policies": policies.policies.len(),
                     "kill_switches": policies.kill_switches(),
-                    "warnings": loaded.warnings.iter().map(Finding::to_json).collect::<Vec<_>>(),
+                    "state_model": {
+                        "id": model.model.id,
+                        "version": model.model.version,
+                        "hash": model.hash,
+                        "origin": model.origin,
+                    },
+                    "warnings": warnings.iter().map(|warning| warning.to_json()).collect::<Vec<_>>(),
                     "effective": effective,
                 }))?,
                 Format::Human => {
                     print!("{}", crate::yaml::emit(&effective));
                     output::success(&format!(
-                        "config is valid: {}; {} policies; kill switches: {}",
+                        "config is valid: {}; {} policies; kill switches: {}; state model {} v{} ({})",
                         loaded.origin_name(),
                         policies.policies.len(),
-                        policies.kill_switches().join(", ")
+                        policies.kill_switches().join(", "),
+                        model.model.id,
+                        model.model.version,
+                        model.origin
                     ));
                 }
             }
@@ -163,6 +184,7 @@ pub fn schema(_cli: &Cli, args: &SchemaArgs) -> miette::Result<ExitCode> {
         SchemaKind::Capability => crate::capability::manifest_schema(),
         SchemaKind::Exemption => crate::capability::exemption_schema(),
         SchemaKind::PolicyTest => crate::policy::testing::suite_schema(),
+        SchemaKind::StateModel => crate::snapshot::model::schema(),
     };
     output::print_json(&schema)?;
     Ok(ExitCode::SUCCESS)

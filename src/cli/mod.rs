@@ -206,6 +206,8 @@ pub enum SchemaKind {
     Exemption,
     /// policies/tests/*.yaml (`brain test`)
     PolicyTest,
+    /// The state model (`specs/studio-state.yaml`): how records count into StudioState.
+    StateModel,
 }
 
 /// Build the async runtime for commands that need one.

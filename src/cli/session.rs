@@ -59,7 +59,16 @@ pub(super) fn load_bundle(
         report_workspace_error(cli, &error);
         ExitCode::from(2)
     })?;
-    Ok(PolicyBundle::new(Arc::new(policies), manifests, exemptions))
+    let (state_model, _) = workspace::load_state_model(loaded).map_err(|error| {
+        report_workspace_error(cli, &error);
+        ExitCode::from(2)
+    })?;
+    Ok(PolicyBundle::new(
+        Arc::new(policies),
+        manifests,
+        exemptions,
+        Arc::new(state_model),
+    ))
 }
 
 /// The Engine over an opened store: the signing key and the configured executors added.

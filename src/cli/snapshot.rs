@@ -19,8 +19,9 @@ use super::session::{Paint, on_local_store, paint};
 use crate::cloud::Source;
 use crate::cloud::fixtures::FixtureSource;
 use crate::config::LoadedConfig;
+use crate::diagnostic::plural;
 use crate::engine::EngineError;
-use crate::snapshot::{FieldChange, Provenance, StudioState};
+use crate::snapshot::{CollectionState, FieldChange, Provenance, StudioState};
 use crate::store::SnapshotRecord;
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +37,21 @@ pub enum SnapshotCommand {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+    /// Which rule of the state model put which records where, for spot checks: counts per
+    /// lifecycle value per class, with example record ids.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The snapshot (default: the newest).
+    pub id: Option<String>,
+    /// The collection to explain (`batches`, `stripe:payment_intents`, ...).
+    #[arg(long, value_name = "C")]
+    pub collection: String,
+    /// Only this lifecycle value (compared case-insensitively).
+    #[arg(long, value_name = "V")]
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,9 +150,84 @@ fn age(queue: &crate::snapshot::Queue) -> String {
         .map_or_else(|| "—".into(), crate::clock::human_duration)
 }
 
+/// Amounts in minor units by currency, as people write them: `45.00 USD, 3.50 EUR`.
+pub(super) fn money(amounts: &std::collections::BTreeMap<String, i64>) -> String {
+    amounts
+        .iter()
+        .map(|(currency, minor)| {
+            let sign = if *minor < 0 { "-" } else { "" };
+            format!(
+                "{sign}{}.{:02} {}",
+                minor.abs() / 100,
+                minor.abs() % 100,
+                currency.to_uppercase()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line about a collection: its queue, closed items and what else the model counts.
+fn collection_line(collection: &CollectionState) -> String {
+    let mut line = format!(
+        "{} in queue (oldest {}), {} closed",
+        collection.queue.count,
+        age(&collection.queue),
+        collection.closed
+    );
+    if let Some(high) = collection.high_severity {
+        line.push_str(&format!(", {high} high severity"));
+    }
+    if let Some(starting) = collection.starting_next_24h {
+        line.push_str(&format!(", {starting} starting in the next 24h"));
+    }
+    if !collection.queue_amount.is_empty() {
+        line.push_str(&format!(" ({})", money(&collection.queue_amount)));
+    }
+    if let Some(recent) = &collection.recent {
+        line.push_str(&format!(", {} in the last {}", recent.count, recent.within));
+        if !recent.amount.is_empty() {
+            line.push_str(&format!(" ({})", money(&recent.amount)));
+        }
+    }
+    if collection.unclassified > 0 {
+        line.push_str(&format!(
+            ", {}",
+            paint(
+                Paint::Yellow,
+                &format!("{} unclassified", collection.unclassified)
+            )
+        ));
+    }
+    line
+}
+
+/// Warn on stderr about records the model put in no class, naming their values.
+fn warn_unclassified(state: &StudioState) {
+    for (name, collection) in &state.collections {
+        if collection.unclassified == 0 {
+            continue;
+        }
+        let values: Vec<String> = collection
+            .unclassified_values()
+            .map(|(value, count)| format!("`{value}` ({})", count.count))
+            .collect();
+        output::warning(&format!(
+            "{} unclassified in `{name}`: {}; the state model puts these values in no class (`brain snapshot explain --collection {name}` shows them; add them to the model to count them)",
+            plural(
+                usize::try_from(collection.unclassified).unwrap_or(usize::MAX),
+                "record"
+            ),
+            values.join(", ")
+        ));
+    }
+}
+
 fn print_state(record: &SnapshotRecord) {
     let mut out = std::io::stdout().lock();
     let state: StudioState = serde_json::from_value(record.state.clone()).unwrap_or_default();
+    let provenance: Provenance =
+        serde_json::from_value(record.provenance.clone()).unwrap_or_default();
     let completeness = if record.complete {
         paint(Paint::Green, "complete")
     } else {
@@ -149,85 +240,20 @@ fn print_state(record: &SnapshotRecord) {
     );
     let _ = writeln!(out, "  computed     {}  {completeness}", record.computed_at);
     let _ = writeln!(out, "  content hash {}", record.content_hash);
+    if let Some(model) = &provenance.model {
+        let _ = writeln!(out, "  state model  {model}");
+    }
     let mut row = |label: &str, value: String| {
         let _ = writeln!(out, "  {label:<24} {value}");
     };
-    row(
-        "batches",
-        format!(
-            "{} active (oldest {}), {} closed",
-            state.batches.active.open,
-            age(&state.batches.active),
-            state.batches.closed
-        ),
-    );
-    row(
-        "reservations",
-        format!(
-            "{} open (oldest {})",
-            state.reservations.open,
-            age(&state.reservations)
-        ),
-    );
-    row(
-        "kiln firings",
-        format!(
-            "{} scheduled through ready, {} in the next 24h",
-            state.kiln_firings.in_progress.open, state.kiln_firings.next_24h
-        ),
-    );
-    row(
-        "community reports",
-        format!(
-            "{} open ({} high severity, oldest {})",
-            state.community_reports.open.open,
-            state.community_reports.open_high_severity,
-            age(&state.community_reports.open)
-        ),
-    );
-    row(
-        "agent requests",
-        format!(
-            "{} pending (oldest {})",
-            state.agent_requests.open,
-            age(&state.agent_requests)
-        ),
-    );
-    row(
-        "materials orders",
-        format!(
-            "{} pending (oldest {})",
-            state.materials_orders.open,
-            age(&state.materials_orders)
-        ),
-    );
-    let money = |amounts: &std::collections::BTreeMap<String, i64>| {
-        if amounts.is_empty() {
-            return "none".to_string();
-        }
-        amounts
-            .iter()
-            .map(|(currency, minor)| {
-                format!(
-                    "{}.{:02} {}",
-                    minor / 100,
-                    (minor % 100).abs(),
-                    currency.to_uppercase()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    row(
-        "payments",
-        format!(
-            "{} unsettled ({}), {} payouts in the last 7 days ({})",
-            state.payments.unsettled,
-            money(&state.payments.unsettled_amount),
-            state.payments.recent_payouts,
-            money(&state.payments.recent_payout_amount)
-        ),
-    );
+    for (name, collection) in &state.collections {
+        let label = if collection.title.is_empty() {
+            name.as_str()
+        } else {
+            collection.title.as_str()
+        };
+        row(label, collection_line(collection));
+    }
     // Devices come from the connectors' own readings, observed at their own time.
     for (id, devices) in &state.devices {
         let unparseable = if devices.unparseable > 0 {
@@ -246,8 +272,6 @@ fn print_state(record: &SnapshotRecord) {
             ),
         );
     }
-    let provenance: Provenance =
-        serde_json::from_value(record.provenance.clone()).unwrap_or_default();
     for source in &provenance.sources {
         let _ = writeln!(
             out,
@@ -299,10 +323,35 @@ fn print_changes(record: &SnapshotRecord) {
         }
         Some(previous) => {
             let _ = writeln!(out, "{} since {previous}:", record.id);
-            for change in &changes {
+            if let Some(change) = changes
+                .first()
+                .filter(|change| change.field == crate::snapshot::MODEL_CHANGE)
+            {
+                let name = |value: &Value| {
+                    serde_json::from_value::<crate::snapshot::ModelRef>(value.clone())
+                        .map_or_else(|_| "no model".to_string(), |model| model.to_string())
+                };
                 let _ = writeln!(
                     out,
-                    "  {:<44} {} → {}",
+                    "  {} the state model changed ({} → {}): counts below differ partly because the rules did, not only the records",
+                    paint(Paint::Yellow, "note"),
+                    name(&change.from),
+                    name(&change.to)
+                );
+            }
+            let shown: Vec<&FieldChange> = changes
+                .iter()
+                .filter(|change| change.field != crate::snapshot::MODEL_CHANGE)
+                .collect();
+            let width = shown
+                .iter()
+                .map(|change| change.field.chars().count())
+                .max()
+                .unwrap_or(0);
+            for change in shown {
+                let _ = writeln!(
+                    out,
+                    "  {:<width$} {} → {}",
                     change.field, change.from, change.to
                 );
             }
@@ -340,6 +389,9 @@ pub fn run(cli: &Cli, command: &SnapshotCommand) -> miette::Result<ExitCode> {
                     } else {
                         let _ = output::print_json(&record);
                     }
+                    if let Ok(state) = serde_json::from_value::<StudioState>(record.state.clone()) {
+                        warn_unclassified(&state);
+                    }
                     Ok(if record.complete {
                         ExitCode::SUCCESS
                     } else {
@@ -365,6 +417,16 @@ pub fn run(cli: &Cli, command: &SnapshotCommand) -> miette::Result<ExitCode> {
                         }));
                     } else {
                         print_changes(&record);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                SnapshotCommand::Explain(args) => {
+                    let record = engine.snapshot(&caller, args.id.as_deref()).await?;
+                    let explained = explain(&record, engine.policy().state_model.as_ref(), args)?;
+                    if cli.format == Format::Json {
+                        let _ = output::print_json(&explained);
+                    } else {
+                        print_explained(&explained);
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -407,4 +469,226 @@ pub fn run(cli: &Cli, command: &SnapshotCommand) -> miette::Result<ExitCode> {
             }
         })
     })
+}
+
+/// What `brain snapshot explain` prints.
+#[derive(Debug, serde::Serialize)]
+struct Explained {
+    snapshot: String,
+    collection: String,
+    title: String,
+    /// The model the snapshot was computed with.
+    model: Option<crate::snapshot::ModelRef>,
+    /// The model brain loads now, when it differs from the snapshot's.
+    current_model: Option<crate::snapshot::ModelRef>,
+    lifecycle: Vec<String>,
+    queue_classes: Vec<crate::snapshot::Class>,
+    records: u64,
+    classes: std::collections::BTreeMap<&'static str, u64>,
+    unclassified: u64,
+    values: Vec<ExplainedValue>,
+    /// With `--value`: how the current model classifies it, seen or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_rule: Option<ValueRule>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ExplainedValue {
+    value: String,
+    /// `open`, `in_progress`, `closed` or `unclassified`.
+    class: String,
+    rule: Option<String>,
+    count: u64,
+    examples: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ValueRule {
+    value: String,
+    class: String,
+    rule: Option<String>,
+}
+
+fn class_name(class: Option<crate::snapshot::Class>) -> String {
+    class.map_or_else(
+        || "unclassified".to_string(),
+        |class| class.as_str().to_string(),
+    )
+}
+
+fn explain(
+    record: &SnapshotRecord,
+    model: &crate::snapshot::Model,
+    args: &ExplainArgs,
+) -> Result<Explained, EngineError> {
+    let name = args.collection.as_str();
+    let known = crate::snapshot::model::KNOWN_COLLECTIONS;
+    if !known.contains(&name) {
+        let suggestion = crate::diagnostic::did_you_mean(name, known.iter().copied())
+            .map_or_else(String::new, |found| format!("did you mean `{found}`? "));
+        return Err(EngineError::invalid(
+            format!("brain reads no collection named `{name}`"),
+            format!("{suggestion}collections: {}", known.join(", ")),
+        ));
+    }
+    let state: StudioState = serde_json::from_value(record.state.clone()).unwrap_or_default();
+    let provenance: Provenance =
+        serde_json::from_value(record.provenance.clone()).unwrap_or_default();
+    let Some(collection) = state.collection(name) else {
+        let failed = provenance
+            .sources
+            .iter()
+            .flat_map(|source| &source.collections)
+            .find(|read| read.collection == name && !read.complete);
+        let why = match failed {
+            Some(read) => format!(
+                "its read failed in that snapshot ({})",
+                read.problem.as_deref().unwrap_or("unknown problem")
+            ),
+            None if model.rule(name).is_none() => "the state model does not cover it".to_string(),
+            None => "no configured source read it".to_string(),
+        };
+        return Err(EngineError::invalid(
+            format!("snapshot `{}` counts no `{name}`: {why}", record.id),
+            "`brain snapshot show` lists what the snapshot holds and which reads failed",
+        ));
+    };
+    let wanted = args.value.as_deref().map(crate::snapshot::model::normalize);
+    let values = collection
+        .values
+        .iter()
+        .filter(|(value, _)| {
+            wanted
+                .as_deref()
+                .is_none_or(|wanted| crate::snapshot::model::normalize(value) == wanted)
+        })
+        .map(|(value, count)| ExplainedValue {
+            value: value.clone(),
+            class: class_name(count.class),
+            rule: count.rule.clone(),
+            count: count.count,
+            examples: count.examples.clone(),
+        })
+        .collect();
+    let rule = model.rule(name);
+    let current = model.reference();
+    Ok(Explained {
+        snapshot: record.id.clone(),
+        collection: name.to_string(),
+        title: collection.title.clone(),
+        current_model: (provenance.model.as_ref() != Some(&current)).then_some(current),
+        model: provenance.model,
+        lifecycle: rule.map(|rule| rule.lifecycle.clone()).unwrap_or_default(),
+        queue_classes: rule
+            .map(|rule| {
+                rule.queue.clone().unwrap_or_else(|| {
+                    vec![
+                        crate::snapshot::Class::Open,
+                        crate::snapshot::Class::InProgress,
+                    ]
+                })
+            })
+            .unwrap_or_default(),
+        records: collection.records,
+        classes: std::collections::BTreeMap::from([
+            ("open", collection.open),
+            ("in_progress", collection.in_progress),
+            ("closed", collection.closed),
+        ]),
+        unclassified: collection.unclassified,
+        values,
+        value_rule: args.value.as_ref().map(|value| {
+            let found = model.classify(name, value);
+            ValueRule {
+                value: value.clone(),
+                class: class_name(found.as_ref().map(|found| found.class)),
+                rule: found.map(|found| found.rule),
+            }
+        }),
+    })
+}
+
+fn print_explained(explained: &Explained) {
+    let mut out = std::io::stdout().lock();
+    let model = explained
+        .model
+        .as_ref()
+        .map_or_else(|| "no recorded model".to_string(), ToString::to_string);
+    let _ = writeln!(
+        out,
+        "{} (`{}`) in snapshot {} (derived from cloud), counted under {model}",
+        paint(Paint::Bold, &explained.title),
+        explained.collection,
+        explained.snapshot
+    );
+    if let Some(current) = &explained.current_model {
+        let _ = writeln!(
+            out,
+            "  {} brain now loads {current}: the rules below are today's, the counts the snapshot's",
+            paint(Paint::Yellow, "note")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  lifecycle field {}; the queue counts {}",
+        explained.lifecycle.join(", then "),
+        explained
+            .queue_classes
+            .iter()
+            .map(|class| class.as_str())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    );
+    if explained.values.is_empty() {
+        let _ = writeln!(out, "  no record carried that value");
+    } else {
+        let _ = writeln!(
+            out,
+            "  {:<13} {:<24} {:<20} {:>7}  EXAMPLES",
+            "CLASS", "VALUE", "MODEL ENTRY", "RECORDS"
+        );
+    }
+    let mut values: Vec<&ExplainedValue> = explained.values.iter().collect();
+    let order = |class: &str| match class {
+        "open" => 0,
+        "in_progress" => 1,
+        "closed" => 2,
+        _ => 3,
+    };
+    values.sort_by_key(|value| (order(&value.class), value.value.clone()));
+    for value in values {
+        let class = if value.class == "unclassified" {
+            paint(Paint::Yellow, &format!("{:<13}", value.class))
+        } else {
+            format!("{:<13}", value.class)
+        };
+        let _ = writeln!(
+            out,
+            "  {class} {:<24} {:<20} {:>7}  {}",
+            value.value,
+            value.rule.as_deref().unwrap_or("—"),
+            value.count,
+            value.examples.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {} records: {} open, {} in progress, {} closed, {} unclassified",
+        explained.records,
+        explained.classes["open"],
+        explained.classes["in_progress"],
+        explained.classes["closed"],
+        explained.unclassified
+    );
+    if let Some(rule) = &explained.value_rule {
+        let _ = writeln!(
+            out,
+            "  `{}` is {} under the current model{}",
+            rule.value,
+            rule.class,
+            rule.rule
+                .as_ref()
+                .map_or_else(String::new, |entry| format!(" (entry `{entry}`)"))
+        );
+    }
 }

@@ -291,6 +291,10 @@ pub struct PolicyConfig {
     pub capabilities: PathBuf,
     #[serde(default = "default_specs_dir")]
     pub specs: PathBuf,
+    /// The state model (how records count into StudioState). Default: `studio-state.yaml` in
+    /// the specs directory, else the model built into brain (with a warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_model: Option<PathBuf>,
 }
 
 impl Default for PolicyConfig {
@@ -299,6 +303,7 @@ impl Default for PolicyConfig {
             policies: default_policies_dir(),
             capabilities: default_capabilities_dir(),
             specs: default_specs_dir(),
+            state_model: None,
         }
     }
 }
@@ -749,6 +754,15 @@ impl LoadedConfig {
         normalize(&self.base_dir.join(&self.config.policy.specs))
     }
 
+    /// Where the state model is looked for: `policy.state_model`, else `studio-state.yaml` in
+    /// the specs directory.
+    pub fn state_model_path(&self) -> PathBuf {
+        match &self.config.policy.state_model {
+            Some(path) => normalize(&self.base_dir.join(path)),
+            None => self.specs_dir().join(crate::snapshot::model::FILE_NAME),
+        }
+    }
+
     /// The SQLite file, when the store is SQLite.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         if self.config.store.postgres.is_some() {
@@ -1105,6 +1119,19 @@ impl Check<'_> {
                     .with_help(format!(
                         "create it (`brain init` scaffolds one), or point `policy.{key}` at it; relative paths start at the config file's directory"
                     )),
+                );
+            }
+        }
+        if let Some(path) = &policy.state_model {
+            let full = self.base_dir.join(path);
+            if !full.is_file() {
+                let finding = Finding::error(
+                    "config::path",
+                    format!("the state model `{}` does not exist", full.display()),
+                );
+                findings.push(
+                    self.at_value(finding, "/policy/state_model", "no such file")
+                        .with_help("point `policy.state_model` at the studio's state model, or leave it out to use `studio-state.yaml` in the specs directory"),
                 );
             }
         }

@@ -52,6 +52,10 @@ pub struct PolicyBundle {
     pub decider: Decider,
     pub manifests: BTreeMap<String, Manifest>,
     pub declared_exemptions: Vec<DeclaredExemption>,
+    /// How records count into StudioState; part of the policy set and of its hash.
+    pub state_model: Arc<crate::snapshot::Model>,
+    /// SHA-256 over the Cedar files' hash and the state model's hash.
+    hash: String,
     /// Each capability's compiled input schema, compiled at its first proposal and dropped
     /// with the bundle when the policy set is reloaded.
     input_validators:
@@ -71,10 +75,12 @@ impl PolicyBundle {
         let policies = workspace::load_policy_set(config)?;
         let manifests = workspace::load_manifests(config)?;
         let declared_exemptions = workspace::load_exemptions(config)?;
+        let (state_model, _) = workspace::load_state_model(config)?;
         Ok(Self::new(
             Arc::new(policies),
             manifests,
             declared_exemptions,
+            Arc::new(state_model),
         ))
     }
 
@@ -82,8 +88,13 @@ impl PolicyBundle {
         policies: Arc<crate::policy::PolicySet>,
         manifests: Vec<Manifest>,
         declared_exemptions: Vec<DeclaredExemption>,
+        state_model: Arc<crate::snapshot::Model>,
     ) -> Self {
+        let hash =
+            crate::audit::sha256_hex(format!("{}\n{}", policies.hash, state_model.hash).as_bytes());
         Self {
+            hash,
+            state_model,
             decider: Decider::new(policies),
             manifests: manifests
                 .into_iter()
@@ -124,9 +135,10 @@ impl PolicyBundle {
         self.manifests.get(id)
     }
 
-    /// SHA-256 of the policy files, stamped on every audit event.
+    /// SHA-256 of the policy set (the Cedar files and the state model), stamped on every
+    /// audit event and proposal.
     pub fn hash(&self) -> &str {
-        &self.decider.policies().hash
+        &self.hash
     }
 }
 

@@ -94,8 +94,12 @@ impl Engine {
         mut progress: impl FnMut(&str, u64),
     ) -> Result<SnapshotRecord, EngineError> {
         let started = crate::clock::now();
-        let mut builder = Builder::new(started);
-        let mut provenance = Provenance::default();
+        let model = self.policy.state_model.clone();
+        let mut builder = Builder::new(started, model.clone());
+        let mut provenance = Provenance {
+            model: Some(model.reference()),
+            ..Provenance::default()
+        };
         let mut local_counts: BTreeMap<String, u64> = BTreeMap::new();
         let mut cloud_counts: BTreeMap<String, u64> = BTreeMap::new();
         for source in sources {
@@ -134,6 +138,7 @@ impl Engine {
                     source_provenance.collections.push(read);
                     continue;
                 }
+                builder.begin(&collection);
                 let mut each = |record: snapshot::Record| builder.add(&collection, &record);
                 match source.read(&collection, &mut each).await {
                     Ok(summary) => {
@@ -145,7 +150,10 @@ impl Engine {
                             cloud_counts.insert(collection.clone(), count);
                         }
                     }
-                    Err(error) => read.problem = Some(error.to_string()),
+                    Err(error) => {
+                        builder.failed(&collection);
+                        read.problem = Some(error.to_string());
+                    }
                 }
                 progress(&collection, read.documents_read);
                 source_provenance.collections.push(read);
@@ -193,11 +201,30 @@ impl Engine {
 
         let mut tx = self.store.begin().await?;
         let previous = tx.latest_snapshot().await?;
-        let changes = match previous
-            .as_ref()
-            .and_then(|previous| serde_json::from_value::<StudioState>(previous.state.clone()).ok())
-        {
-            Some(before) => snapshot::diff(&before, &state),
+        let changes = match previous.as_ref().and_then(|previous| {
+            serde_json::from_value::<StudioState>(previous.state.clone())
+                .ok()
+                .map(|state| (previous, state))
+        }) {
+            Some((previous, before)) => {
+                let mut changes = snapshot::diff(&before, &state);
+                // Counts made under another model differ because the rules did: say so first.
+                let before_model =
+                    serde_json::from_value::<Provenance>(previous.provenance.clone())
+                        .ok()
+                        .and_then(|provenance| provenance.model);
+                if before_model.as_ref() != provenance.model.as_ref() {
+                    changes.insert(
+                        0,
+                        snapshot::FieldChange {
+                            field: snapshot::MODEL_CHANGE.into(),
+                            from: serde_json::to_value(&before_model).unwrap_or_default(),
+                            to: serde_json::to_value(&provenance.model).unwrap_or_default(),
+                        },
+                    );
+                }
+                changes
+            }
             None => Vec::new(),
         };
         let now = crate::clock::now();

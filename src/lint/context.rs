@@ -22,6 +22,8 @@ pub struct Workspace {
     pub policies: Vec<SourceFile>,
     /// Specs, each with its path relative to the specs directory (what manifests name).
     pub specs: Vec<(String, SourceFile)>,
+    /// The state model (`specs/studio-state.yaml`), when the linted files include it.
+    pub state_model: Option<SourceFile>,
     pub thresholds: ThresholdsConfig,
     /// Connector ids and built-in targets a capability may name.
     pub known_targets: BTreeSet<String>,
@@ -38,6 +40,7 @@ impl Workspace {
             + usize::from(self.schema.is_some())
             + self.policies.len()
             + self.specs.len()
+            + usize::from(self.state_model.is_some())
     }
 
     /// Every file, for suppressions.
@@ -48,6 +51,7 @@ impl Workspace {
             .chain(self.schema.iter())
             .chain(&self.policies)
             .chain(self.specs.iter().map(|(_, source)| source))
+            .chain(self.state_model.iter())
     }
 }
 
@@ -111,6 +115,8 @@ pub struct Context<'a> {
     pub manifests: Vec<Parsed<Manifest>>,
     pub exemptions: Vec<Parsed<Exemption>>,
     pub specs: Vec<SpecFile>,
+    /// The state model, parsed with its schema and semantic problems as findings.
+    pub state_model: Option<Parsed<crate::snapshot::model::StateModel>>,
     pub policy_files: Vec<PolicyFile>,
     /// Findings of loading the whole set (schema, ids, strict validation).
     pub policy_findings: Vec<Finding>,
@@ -136,6 +142,10 @@ impl<'a> Context<'a> {
             .iter()
             .map(|(relative, source)| SpecFile::parse(relative, source))
             .collect();
+        let state_model = workspace
+            .state_model
+            .as_ref()
+            .map(|source| crate::snapshot::model::parse(source.clone()));
         let policy_files = workspace
             .policies
             .iter()
@@ -157,6 +167,7 @@ impl<'a> Context<'a> {
             manifests,
             exemptions,
             specs,
+            state_model,
             policy_files,
             policy_findings,
             policies,

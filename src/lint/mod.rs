@@ -32,6 +32,7 @@ pub enum Category {
     Cedar,
     Exemption,
     Spec,
+    StateModel,
     Invariant,
 }
 
@@ -42,6 +43,7 @@ impl Category {
             Category::Cedar => "cedar",
             Category::Exemption => "exemption",
             Category::Spec => "spec",
+            Category::StateModel => "state-model",
             Category::Invariant => "invariant",
         }
     }

@@ -3,124 +3,175 @@
 //!
 //! The computation is a pure fold: [`Builder::add`] takes one document at a time (so memory does
 //! not grow with the number of documents read), [`Builder::finish`] yields the state. Which
-//! records count how is written down here once:
-//!
-//! | collection | counted as |
-//! |---|---|
-//! | `batches` | active unless `status` starts with `CLOSED` |
-//! | `reservations` | open unless `status` is cancelled, completed, declined or closed |
-//! | `kilnFirings` | in progress from `scheduled` through `ready` (scheduled, loading, firing, cooling, ready) |
-//! | `communityReports` | open unless resolved, dismissed or closed; high severity when `severity` is high or critical |
-//! | `agentRequests` | pending when `status` is pending (or pending review) |
-//! | `materialsOrders` | pending when `status` is pending, ordered or submitted |
-//! | Stripe payment intents | unsettled unless succeeded or canceled |
-//! | Stripe payouts | recent when created within the last 7 days |
-//!
-//! Status comparisons ignore case; a record's age comes from `createdAt` (or `created` for
-//! Stripe), its time from `scheduledAt` / `startAt` for firings.
+//! records count how is not written here but in the state model ([`model`], the studio's
+//! `specs/studio-state.yaml`): per collection, the lifecycle field, the values of each class
+//! (open, in progress, closed), the classes its queue counts, and its time, severity and amount
+//! fields. A value in no class is counted as `unclassified`, with the value named.
 //!
 //! Architecture Invariant: no I/O here. A read error never becomes a zero: a collection that
-//! failed or was truncated is named in the provenance and the snapshot is partial.
+//! failed or was truncated is left out of the state ([`Builder::failed`]), named in the
+//! provenance, and the snapshot is partial.
+
+pub mod model;
+pub mod seed;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The version of the StudioState shape.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use model::{Class, Model, ModelRef};
 
-/// The Firestore collections StudioState reads.
+/// The version of the StudioState shape.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The Firestore collections the sources read.
 pub const COLLECTIONS: &[&str] = &[
     "batches",
     "reservations",
     "kilnFirings",
+    "kilns",
     "communityReports",
     "agentRequests",
     "materialsOrders",
 ];
 
-/// The Stripe lists StudioState reads.
+/// The Stripe lists the sources read.
 pub const STRIPE_LISTS: &[&str] = &["payment_intents", "payouts"];
 
-/// A count of open items and when the oldest was created. The time, not an age, is kept, so a
-/// snapshot of unchanged records has the same content (and hash) whenever it is computed.
+/// How many distinct lifecycle values a collection keeps apart; more are counted together
+/// under [`OTHER_VALUES`], so a field full of free text cannot grow a snapshot without bound.
+pub const MAX_VALUES: usize = 100;
+/// Where values beyond [`MAX_VALUES`] are counted.
+pub const OTHER_VALUES: &str = "(other values)";
+/// The value recorded for a record without a lifecycle value.
+pub const NO_VALUE: &str = "(none)";
+/// How many record ids a value keeps as examples (the smallest ids, so the same records give
+/// the same snapshot).
+pub const EXAMPLES: usize = 5;
+
+/// A count of queued items and when the oldest was created. The time, not an age, is kept, so
+/// a snapshot of unchanged records has the same content (and hash) whenever it is computed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Queue {
-    pub open: u64,
-    /// Creation time of the oldest open item (RFC 3339), when any has one.
-    pub oldest_open_since: Option<String>,
+    pub count: u64,
+    /// Creation time of the oldest item (RFC 3339), when any has one.
+    pub oldest_since: Option<String>,
 }
 
 impl Queue {
     fn add(&mut self, created: Option<DateTime<Utc>>) {
-        self.open += 1;
+        self.count += 1;
         if let Some(created) = created {
             let created = crate::clock::format_time(created);
             if self
-                .oldest_open_since
+                .oldest_since
                 .as_ref()
                 .is_none_or(|oldest| created < *oldest)
             {
-                self.oldest_open_since = Some(created);
+                self.oldest_since = Some(created);
             }
         }
     }
 
-    /// Seconds since the oldest open item was created, at `now`.
+    /// Seconds since the oldest item was created, at `now`.
     pub fn oldest_age_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
-        let oldest = crate::clock::parse_time(self.oldest_open_since.as_deref()?)?;
+        let oldest = crate::clock::parse_time(self.oldest_since.as_deref()?)?;
         Some((now - oldest).num_seconds().max(0))
     }
 }
 
+/// How many records carried one lifecycle value, and where the model put them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Batches {
-    pub active: Queue,
+pub struct ValueCount {
+    /// `None`: the value is in no class (unclassified).
+    pub class: Option<Class>,
+    /// The model entry that matched, as written (`CLOSED_*`, `SUBMITTED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub count: u64,
+    /// Ids of some records carrying it.
+    pub examples: Vec<String>,
+}
+
+/// Records created recently, whatever their class (payouts in the last week).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Recent {
+    /// The window, as written in the model (`7d`).
+    pub within: String,
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub amount: BTreeMap<String, i64>,
+}
+
+/// One collection under the state model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CollectionState {
+    /// What people call it (from the model).
+    pub title: String,
+    /// Records read.
+    pub records: u64,
+    pub open: u64,
+    pub in_progress: u64,
     pub closed: u64,
+    /// Records whose lifecycle value is in no class (see `values` for which).
+    pub unclassified: u64,
+    /// The classes the model's `queue` counts.
+    pub queue: Queue,
+    /// Each lifecycle value as written, with its class and count.
+    pub values: BTreeMap<String, ValueCount>,
+    /// Queue items of high severity (when the model names a severity field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_severity: Option<u64>,
+    /// Queue items starting within the next 24 hours (when the model names start fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_next_24h: Option<u64>,
+    /// Sum of the queue's amounts by currency, in minor units (when the model names amounts).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub queue_amount: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent: Option<Recent>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Firings {
-    /// Firings from scheduled through ready.
-    pub in_progress: Queue,
-    /// Firings whose scheduled time is within the next 24 hours.
-    pub next_24h: u64,
-    pub by_status: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Reports {
-    pub open: Queue,
-    pub open_high_severity: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Payments {
-    pub unsettled: u64,
-    /// Sum of unsettled amounts by currency, in minor units.
-    pub unsettled_amount: BTreeMap<String, i64>,
-    pub recent_payouts: u64,
-    pub recent_payout_amount: BTreeMap<String, i64>,
+impl CollectionState {
+    /// The records the model put in no class, by value.
+    pub fn unclassified_values(&self) -> impl Iterator<Item = (&String, &ValueCount)> {
+        self.values
+            .iter()
+            .filter(|(_, count)| count.class.is_none())
+    }
 }
 
 /// The studio's state at one moment, derived from the cloud.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StudioState {
     pub schema_version: u32,
-    pub batches: Batches,
-    pub reservations: Queue,
-    pub kiln_firings: Firings,
-    pub community_reports: Reports,
-    pub agent_requests: Queue,
-    pub materials_orders: Queue,
-    pub payments: Payments,
+    /// Each collection the model covers and the sources read completely, by name
+    /// (`batches`, `stripe:payment_intents`).
+    #[serde(default)]
+    pub collections: BTreeMap<String, CollectionState>,
     /// The studio's devices by connector id, from the connectors' latest readings (their own
     /// observation time, not the cloud's); empty when no connector has read yet.
     #[serde(default)]
     pub devices: BTreeMap<String, ConnectorDevices>,
+}
+
+impl StudioState {
+    pub fn collection(&self, name: &str) -> Option<&CollectionState> {
+        self.collections.get(name)
+    }
+
+    /// Unclassified records per collection (only collections that have any).
+    pub fn unclassified(&self) -> BTreeMap<&str, u64> {
+        self.collections
+            .iter()
+            .filter(|(_, collection)| collection.unclassified > 0)
+            .map(|(name, collection)| (name.as_str(), collection.unclassified))
+            .collect()
+    }
 }
 
 /// Where the daemon keeps each connector's latest readings (`<prefix><connector id>`, a
@@ -190,6 +241,9 @@ pub struct Provenance {
     pub sources: Vec<SourceProvenance>,
     /// SHA-256 of the canonical StudioState.
     pub content_hash: String,
+    /// The state model the records were counted with (absent in snapshots made before models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRef>,
 }
 
 impl Provenance {
@@ -201,6 +255,10 @@ impl Provenance {
                 .all(|source| source.completeness == "full")
     }
 }
+
+/// The `field` of the change a diff starts with when the two snapshots were computed under
+/// different state models: their counts differ partly because the rules did.
+pub const MODEL_CHANGE: &str = "(state model)";
 
 /// A field that changed between two snapshots.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -230,40 +288,28 @@ pub struct Record {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-fn text<'a>(fields: &'a Value, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|name| fields.get(*name).and_then(Value::as_str))
-}
-
-fn time(fields: &Value, names: &[&str]) -> Option<DateTime<Utc>> {
-    names.iter().find_map(|name| match fields.get(*name)? {
-        Value::String(text) => DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|time| time.with_timezone(&Utc)),
-        // Stripe's `created` is seconds since the epoch.
-        Value::Number(number) => DateTime::from_timestamp(number.as_i64()?, 0),
-        _ => None,
-    })
-}
-
-fn status(fields: &Value) -> String {
-    text(fields, &["status", "state"])
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// Folds records into a [`StudioState`], one at a time.
+/// Folds records into a [`StudioState`] under a state model, one at a time.
 pub struct Builder {
     now: DateTime<Utc>,
+    model: Arc<Model>,
     state: StudioState,
 }
 
+fn insert_example(examples: &mut Vec<String>, id: &str) {
+    if examples.len() == EXAMPLES && examples.last().is_some_and(|last| id >= last.as_str()) {
+        return;
+    }
+    if let Err(at) = examples.binary_search_by(|example| example.as_str().cmp(id)) {
+        examples.insert(at, id.to_string());
+        examples.truncate(EXAMPLES);
+    }
+}
+
 impl Builder {
-    pub fn new(now: DateTime<Utc>) -> Self {
+    pub fn new(now: DateTime<Utc>, model: Arc<Model>) -> Self {
         Self {
             now,
+            model,
             state: StudioState {
                 schema_version: SCHEMA_VERSION,
                 ..StudioState::default()
@@ -271,85 +317,126 @@ impl Builder {
         }
     }
 
-    /// Count one record of `collection` (a Firestore collection or `stripe:<list>`).
+    /// A read of `collection` starts: a collection the model covers is counted from here, so a
+    /// collection read completely shows even when it holds no records.
+    pub fn begin(&mut self, collection: &str) {
+        if let Some(rule) = self.model.rule(collection) {
+            self.state
+                .collections
+                .entry(collection.to_string())
+                .or_insert_with(|| CollectionState {
+                    title: self.model.title(collection).to_string(),
+                    high_severity: rule.severity.as_ref().map(|_| 0),
+                    starting_next_24h: (!rule.starts.is_empty()).then_some(0),
+                    recent: rule.recent_within.map(|within| Recent {
+                        within: within.to_string(),
+                        ..Recent::default()
+                    }),
+                    ..CollectionState::default()
+                });
+        }
+    }
+
+    /// The read of `collection` failed: what it counted so far is dropped, so a partial count
+    /// never stands in for the real one (the provenance names the failure).
+    pub fn failed(&mut self, collection: &str) {
+        self.state.collections.remove(collection);
+    }
+
+    /// Count one record of `collection` (a Firestore collection or `stripe:<list>`); records
+    /// of a collection the model does not cover are read but not counted.
     pub fn add(&mut self, collection: &str, record: &Record) {
-        let fields = &record.fields;
-        let created = time(fields, &["createdAt", "created_at", "created"]);
-        let status = status(fields);
-        let now = self.now;
-        let state = &mut self.state;
-        let amount = || {
-            Some((
-                fields.get("amount").and_then(Value::as_i64)?,
-                text(fields, &["currency"])?.to_ascii_lowercase(),
-            ))
+        if self.model.rule(collection).is_none() {
+            return;
+        }
+        if !self.state.collections.contains_key(collection) {
+            self.begin(collection);
+        }
+        let model = &self.model;
+        let Some(rule) = model.rule(collection) else {
+            return;
         };
-        let status = status.as_str();
-        match collection {
-            "batches" if status.starts_with("closed") => state.batches.closed += 1,
-            "batches" => state.batches.active.add(created),
-            "reservations"
-                if !matches!(
-                    status,
-                    "cancelled" | "canceled" | "completed" | "declined" | "closed"
-                ) =>
-            {
-                state.reservations.add(created);
+        let Some(counts) = self.state.collections.get_mut(collection) else {
+            return;
+        };
+        let fields = &record.fields;
+        counts.records += 1;
+        let value = model::first_text(fields, &rule.lifecycle)
+            .map(str::trim)
+            .filter(|value| !value.is_empty());
+        let found = value.and_then(|value| model.classify(collection, value));
+        match found.as_ref().map(|found| found.class) {
+            Some(Class::Open) => counts.open += 1,
+            Some(Class::InProgress) => counts.in_progress += 1,
+            Some(Class::Closed) => counts.closed += 1,
+            None => counts.unclassified += 1,
+        }
+        let key = value.unwrap_or(NO_VALUE);
+        let key = if counts.values.contains_key(key) || counts.values.len() < MAX_VALUES {
+            key
+        } else {
+            OTHER_VALUES
+        };
+        let entry = counts
+            .values
+            .entry(key.to_string())
+            .or_insert_with(|| ValueCount {
+                class: found.as_ref().map(|found| found.class),
+                rule: found.as_ref().map(|found| found.rule.clone()),
+                ..ValueCount::default()
+            });
+        entry.count += 1;
+        insert_example(&mut entry.examples, &record.id);
+
+        let amount = || {
+            let rule = rule.amount.as_ref()?;
+            let amount = rule
+                .field
+                .iter()
+                .find_map(|path| model::field(fields, path)?.as_i64())?;
+            let currency = model::first_text(fields, &rule.currency)?.to_lowercase();
+            Some((amount, currency))
+        };
+        let created = model::first_time(fields, &rule.created);
+        if let (Some(recent), Some(within), Some(created)) =
+            (counts.recent.as_mut(), rule.recent_within, created)
+            && self.now - created
+                <= chrono::Duration::seconds(
+                    i64::try_from(within.as_secs()).unwrap_or(i64::MAX / 4),
+                )
+        {
+            recent.count += 1;
+            if let Some((amount, currency)) = amount() {
+                *recent.amount.entry(currency).or_default() += amount;
             }
-            "kilnFirings" => {
-                let key = if status.is_empty() { "unknown" } else { status };
-                *state
-                    .kiln_firings
-                    .by_status
-                    .entry(key.to_string())
-                    .or_default() += 1;
-                if matches!(
-                    status,
-                    "scheduled" | "loading" | "firing" | "cooling" | "ready"
-                ) {
-                    state.kiln_firings.in_progress.add(created);
-                    if let Some(at) = time(fields, &["scheduledAt", "startAt", "scheduled_at"])
-                        && at >= now
-                        && at < now + chrono::Duration::hours(24)
-                    {
-                        state.kiln_firings.next_24h += 1;
-                    }
-                }
-            }
-            "communityReports" if !matches!(status, "resolved" | "dismissed" | "closed") => {
-                state.community_reports.open.add(created);
-                let severity = text(fields, &["severity"])
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                if matches!(severity.as_str(), "high" | "critical") {
-                    state.community_reports.open_high_severity += 1;
-                }
-            }
-            "agentRequests" if matches!(status, "pending" | "pending_review") => {
-                state.agent_requests.add(created);
-            }
-            "materialsOrders" if matches!(status, "pending" | "ordered" | "submitted") => {
-                state.materials_orders.add(created);
-            }
-            "stripe:payment_intents" if !matches!(status, "succeeded" | "canceled") => {
-                state.payments.unsettled += 1;
-                if let Some((amount, currency)) = amount() {
-                    *state.payments.unsettled_amount.entry(currency).or_default() += amount;
-                }
-            }
-            "stripe:payouts"
-                if created.is_some_and(|created| now - created <= chrono::Duration::days(7)) =>
-            {
-                state.payments.recent_payouts += 1;
-                if let Some((amount, currency)) = amount() {
-                    *state
-                        .payments
-                        .recent_payout_amount
-                        .entry(currency)
-                        .or_default() += amount;
-                }
-            }
-            _ => {}
+        }
+        let queued = found
+            .as_ref()
+            .is_some_and(|found| model.in_queue(collection, found.class));
+        if !queued {
+            return;
+        }
+        counts.queue.add(created);
+        if let (Some(severity), Some(high)) = (&rule.severity, counts.high_severity.as_mut())
+            && model::first_text(fields, &severity.field).is_some_and(|value| {
+                let value = model::normalize(value);
+                severity
+                    .high
+                    .iter()
+                    .any(|high| model::normalize(high) == value)
+            })
+        {
+            *high += 1;
+        }
+        if let Some(starting) = counts.starting_next_24h.as_mut()
+            && let Some(at) = model::first_time(fields, &rule.starts)
+            && at >= self.now
+            && at < self.now + chrono::Duration::hours(24)
+        {
+            *starting += 1;
+        }
+        if let Some((amount, currency)) = amount() {
+            *counts.queue_amount.entry(currency).or_default() += amount;
         }
     }
 
@@ -378,7 +465,27 @@ pub fn diff(from: &StudioState, to: &StudioState) -> Vec<FieldChange> {
     changes
 }
 
+/// Whether `path` names one lifecycle value's entry (`collections.batches.values.SUBMITTED`).
+fn is_value_entry(path: &str) -> bool {
+    let parts: Vec<&str> = path.splitn(4, '.').collect();
+    parts.len() == 4 && parts[0] == "collections" && parts[2] == "values"
+}
+
 fn diff_values(path: &str, from: &Value, to: &Value, changes: &mut Vec<FieldChange>) {
+    // A lifecycle value's entry changes by its count (0 when it appears or goes); its class
+    // and rule follow the model, and its examples point at records.
+    if is_value_entry(path) {
+        let count = |entry: &Value| entry.get("count").cloned().unwrap_or(Value::from(0));
+        let (from, to) = (count(from), count(to));
+        if from != to {
+            changes.push(FieldChange {
+                field: path.to_string(),
+                from,
+                to,
+            });
+        }
+        return;
+    }
     match (from, to) {
         (Value::Object(left), Value::Object(right)) => {
             let keys: std::collections::BTreeSet<&String> =
@@ -437,73 +544,217 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn record(fields: Value) -> Record {
+    fn record(id: &str, fields: Value) -> Record {
         Record {
-            id: "x".into(),
+            id: id.into(),
             fields,
             update_time: None,
         }
     }
 
+    fn fold(now: DateTime<Utc>, records: &[(&str, &str, Value)]) -> StudioState {
+        let mut builder = Builder::new(now, Arc::new(Model::built_in()));
+        for (collection, id, fields) in records {
+            builder.add(collection, &record(id, fields.clone()));
+        }
+        builder.finish()
+    }
+
     #[test]
-    fn records_count_by_the_rules_and_ages_come_from_creation() {
+    fn records_count_by_the_model_with_the_portals_real_values() {
         let now = at("2026-12-01T12:00:00Z");
-        let mut builder = Builder::new(now);
-        for status in ["ACTIVE", "CLOSED_COMPLETE", "CLOSED_CANCELLED", "glazing"] {
+        use serde_json::json;
+        let state = fold(
+            now,
+            &[
+                (
+                    "batches",
+                    "b1",
+                    json!({ "state": "SUBMITTED", "createdAt": "2026-12-01T10:00:00Z" }),
+                ),
+                ("batches", "b2", json!({ "state": "LOADED" })),
+                (
+                    "batches",
+                    "b3",
+                    json!({ "state": "CLOSED_PICKED_UP", "isClosed": true }),
+                ),
+                ("batches", "b4", json!({ "state": "GLAZED" })),
+                ("batches", "b5", json!({ "title": "no state at all" })),
+                ("reservations", "r1", json!({ "status": "REQUESTED" })),
+                ("reservations", "r2", json!({ "status": "booked" })),
+                ("reservations", "r3", json!({ "status": "cancelled" })),
+                ("kilnFirings", "f1", json!({ "status": "loaded" })),
+                ("kilnFirings", "f2", json!({ "status": "in-progress" })),
+                (
+                    "kilnFirings",
+                    "f3",
+                    json!({ "status": "scheduled", "startAt": "2026-12-02T08:00:00Z" }),
+                ),
+                ("kilnFirings", "f4", json!({ "status": "completed" })),
+                (
+                    "communityReports",
+                    "c1",
+                    json!({ "status": "triaged", "severity": "high", "createdAt": "2026-11-30T12:00:00Z" }),
+                ),
+                (
+                    "communityReports",
+                    "c2",
+                    json!({ "status": "resolved", "severity": "high" }),
+                ),
+                ("agentRequests", "a1", json!({ "status": "new" })),
+                ("agentRequests", "a2", json!({ "status": "needs_review" })),
+                ("agentRequests", "a3", json!({ "status": "accepted" })),
+                (
+                    "materialsOrders",
+                    "m1",
+                    json!({ "status": "checkout_pending" }),
+                ),
+                (
+                    "materialsOrders",
+                    "m2",
+                    json!({ "status": "payment_pending" }),
+                ),
+                (
+                    "materialsOrders",
+                    "m3",
+                    json!({ "status": "awaiting_payment" }),
+                ),
+                ("materialsOrders", "m4", json!({ "status": "paid" })),
+                (
+                    "stripe:payment_intents",
+                    "pi1",
+                    json!({ "status": "processing", "amount": 4500, "currency": "USD", "created": 1_764_500_000 }),
+                ),
+                (
+                    "stripe:payment_intents",
+                    "pi2",
+                    json!({ "status": "succeeded", "amount": 100, "currency": "usd" }),
+                ),
+                (
+                    "stripe:payouts",
+                    "po1",
+                    json!({ "status": "paid", "amount": 900, "currency": "usd", "created": now.timestamp() - 86_400 }),
+                ),
+                (
+                    "stripe:payouts",
+                    "po2",
+                    json!({ "status": "paid", "amount": 700, "currency": "usd", "created": now.timestamp() - 30 * 86_400 }),
+                ),
+            ],
+        );
+        let batches = state.collection("batches").unwrap();
+        assert_eq!(
+            (batches.open, batches.in_progress, batches.closed),
+            (1, 1, 1)
+        );
+        assert_eq!(batches.unclassified, 2);
+        assert_eq!(batches.queue.count, 2);
+        assert_eq!(batches.queue.oldest_age_seconds(now), Some(7200));
+        assert_eq!(batches.values["GLAZED"].class, None);
+        assert_eq!(batches.values[NO_VALUE].examples, vec!["b5"]);
+        assert_eq!(
+            batches.values["CLOSED_PICKED_UP"].rule.as_deref(),
+            Some("CLOSED_*")
+        );
+        assert_eq!(state.collection("reservations").unwrap().queue.count, 2);
+        let firings = state.collection("kilnFirings").unwrap();
+        assert_eq!(firings.queue.count, 3);
+        assert_eq!(firings.starting_next_24h, Some(1));
+        let reports = state.collection("communityReports").unwrap();
+        assert_eq!((reports.queue.count, reports.high_severity), (1, Some(1)));
+        assert_eq!(reports.queue.oldest_age_seconds(now), Some(86_400));
+        assert_eq!(state.collection("agentRequests").unwrap().queue.count, 2);
+        assert_eq!(state.collection("materialsOrders").unwrap().queue.count, 3);
+        let intents = state.collection("stripe:payment_intents").unwrap();
+        assert_eq!(intents.queue.count, 1);
+        assert_eq!(intents.queue_amount.get("usd"), Some(&4500));
+        let payouts = state.collection("stripe:payouts").unwrap();
+        let recent = payouts.recent.as_ref().unwrap();
+        assert_eq!((recent.count, recent.amount.get("usd")), (1, Some(&900)));
+        assert_eq!(state.unclassified(), BTreeMap::from([("batches", 2)]));
+    }
+
+    #[test]
+    fn a_failed_read_leaves_no_count_and_an_empty_read_counts_zero() {
+        let mut builder = Builder::new(at("2026-12-01T12:00:00Z"), Arc::new(Model::built_in()));
+        builder.begin("batches");
+        builder.begin("reservations");
+        builder.add(
+            "reservations",
+            &record("r1", serde_json::json!({ "status": "booked" })),
+        );
+        builder.failed("reservations");
+        builder.begin("notModelled");
+        let state = builder.finish();
+        assert_eq!(state.collection("batches").unwrap().records, 0);
+        assert!(state.collection("reservations").is_none());
+        assert!(state.collection("notModelled").is_none());
+    }
+
+    #[test]
+    fn values_and_examples_stay_bounded_and_deterministic() {
+        let mut builder = Builder::new(at("2026-12-01T12:00:00Z"), Arc::new(Model::built_in()));
+        for index in (0..300).rev() {
             builder.add(
                 "batches",
                 &record(
-                    serde_json::json!({ "status": status, "createdAt": "2026-12-01T10:00:00Z" }),
+                    &format!("b{index:03}"),
+                    serde_json::json!({ "state": format!("odd-{index}") }),
                 ),
             );
         }
-        for status in ["requested", "Cancelled", "confirmed", "completed"] {
-            builder.add(
-                "reservations",
-                &record(serde_json::json!({ "status": status })),
-            );
-        }
-        builder.add(
-            "kilnFirings",
-            &record(
-                serde_json::json!({ "status": "scheduled", "scheduledAt": "2026-12-02T08:00:00Z" }),
-            ),
-        );
-        builder.add(
-            "kilnFirings",
-            &record(serde_json::json!({ "status": "unloaded" })),
-        );
-        builder.add("communityReports", &record(serde_json::json!({ "status": "open", "severity": "HIGH", "createdAt": "2026-11-30T12:00:00Z" })));
-        builder.add("stripe:payment_intents", &record(serde_json::json!({ "status": "processing", "amount": 4500, "currency": "USD", "created": 1_764_500_000 })));
-        builder.add(
-            "stripe:payment_intents",
-            &record(serde_json::json!({ "status": "succeeded", "amount": 100, "currency": "usd" })),
-        );
         let state = builder.finish();
-        assert_eq!(state.batches.active.open, 2);
-        assert_eq!(state.batches.closed, 2);
-        assert_eq!(state.batches.active.oldest_age_seconds(now), Some(7200));
-        assert_eq!(state.reservations.open, 2);
-        assert_eq!(state.kiln_firings.in_progress.open, 1);
-        assert_eq!(state.kiln_firings.next_24h, 1);
-        assert_eq!(state.community_reports.open_high_severity, 1);
+        let batches = state.collection("batches").unwrap();
+        assert_eq!(batches.values.len(), MAX_VALUES + 1);
+        assert_eq!(batches.values[OTHER_VALUES].count, 200);
         assert_eq!(
-            state.community_reports.open.oldest_age_seconds(now),
-            Some(86_400)
+            batches.values[OTHER_VALUES].examples,
+            vec!["b000", "b001", "b002", "b003", "b004"]
         );
-        assert_eq!(state.payments.unsettled, 1);
-        assert_eq!(state.payments.unsettled_amount.get("usd"), Some(&4500));
+        assert_eq!(batches.unclassified, 300);
     }
 
     #[test]
     fn diffs_name_each_changed_leaf_and_drift_respects_the_tolerance() {
         let mut before = StudioState::default();
         let mut after = before.clone();
-        after.reservations.open = 3;
-        after.batches.closed = 1;
+        after.collections.insert(
+            "reservations".into(),
+            CollectionState {
+                open: 3,
+                values: BTreeMap::from([(
+                    "booked".to_string(),
+                    ValueCount {
+                        count: 3,
+                        examples: vec!["r1".into()],
+                        ..ValueCount::default()
+                    },
+                )]),
+                ..CollectionState::default()
+            },
+        );
+        before.collections.insert(
+            "reservations".into(),
+            CollectionState {
+                values: BTreeMap::from([(
+                    "booked".to_string(),
+                    ValueCount {
+                        examples: vec!["r2".into()],
+                        ..ValueCount::default()
+                    },
+                )]),
+                ..CollectionState::default()
+            },
+        );
         let changes = diff(&before, &after);
         let fields: Vec<&str> = changes.iter().map(|change| change.field.as_str()).collect();
-        assert_eq!(fields, vec!["batches.closed", "reservations.open"]);
+        assert_eq!(
+            fields,
+            vec![
+                "collections.reservations.open",
+                "collections.reservations.values.booked"
+            ]
+        );
         before = after.clone();
         assert!(diff(&before, &after).is_empty());
         let local = BTreeMap::from([("batches".to_string(), 10), ("reservations".to_string(), 5)]);

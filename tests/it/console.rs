@@ -522,7 +522,7 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
         record.id.as_str(),
         "fresh",
         "fixtures",
-        "oldest_open_since",
+        "oldest_since",
         "Changes",
     ] {
         assert!(page.html.contains(text), "`{text}` on the StudioState page");

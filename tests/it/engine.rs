@@ -1062,7 +1062,7 @@ fn proposals_and_approvals_expire() {
 }
 
 /// Every backend available here, for scenarios that need their own config.
-fn backends() -> Vec<Backend> {
+pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
     if let Some(database) = PgDatabase::create() {
         all.push(Backend::Postgres(database));

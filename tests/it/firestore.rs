@@ -81,6 +81,15 @@ impl Emulator {
 
     /// Write documents straight into the emulator (not through brain's client).
     pub async fn seed(&self, project: &str, documents: &[(String, Value)]) {
+        let encoded: Vec<(String, Value)> = documents
+            .iter()
+            .map(|(path, fields)| (path.clone(), encode_fields(fields.as_object().unwrap())))
+            .collect();
+        self.seed_encoded(project, &encoded).await;
+    }
+
+    /// Seed documents whose fields are already in Firestore's typed encoding.
+    pub async fn seed_encoded(&self, project: &str, documents: &[(String, Value)]) {
         let client = reqwest::Client::new();
         for chunk in documents.chunks(200) {
             let writes: Vec<Value> = chunk
@@ -88,7 +97,7 @@ impl Emulator {
                 .map(|(path, fields)| {
                     json!({ "update": {
                         "name": format!("projects/{project}/databases/(default)/documents/{path}"),
-                        "fields": encode_fields(fields.as_object().unwrap()),
+                        "fields": fields,
                     }})
                 })
                 .collect();
@@ -233,9 +242,11 @@ async fn the_client_reads_pages_queries_batches_and_counts_on_the_emulator() {
     assert_eq!(source.count("batches").await.unwrap(), Some(0));
 }
 
-/// The demo studio's fixture documents, as `(collection/id, fields)`.
+/// The demo studio's fixture documents, as `(collection/id, fields)`, their relative times
+/// resolved for today.
 fn demo_documents() -> Vec<(String, Value)> {
     let root = crate::support::repo().join("examples/studio/cloud");
+    let now = brain::clock::now();
     let mut all = Vec::new();
     for collection in brain::snapshot::COLLECTIONS {
         for entry in std::fs::read_dir(root.join(collection)).unwrap().flatten() {
@@ -249,12 +260,36 @@ fn demo_documents() -> Vec<(String, Value)> {
             let mut fields: Value =
                 serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
             fields.as_object_mut().unwrap().remove("__updateTime__");
+            brain::cloud::fixtures::resolve_relative_times(&mut fields, now, false);
             all.push((format!("{collection}/{id}"), fields));
         }
     }
     all
 }
 
+/// Fields as the portal writes them: times as Firestore timestamps, the rest as they are.
+fn portal_fields(fields: &Value) -> Value {
+    fn encode(value: &Value) -> Value {
+        match value {
+            Value::String(text) if chrono::DateTime::parse_from_rfc3339(text).is_ok() => {
+                json!({ "timestampValue": text })
+            }
+            Value::Object(map) => json!({ "mapValue": { "fields": map
+                .iter()
+                .map(|(name, value)| (name.clone(), encode(value)))
+                .collect::<serde_json::Map<String, Value>>() } }),
+            Value::Array(items) => {
+                json!({ "arrayValue": { "values": items.iter().map(encode).collect::<Vec<_>>() } })
+            }
+            other => brain::cloud::firestore::encode_value(other),
+        }
+    }
+    encode(fields)["mapValue"]["fields"].clone()
+}
+
+/// A Firestore studio holding the portal's real field names and values (times as timestamps)
+/// is counted as its fixture twin is, on every store, with nothing unclassified and the
+/// seed's counters as the records give them.
 #[test]
 fn a_snapshot_read_from_the_emulator_counts_what_the_fixtures_count() {
     let Some(emulator) = Emulator::start() else {
@@ -265,70 +300,90 @@ fn a_snapshot_read_from_the_emulator_counts_what_the_fixtures_count() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(emulator.seed(project, &demo_documents()));
-    let studio = crate::engine::Studio::new(crate::engine::Backend::Sqlite, "");
-    let admin = studio.admin.clone();
-    let mut command = studio.command(Some(&admin));
-    command
-        .env("FIRESTORE_EMULATOR_HOST", &emulator.host)
-        .args([
-            "--format",
-            "json",
-            "snapshot",
-            "run",
-            "--source",
-            "firestore",
-            "--project",
-            project,
-        ]);
-    let output = command.output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        studio.transcript(&output)
-    );
-    let from_cloud: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let fixtures = crate::support::repo().join("examples/studio/cloud");
-    let (code, from_fixtures) = studio.json(
-        &admin,
-        &[
-            "snapshot",
-            "run",
-            "--source",
-            "fixtures",
-            "--dir",
-            fixtures.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0);
-    for section in [
-        "batches",
-        "reservations",
-        "kiln_firings",
-        "community_reports",
-        "agent_requests",
-        "materials_orders",
-    ] {
+    let documents: Vec<(String, Value)> = demo_documents()
+        .into_iter()
+        .map(|(path, fields)| (path, portal_fields(&fields)))
+        .collect();
+    runtime.block_on(emulator.seed_encoded(project, &documents));
+    for backend in crate::engine::backends() {
+        let studio = crate::engine::Studio::new(backend, "");
+        let admin = studio.admin.clone();
+        let mut command = studio.command(Some(&admin));
+        command
+            .env("FIRESTORE_EMULATOR_HOST", &emulator.host)
+            .args([
+                "--format",
+                "json",
+                "snapshot",
+                "run",
+                "--source",
+                "firestore",
+                "--project",
+                project,
+            ]);
+        let output = command.output().unwrap();
         assert_eq!(
-            from_cloud["state"][section], from_fixtures["state"][section],
-            "{section}"
+            output.status.code(),
+            Some(0),
+            "{}",
+            studio.transcript(&output)
+        );
+        let from_cloud: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let fixtures = crate::support::repo().join("examples/studio/cloud");
+        let (code, from_fixtures) = studio.json(
+            &admin,
+            &[
+                "snapshot",
+                "run",
+                "--source",
+                "fixtures",
+                "--dir",
+                fixtures.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0);
+        for collection in brain::snapshot::COLLECTIONS {
+            assert_eq!(
+                from_cloud["state"]["collections"][collection],
+                from_fixtures["state"]["collections"][collection],
+                "{collection}"
+            );
+            assert_eq!(
+                from_cloud["state"]["collections"][collection]["unclassified"], 0,
+                "{collection}: every value the portal writes is in the model"
+            );
+        }
+        let state: brain::snapshot::StudioState =
+            serde_json::from_value(from_cloud["state"].clone()).unwrap();
+        let seed = brain::snapshot::seed::SeedCounters::from_state(&state);
+        assert_eq!(
+            (
+                seed.batches_active,
+                seed.batches_closed,
+                seed.reservations_open,
+                seed.firings_scheduled,
+                seed.reports_open,
+                seed.high_severity_reports,
+                seed.agent_requests_pending,
+                seed.pending_orders
+            ),
+            (6, 2, 6, 4, 3, 1, 2, 1)
+        );
+        let source = &from_cloud["provenance"]["sources"][0];
+        assert_eq!(source["source"], "firestore");
+        assert_eq!(source["completeness"], "full");
+        assert!(
+            source["location"]
+                .as_str()
+                .unwrap()
+                .contains("projects/brain-demo/databases/(default)")
+        );
+        assert_eq!(
+            from_cloud["drift"],
+            json!([]),
+            "the emulator's counts match what brain read"
         );
     }
-    let source = &from_cloud["provenance"]["sources"][0];
-    assert_eq!(source["source"], "firestore");
-    assert_eq!(source["completeness"], "full");
-    assert!(
-        source["location"]
-            .as_str()
-            .unwrap()
-            .contains("projects/brain-demo/databases/(default)")
-    );
-    assert_eq!(
-        from_cloud["drift"],
-        json!([]),
-        "the emulator's counts match what brain read"
-    );
 }
 
 // ---- Faults, against a fake ---------------------------------------------------------------

@@ -305,6 +305,10 @@ fn malformed_yaml_and_cedar_never_panic() {
                     "s.md".into(),
                     SourceFile::new("specs/s.md", mutate(&mut rng, "---\na: b\n---\n## Owner\n")),
                 )],
+                state_model: Some(SourceFile::new(
+                    "specs/studio-state.yaml",
+                    mutate(&mut rng, brain::snapshot::model::BUILT_IN),
+                )),
                 thresholds: Default::default(),
                 known_targets: ["brain".to_string()].into_iter().collect(),
                 now: brain::clock::now(),

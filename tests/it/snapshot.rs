@@ -21,11 +21,11 @@ fn fixtures() -> std::path::PathBuf {
 /// snapshot.
 #[tokio::test]
 async fn the_demo_studio_state_is_computed_from_its_fixture_documents() {
-    let source = FixtureSource::new(&fixtures());
     let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
-    let mut builder = Builder::new(now);
+    let source = FixtureSource::new(&fixtures()).at(now);
+    let mut builder = Builder::new(now, Arc::new(brain::snapshot::Model::built_in()));
     let mut read = BTreeMap::new();
     for collection in source.collections() {
         let mut each = |record: Record| builder.add(&collection, &record);
@@ -34,8 +34,14 @@ async fn the_demo_studio_state_is_computed_from_its_fixture_documents() {
     }
     let state = builder.finish();
     insta::assert_json_snapshot!("demo_studio_state", state);
-    assert_eq!(read["batches"], 5);
+    assert_eq!(read["batches"], 8);
     assert_eq!(read["stripe:payouts"], 2);
+    // The demo's values are the portal's: nothing is left unclassified.
+    assert!(
+        state.unclassified().is_empty(),
+        "{:?}",
+        state.unclassified()
+    );
 }
 
 fn studio_with_fixtures(extra: &str) -> (Studio, tempfile::TempDir) {
@@ -62,17 +68,30 @@ fn snapshots_are_recorded_with_provenance_and_diffs_and_listed() {
     let source = &first["provenance"]["sources"][0];
     assert_eq!(source["source"], "fixtures");
     assert_eq!(source["completeness"], "full");
-    assert_eq!(source["documents_read"], 29);
-    assert_eq!(source["newest_update_time"], "2026-12-01T13:00:00.000000Z");
+    assert_eq!(source["documents_read"], 43);
+    let today = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    assert_eq!(
+        source["newest_update_time"],
+        brain::clock::format_time(today - chrono::Duration::hours(1)),
+        "the newest of the relative times, `{{{{today-1d+23h}}}}`"
+    );
+    assert_eq!(
+        first["provenance"]["model"]["id"], "studio-os-portal",
+        "the snapshot names its state model"
+    );
     assert_eq!(first["content_hash"].as_str().unwrap().len(), 64);
 
     // The cloud changes: a reservation is cancelled, a new high-severity report arrives.
     let reservation = cloud.path().join("reservations/r-001.json");
     let text = std::fs::read_to_string(&reservation).unwrap();
-    std::fs::write(&reservation, text.replace("\"requested\"", "\"cancelled\"")).unwrap();
+    std::fs::write(&reservation, text.replace("\"REQUESTED\"", "\"CANCELLED\"")).unwrap();
     std::fs::write(
-        cloud.path().join("communityReports/cr-0102.json"),
-        r#"{"kind": "safety", "summary": "Kiln vent fan stopped", "severity": "critical", "status": "open", "createdAt": "2026-12-01T08:00:00Z"}"#,
+        cloud.path().join("communityReports/cr-0103.json"),
+        r#"{"category": "safety", "note": "Kiln vent fan stopped", "severity": "high", "status": "open", "createdAt": "2026-12-01T08:00:00Z"}"#,
     )
     .unwrap();
     let (code, second) = studio.json(&admin, &["snapshot", "run"]);
@@ -85,9 +104,9 @@ fn snapshots_are_recorded_with_provenance_and_diffs_and_listed() {
         .map(|change| change["field"].as_str().unwrap())
         .collect();
     for field in [
-        "reservations.open",
-        "community_reports.open.open",
-        "community_reports.open_high_severity",
+        "collections.reservations.queue.count",
+        "collections.communityReports.queue.count",
+        "collections.communityReports.high_severity",
     ] {
         assert!(changed.contains(&field), "{field} in {changed:?}");
     }
@@ -255,7 +274,7 @@ impl Source for Drifting {
         for n in 0..3 {
             each(Record {
                 id: format!("b{n}"),
-                fields: serde_json::json!({ "status": "ACTIVE" }),
+                fields: serde_json::json!({ "state": "SUBMITTED" }),
                 update_time: None,
             });
         }
@@ -316,7 +335,7 @@ fn the_daemon_snapshots_on_its_schedule_and_reports_it_in_metrics() {
         ran,
         "the first scheduled run happens at start-up:\n{metrics}"
     );
-    assert!(metrics.contains("brain_snapshot_documents 29"), "{metrics}");
+    assert!(metrics.contains("brain_snapshot_documents 43"), "{metrics}");
     assert!(
         metrics.contains("brain_snapshot_failures_total 0"),
         "{metrics}"
@@ -334,5 +353,122 @@ fn the_daemon_snapshots_on_its_schedule_and_reports_it_in_metrics() {
         studio
             .transcript(&output)
             .contains("works on the local store")
+    );
+}
+
+/// A value the model does not know is counted as unclassified, named in a warning, listed by
+/// `brain snapshot explain`; adding it to the model (a policy-set change) reclassifies it, and
+/// the next diff says the model changed before it lists the counts.
+#[test]
+fn unknown_values_are_shown_explained_and_reclassified_by_a_model_change() {
+    let (studio, cloud) = studio_with_fixtures("");
+    let admin = studio.admin.clone();
+    let batch = cloud.path().join("batches/b-2026-043.json");
+    let text = std::fs::read_to_string(&batch).unwrap();
+    std::fs::write(&batch, text.replace("\"SHELVED\"", "\"GLAZED\"")).unwrap();
+
+    let output = studio.run(Some(&admin), &["snapshot", "run"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        studio.transcript(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1 record unclassified in `batches`: `GLAZED` (1)"),
+        "{stderr}"
+    );
+    let (_, first) = studio.json(&admin, &["snapshot", "show"]);
+    let batches = &first["state"]["collections"]["batches"];
+    assert_eq!(batches["unclassified"], 1);
+    assert_eq!(batches["values"]["GLAZED"]["class"], Value::Null);
+    assert_eq!(
+        batches["values"]["GLAZED"]["examples"],
+        serde_json::json!(["b-2026-043"])
+    );
+
+    let (code, explained) = studio.json(
+        &admin,
+        &[
+            "snapshot",
+            "explain",
+            "--collection",
+            "batches",
+            "--value",
+            "glazed",
+        ],
+    );
+    assert_eq!(code, 0, "{explained}");
+    assert_eq!(explained["values"][0]["value"], "GLAZED");
+    assert_eq!(explained["values"][0]["class"], "unclassified");
+    assert_eq!(explained["value_rule"]["class"], "unclassified");
+    let text = studio.step(
+        "admin",
+        Some(&admin),
+        &["snapshot", "explain", "--collection", "batches"],
+    );
+    let ids = regex::Regex::new(r"(s_)[0-9a-f]{12}").unwrap();
+    let hashes = regex::Regex::new(r"\([0-9a-f]{12}\)").unwrap();
+    insta::assert_snapshot!(
+        "snapshot_explain_batches",
+        hashes.replace_all(&ids.replace_all(&scrub(&text), "${1}[ID]"), "([HASH])")
+    );
+    let (code, refused) = studio.json(&admin, &["snapshot", "explain", "--collection", "batchez"]);
+    assert_eq!(code, 1);
+    assert!(
+        refused["error"]["help"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `batches`"),
+        "{refused}"
+    );
+
+    // The studio adds the value to its model: a new model version, the record counted in
+    // progress, and the diff names the model change first.
+    let model_file = studio.path().join("specs/studio-state.yaml");
+    let model = std::fs::read_to_string(&model_file).unwrap();
+    std::fs::write(
+        &model_file,
+        model.replace("version: 1\n", "version: 2\n").replace(
+            "in_progress: [LOADED, FIRED]",
+            "in_progress: [LOADED, FIRED, GLAZED]",
+        ),
+    )
+    .unwrap();
+    let (code, second) = studio.json(&admin, &["snapshot", "run"]);
+    assert_eq!(code, 0, "{second}");
+    assert_eq!(second["provenance"]["model"]["version"], 2);
+    assert_eq!(second["state"]["collections"]["batches"]["unclassified"], 0);
+    assert_eq!(second["diff"][0]["field"], brain::snapshot::MODEL_CHANGE);
+    assert_eq!(second["diff"][0]["from"]["version"], 1);
+    let diff = studio.step("admin", Some(&admin), &["snapshot", "diff"]);
+    assert!(diff.contains("the state model changed"), "{diff}");
+    // The model is part of the policy set: its hash moved with it.
+    assert_ne!(
+        first["provenance"]["model"]["hash"],
+        second["provenance"]["model"]["hash"]
+    );
+
+    // A broken model refuses to load, naming the problem, and nothing is recorded.
+    std::fs::write(
+        &model_file,
+        model.replace(
+            "closed: [\"CLOSED_*\"]",
+            "closed: [\"CLOSED_*\", SUBMITTED]",
+        ),
+    )
+    .unwrap();
+    let output = studio.run(Some(&admin), &["snapshot", "run"]);
+    assert_eq!(output.status.code(), Some(2));
+    let transcript = studio.transcript(&output);
+    assert!(
+        transcript.contains("is in class `open` and in class `closed`"),
+        "{transcript}"
+    );
+    let (_, history) = studio.json(&admin, &["snapshot", "history"]);
+    assert!(
+        history.as_array().is_none(),
+        "no command runs on a broken policy set"
     );
 }

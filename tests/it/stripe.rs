@@ -122,8 +122,10 @@ async fn lists_are_paged_until_has_more_is_false_and_counted_into_studio_state()
     assert_eq!(ids.len(), 35, "no object twice");
     let source =
         StripeSource::new(StripeClient::new(Some(&base), Secret::new(KEY), limits()).unwrap());
-    let mut builder =
-        brain::snapshot::Builder::new(chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap());
+    let mut builder = brain::snapshot::Builder::new(
+        chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap(),
+        std::sync::Arc::new(brain::snapshot::Model::built_in()),
+    );
     let summary = source
         .read("stripe:payment_intents", &mut |record| {
             builder.add("stripe:payment_intents", &record)
@@ -132,7 +134,8 @@ async fn lists_are_paged_until_has_more_is_false_and_counted_into_studio_state()
         .unwrap();
     assert_eq!(summary.documents, 35);
     let state = builder.finish();
-    assert_eq!(state.payments.unsettled, 18);
+    let intents = state.collection("stripe:payment_intents").unwrap();
+    assert_eq!(intents.queue.count, 18);
     assert!(
         client.list("customers", &mut |_| {}).await.is_err(),
         "only the four read lists"

@@ -33,6 +33,11 @@ mod physical_write;
 mod policy_missing_id;
 mod self_approved_exemption;
 mod spec_missing_sections;
+mod state_model_empty_class;
+mod state_model_invalid;
+mod state_model_malformed;
+mod state_model_unknown_collection;
+mod state_model_value_in_two_classes;
 mod unconstrained_permit;
 mod unknown_capability_in_policy;
 mod unknown_reason_code;
@@ -63,6 +68,11 @@ pub static RULES: &[&Rule] = &[
     &invalid_input_schema::RULE,
     &approval_validity_too_long::RULE,
     &spec_missing_sections::RULE,
+    &state_model_invalid::RULE,
+    &state_model_unknown_collection::RULE,
+    &state_model_value_in_two_classes::RULE,
+    &state_model_empty_class::RULE,
+    &state_model_malformed::RULE,
     &cedar_syntax::RULE,
     &cedar_validation::RULE,
     &cedar_validation_warning::RULE,

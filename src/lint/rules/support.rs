@@ -243,3 +243,21 @@ pub fn prove(
         }
     }
 }
+
+/// Forward the state model's findings whose code `wanted` accepts (parsing the model made them
+/// all once; each state-model rule reports its own).
+pub fn state_model_findings(
+    context: &crate::lint::Context<'_>,
+    findings: &mut Vec<crate::diagnostic::Finding>,
+    wanted: impl Fn(&str) -> bool,
+) {
+    if let Some(parsed) = &context.state_model {
+        findings.extend(
+            parsed
+                .findings
+                .iter()
+                .filter(|finding| wanted(&finding.code))
+                .cloned(),
+        );
+    }
+}
