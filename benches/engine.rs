@@ -291,12 +291,18 @@ fn http_base() -> &'static str {
             let loaded =
                 brain::config::load(Some(&dir.join("brain.yaml")), &Environment::process())
                     .unwrap();
+            let config = Arc::new(loaded);
             let state = brain::server::AppState {
                 store: engine.store().clone(),
                 policies: engine.policy().decider.shared_policies(),
                 engine,
                 sessions: Arc::default(),
-                config: Arc::new(loaded),
+                swarms: Arc::new(brain::swarms::runtime::Runner::new(
+                    config.clone(),
+                    Vec::new(),
+                    Vec::new(),
+                )),
+                config,
                 metrics: Arc::new(brain::telemetry::Metrics::new()),
                 connectors: Arc::default(),
             };

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod swarms;
 pub mod telemetry;
 pub mod workspace;
 pub mod yaml;

@@ -156,6 +156,7 @@ pub fn lint_workspace(
             config.capabilities_dir(),
             config.specs_dir(),
             state_model_path.clone(),
+            config.swarms_dir(),
         ]
     } else {
         paths.to_vec()
@@ -168,6 +169,7 @@ pub fn lint_workspace(
         policies: Vec::new(),
         specs: Vec::new(),
         state_model: None,
+        templates: Vec::new(),
         thresholds: config.config.thresholds.clone(),
         known_targets: BUILT_IN_TARGETS
             .iter()
@@ -224,6 +226,7 @@ pub fn lint_workspace(
                 workspace.state_model = Some(read_source(&path)?);
             }
             Some("yaml" | "yml") if file_name == "brain.yaml" || policy_test || has("schemas") => {}
+            Some("yaml" | "yml") if has("swarms") => workspace.templates.push(read_source(&path)?),
             Some("yaml" | "yml") if has("exemptions") => {
                 workspace.exemptions.push(read_source(&path)?)
             }
@@ -403,5 +406,57 @@ pub fn load_state_model(
             ),
             parsed.findings,
         ))),
+    }
+}
+
+/// The marketing swarm's post templates (`swarms/marketing/*.yaml` in the studio repository),
+/// or the ones built into brain when the repository has none; the second value says so, as a
+/// warning to show. Any invalid template is an error listing every problem.
+pub fn load_templates(
+    config: &LoadedConfig,
+) -> Result<(Vec<crate::swarms::marketing::Template>, Option<Finding>), WorkspaceError> {
+    use crate::swarms::marketing;
+
+    let dir = config.swarms_dir().join("marketing");
+    let (sources, warning) = if dir.is_dir() {
+        let sources = files_with_extension(&dir, "yaml", false)?
+            .iter()
+            .map(|path| read_source(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        (sources, None)
+    } else {
+        let warning = config.config.swarms.marketing.as_ref().map(|_| {
+            Finding::warning(
+                "config::built_in_templates",
+                format!(
+                    "no post templates at `{}`: the marketing swarm drafts from the templates built into brain",
+                    display_path(&dir)
+                ),
+            )
+            .with_help("write the studio's own templates there (`brain lint` checks them)")
+        });
+        let sources = marketing::BUILT_IN_TEMPLATES
+            .iter()
+            .map(|(name, text)| SourceFile::new(format!("built-in {name}"), *text))
+            .collect();
+        (sources, warning)
+    };
+    let mut templates = Vec::new();
+    let mut findings = Vec::new();
+    for source in sources {
+        let parsed = marketing::parse_template(source);
+        findings.extend(parsed.findings);
+        templates.extend(parsed.value);
+    }
+    if findings.is_empty() {
+        Ok((templates, warning))
+    } else {
+        Err(WorkspaceError::Invalid(Findings::new(
+            format!(
+                "{} in the marketing templates (`brain lint` shows everything)",
+                plural(findings.len(), "problem")
+            ),
+            findings,
+        )))
     }
 }

@@ -323,6 +323,7 @@ pub fn propose(cli: &Cli, args: &ProposeArgs) -> miette::Result<ExitCode> {
                 idempotency_key: args.idempotency_key.clone(),
                 owner: args.owner.clone(),
                 draft: args.draft,
+                swarm: None,
             };
             let view = control.propose(&request).await?;
             show(cli, &view, "proposed")

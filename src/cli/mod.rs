@@ -19,6 +19,7 @@ mod remote;
 mod serve;
 mod session;
 mod snapshot;
+mod swarm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -140,6 +141,9 @@ pub enum Command {
     /// List the device connectors, check their health now, or run the contract harness.
     #[command(subcommand)]
     Connectors(connectors::ConnectorsCommand),
+    /// The department swarms: list them, run one (drafts only), read their runs, enroll one.
+    #[command(subcommand)]
+    Swarm(swarm::SwarmCommand),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -185,6 +189,7 @@ pub fn run() -> ExitCode {
         Command::Rebuild(ref args) => backup::rebuild(&cli, args),
         Command::Retention(ref command) => backup::retention(&cli, command),
         Command::Connectors(ref command) => connectors::run(&cli, command),
+        Command::Swarm(ref command) => swarm::run(&cli, command),
     };
     match result {
         Ok(code) => code,

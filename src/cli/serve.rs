@@ -122,14 +122,35 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
         let connectors = Arc::new(
             crate::connectors::fleet::Fleet::from_config(&loaded, &engine.policy().manifests).await,
         );
+        // The swarms' templates are part of the policy set: an invalid one refuses to start.
+        let templates = match crate::workspace::load_templates(&loaded) {
+            Ok((templates, warning)) => {
+                if let Some(warning) = warning {
+                    output::print_diagnostic(&warning);
+                }
+                templates
+            }
+            Err(error) => {
+                output::print_diagnostic(&error);
+                store.close().await;
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let config = Arc::new(loaded);
+        let swarms = Arc::new(crate::swarms::runtime::Runner::new(
+            config.clone(),
+            crate::cloud::configured(&config),
+            templates,
+        ));
         let state = AppState {
             store: store.clone(),
             policies: engine.policy().decider.shared_policies(),
             engine,
             sessions: Arc::default(),
-            config: Arc::new(loaded),
+            config,
             metrics,
             connectors,
+            swarms,
         };
         let result = server::serve(listener, state).await;
         store.close().await;

@@ -67,8 +67,112 @@ pub struct Config {
     pub backup: BackupConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The department swarms `brain serve` runs; each drafts through the Engine as its agent.
+    #[serde(default)]
+    pub swarms: SwarmsConfig,
     #[serde(default)]
     pub lint: LintConfig,
+}
+
+/// The swarms brain runs, by name. A swarm left out does not run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmsConfig {
+    /// The ops anomaly detector: drafts `ops.recommendation.draft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops: Option<SwarmConfig<crate::swarms::ops::OpsRules>>,
+    /// The marketing drafter: drafts `marketing.post.draft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing: Option<SwarmConfig<crate::swarms::marketing::MarketingRules>>,
+}
+
+/// One swarm: who it acts as, whose delegation it needs, when it runs, its rules' thresholds.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[serde(bound(deserialize = "R: Deserialize<'de> + Default"))]
+#[schemars(bound = "R: JsonSchema + Default + Serialize")]
+pub struct SwarmConfig<R> {
+    /// The agent it acts as, `agent:NAME`; it runs only under a live delegation to it.
+    pub agent: String,
+    /// The person who owns it (`staff:NAME`): its delegation comes from them, and it never
+    /// acts as them.
+    pub owner: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Its own schedule, besides a run after each new snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// Run after each new snapshot `brain serve` records.
+    #[serde(default = "default_true")]
+    pub on_snapshot: bool,
+    /// At most this many findings of one rule are proposed per run; the rest are counted.
+    #[serde(default = "default_max_findings")]
+    pub max_findings_per_rule: u32,
+    /// Rule thresholds; every rule has defaults, and `enabled: false` turns one off.
+    #[serde(default = "Default::default")]
+    #[schemars(default)]
+    pub rules: R,
+}
+
+fn default_max_findings() -> u32 {
+    20
+}
+
+/// What every swarm's config has, whatever its rules.
+#[derive(Debug, Clone)]
+pub struct SwarmSettings<'a> {
+    pub info: &'static crate::swarms::SwarmInfo,
+    pub agent: &'a str,
+    pub owner: &'a str,
+    pub enabled: bool,
+    pub schedule: Option<&'a Schedule>,
+    pub on_snapshot: bool,
+    pub max_findings_per_rule: u32,
+    /// Each rule, whether it is on, and its cooldown after a rejected draft.
+    pub rules: Vec<(&'static crate::swarms::RuleInfo, bool, Duration)>,
+}
+
+impl SwarmsConfig {
+    /// Every configured swarm's common settings, in catalogue order.
+    pub fn each(&self) -> Vec<SwarmSettings<'_>> {
+        let mut all = Vec::new();
+        if let Some(ops) = &self.ops {
+            all.push(ops.settings(&crate::swarms::ops::INFO, ops.rules.each().to_vec()));
+        }
+        if let Some(marketing) = &self.marketing {
+            all.push(marketing.settings(
+                &crate::swarms::marketing::INFO,
+                marketing.rules.each().to_vec(),
+            ));
+        }
+        all
+    }
+
+    /// The configured swarm named `name`.
+    pub fn get(&self, name: &str) -> Option<SwarmSettings<'_>> {
+        self.each()
+            .into_iter()
+            .find(|swarm| swarm.info.name == name)
+    }
+}
+
+impl<R> SwarmConfig<R> {
+    fn settings(
+        &self,
+        info: &'static crate::swarms::SwarmInfo,
+        rules: Vec<(&'static crate::swarms::RuleInfo, bool, Duration)>,
+    ) -> SwarmSettings<'_> {
+        SwarmSettings {
+            info,
+            agent: &self.agent,
+            owner: &self.owner,
+            enabled: self.enabled,
+            schedule: self.schedule.as_ref(),
+            on_snapshot: self.on_snapshot,
+            max_findings_per_rule: self.max_findings_per_rule,
+            rules,
+        }
+    }
 }
 
 /// Backups: signed bundles of the audit log and the Engine's records (`brain backup`, and
@@ -295,6 +399,9 @@ pub struct PolicyConfig {
     /// the specs directory, else the model built into brain (with a warning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_model: Option<PathBuf>,
+    /// The swarms' files (the marketing drafter's post templates under `marketing/`).
+    #[serde(default = "default_swarms_dir")]
+    pub swarms: PathBuf,
 }
 
 impl Default for PolicyConfig {
@@ -304,8 +411,13 @@ impl Default for PolicyConfig {
             capabilities: default_capabilities_dir(),
             specs: default_specs_dir(),
             state_model: None,
+            swarms: default_swarms_dir(),
         }
     }
+}
+
+fn default_swarms_dir() -> PathBuf {
+    PathBuf::from("swarms")
 }
 
 fn default_policies_dir() -> PathBuf {
@@ -754,6 +866,10 @@ impl LoadedConfig {
         normalize(&self.base_dir.join(&self.config.policy.specs))
     }
 
+    pub fn swarms_dir(&self) -> PathBuf {
+        normalize(&self.base_dir.join(&self.config.policy.swarms))
+    }
+
     /// Where the state model is looked for: `policy.state_model`, else `studio-state.yaml` in
     /// the specs directory.
     pub fn state_model_path(&self) -> PathBuf {
@@ -957,6 +1073,7 @@ pub fn parse_and_validate(
     context.check_cloud(&mut config, &mut findings);
     context.check_connectors(&mut config, &mut findings);
     context.check_schedules(&config, &mut findings);
+    context.check_swarms(&config, &mut findings);
     if let Some(key) = &mut config.audit.signing_key {
         context.resolve_secret(key, "/audit/signing_key", &mut findings);
     }
@@ -1493,6 +1610,163 @@ impl Check<'_> {
                         "zero",
                     )
                     .with_help("use an interval of at least one second, such as `15m`"),
+                );
+            }
+        }
+    }
+
+    fn check_swarms(&self, config: &Config, findings: &mut Vec<Finding>) {
+        let mut agents: BTreeMap<&str, &str> = BTreeMap::new();
+        for swarm in config.swarms.each() {
+            let name = swarm.info.name;
+            let pointer = format!("/swarms/{name}");
+            if self.already_reported(&pointer) {
+                continue;
+            }
+            let agent_ok = swarm
+                .agent
+                .strip_prefix("agent:")
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+            if !agent_ok {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::swarm",
+                            format!(
+                                "swarm `{name}` acts as `{}`, which is not an agent",
+                                swarm.agent
+                            ),
+                        ),
+                        &format!("{pointer}/agent"),
+                        "not `agent:NAME`",
+                    )
+                    .with_help(format!(
+                        "a swarm acts as an agent under a delegation: write `agent: {}`",
+                        swarm.info.default_agent
+                    )),
+                );
+            } else if let Some(other) = agents.insert(swarm.agent, name) {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::swarm",
+                            format!("swarms `{other}` and `{name}` act as the same agent `{}`", swarm.agent),
+                        ),
+                        &format!("{pointer}/agent"),
+                        "shared agent",
+                    )
+                    .with_help("give each swarm its own agent, so its delegation, quotas and audit trail are its own"),
+                );
+            }
+            let owner_ok = ["staff:", "human:"].iter().any(|prefix| {
+                swarm
+                    .owner
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+            });
+            if !owner_ok {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::swarm",
+                            format!(
+                                "swarm `{name}` is owned by `{}`, which is not a person",
+                                swarm.owner
+                            ),
+                        ),
+                        &format!("{pointer}/owner"),
+                        "not `staff:NAME`",
+                    )
+                    .with_help(
+                        "the owner delegates to the swarm's agent: write `owner: staff:NAME`",
+                    ),
+                );
+            }
+            if let Some(schedule) = swarm.schedule {
+                if schedule.every.is_none() && schedule.daily_at.is_none() {
+                    findings.push(
+                        self.at_key(
+                            Finding::error("config::schedule", format!("the schedule of swarm `{name}` never runs")),
+                            &format!("{pointer}/schedule"),
+                            "neither `every` nor `daily_at`",
+                        )
+                        .with_help("add `every: 1h`, `daily_at: \"07:00\"`, or leave `schedule` out to run after each snapshot only"),
+                    );
+                }
+                if schedule.every.is_some_and(|every| every.as_secs() == 0) {
+                    findings.push(
+                        self.at_value(
+                            Finding::error(
+                                "config::schedule",
+                                format!("the schedule of swarm `{name}` has a zero interval"),
+                            ),
+                            &format!("{pointer}/schedule/every"),
+                            "zero",
+                        )
+                        .with_help("use an interval of at least one second, such as `1h`"),
+                    );
+                }
+            }
+            if swarm.max_findings_per_rule == 0 {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::swarm",
+                            format!("swarm `{name}` may propose no finding"),
+                        ),
+                        &format!("{pointer}/max_findings_per_rule"),
+                        "zero",
+                    )
+                    .with_help("set at least 1, or `enabled: false` to stop the swarm"),
+                );
+            }
+        }
+        if let Some(ops) = &config.swarms.ops {
+            let rules = &ops.rules;
+            let known = crate::snapshot::model::KNOWN_COLLECTIONS;
+            for (index, queue) in rules.queue_spike.queues.iter().enumerate() {
+                if !known.contains(&queue.as_str()) {
+                    findings.push(
+                        self.at_value(
+                            Finding::error(
+                                "config::swarm",
+                                format!("`{queue}` is not a collection brain reads"),
+                            ),
+                            &format!("/swarms/ops/rules/queue_spike/queues/{index}"),
+                            "unknown collection",
+                        )
+                        .with_help(format!("collections: {}", known.join(", "))),
+                    );
+                }
+            }
+            for queue in rules.aging_queue.limits.keys() {
+                if !known.contains(&queue.as_str()) {
+                    findings.push(
+                        self.at_key(
+                            Finding::error(
+                                "config::swarm",
+                                format!("`{queue}` is not a collection brain reads"),
+                            ),
+                            &format!(
+                                "/swarms/ops/rules/aging_queue/limits/{}",
+                                yaml::pointer_token(queue)
+                            ),
+                            "unknown collection",
+                        )
+                        .with_help(format!("collections: {}", known.join(", "))),
+                    );
+                }
+            }
+            if rules.queue_spike.factor.is_nan() || rules.queue_spike.factor <= 1.0 {
+                findings.push(
+                    self.at_value(
+                        Finding::error("config::swarm", "a queue spike needs a factor above 1"),
+                        "/swarms/ops/rules/queue_spike/factor",
+                        "not above 1",
+                    )
+                    .with_help(
+                        "a spike is the open count at least `factor` times its median, such as `2`",
+                    ),
                 );
             }
         }

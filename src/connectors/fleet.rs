@@ -365,6 +365,7 @@ impl Member {
                         DeviceState {
                             label: device.label.clone(),
                             device_type: device.device_type.clone(),
+                            room: device.room.clone(),
                             values: device
                                 .attributes
                                 .iter()

@@ -186,6 +186,7 @@ impl Engine {
             facts: prefetched,
         } = *subject;
         let mut principal: Principal = caller.principal();
+        principal.swarm = self.settings.swarm_agents.contains(&caller.id);
         let mut trace = Trace {
             actor_type: caller.actor_type,
             actor_id: caller.id.clone(),

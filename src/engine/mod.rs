@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod proposals;
 pub mod retention;
 pub mod snapshots;
+pub mod swarms;
 mod switches;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -153,6 +154,9 @@ pub struct EngineSettings {
     pub max_exemption: chrono::Duration,
     /// Sign a checkpoint of the audit chain every this many events.
     pub checkpoint_every: i64,
+    /// The agents of the configured swarms (`swarms.*.agent`): their principals carry
+    /// `swarm: true`, which the policies confine to drafts.
+    pub swarm_agents: BTreeSet<String>,
 }
 
 fn chrono_duration(duration: crate::config::Duration) -> chrono::Duration {
@@ -168,6 +172,13 @@ impl EngineSettings {
             max_exemption: chrono_duration(thresholds.max_exemption),
             checkpoint_every: i64::try_from(config.config.audit.checkpoint_every.max(1))
                 .unwrap_or(i64::MAX),
+            swarm_agents: config
+                .config
+                .swarms
+                .each()
+                .iter()
+                .map(|swarm| swarm.agent.to_string())
+                .collect(),
         }
     }
 }
@@ -179,6 +190,7 @@ impl Default for EngineSettings {
             proposal_expires_after: chrono::Duration::days(7),
             max_exemption: chrono::Duration::days(30),
             checkpoint_every: 100,
+            swarm_agents: BTreeSet::new(),
         }
     }
 }
@@ -231,6 +243,11 @@ pub enum EngineError {
         help("check the database; brain denies every action while it cannot record the decision")
     )]
     Store(StoreError),
+    /// A swarm's finding was not proposed: a draft for the same rule and subject is open, or
+    /// was rejected within the rule's cooldown. Counted in the run's summary, not audited alone.
+    #[error("suppressed: {message}")]
+    #[diagnostic(code(engine::suppressed))]
+    Suppressed { by: String, message: String },
     /// A daemon's answer through the HTTP API (`--server`), kept as it was sent so the CLI
     /// prints exactly what it would print locally.
     #[error("{}", .0.message)]
@@ -271,6 +288,7 @@ impl EngineError {
             EngineError::NotFound { .. } => vec!["NOT_FOUND".into()],
             EngineError::InvalidInput { .. } => vec!["INPUT_INVALID".into()],
             EngineError::Conflict { .. } => vec!["INVALID_STATE".into()],
+            EngineError::Suppressed { .. } => vec!["SWARM_SUPPRESSED".into()],
             EngineError::Store(_) => vec!["STORE_UNAVAILABLE".into()],
             EngineError::Remote(body) => body.reason_codes.clone(),
         }
@@ -316,6 +334,7 @@ impl ErrorBody {
             EngineError::NotFound { .. } => ("not_found", None),
             EngineError::InvalidInput { help, .. } => ("invalid_input", help.clone()),
             EngineError::Conflict { help, .. } => ("conflict", help.clone()),
+            EngineError::Suppressed { .. } => ("conflict", None),
             EngineError::Store(_) => ("store_unavailable", None),
             EngineError::Remote(body) => (body.code.as_str(), body.help.clone()),
         };
@@ -529,8 +548,9 @@ impl Engine {
         }
     }
 
-    /// Decide whether a background reader (`system:snapshotter`, `system:connector:hubitat`)
-    /// may read through `capability` now, and audit the decision. A denial is an
+    /// Decide whether a background reader (`system:snapshotter`, `system:connector:hubitat`, a
+    /// swarm's `agent:` under its delegation) may read through `capability` now, and audit the
+    /// decision. A denial is an
     /// [`EngineError::Denied`] naming its reason codes; so is an unknown capability.
     pub async fn authorize_read(
         &self,
@@ -552,9 +572,22 @@ impl Engine {
                 format!("no manifest declares `{capability}`"),
             ),
             Some(manifest) => {
+                let mut principal = principal.clone();
+                let mut resource_owner = manifest.owner.clone().unwrap_or_default();
+                if principal.actor_type == ActorType::Agent {
+                    // An agent (a swarm) reads for its delegating owner, inside its delegation.
+                    principal.swarm = self.settings.swarm_agents.contains(actor);
+                    let delegations = tx.delegations(Some(actor)).await?;
+                    if let Some((delegation, resolved)) =
+                        identity::resolve_delegation(&delegations, Some(capability), None, now)
+                    {
+                        resource_owner = delegation.owner;
+                        principal.delegation = Some(resolved);
+                    }
+                }
                 let facts = Facts {
                     now: now.timestamp(),
-                    resource_owner: manifest.owner.clone().unwrap_or_default(),
+                    resource_owner,
                     kill_switches: switches::active_in(&mut *tx).await?,
                     ..Facts::default()
                 };

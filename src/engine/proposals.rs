@@ -39,6 +39,9 @@ pub struct ProposeRequest {
     pub owner: Option<String>,
     /// Keep it a draft until someone submits it.
     pub draft: bool,
+    /// A swarm's finding: held back when a draft for its rule and subject is open or was
+    /// rejected within the cooldown, else recorded with the proposal in its transaction.
+    pub swarm: Option<super::swarms::SwarmProposal>,
 }
 
 /// A proposal with what staff need to judge it.
@@ -518,6 +521,25 @@ impl Engine {
                 )
                 .await);
         }
+        // A swarm's finding is held back while a draft for its rule and subject is open, or
+        // within the rule's cooldown after one was rejected: decided here, inside the write
+        // transaction, so two runs (in any process) never draft the same thing twice.
+        if let Some(swarm) = &request.swarm {
+            let latest = tx
+                .swarm_drafts(&crate::store::SwarmDraftFilter {
+                    swarm: Some(swarm.swarm.clone()),
+                    rule: Some(swarm.rule.clone()),
+                    subject: Some(swarm.subject.clone()),
+                    limit: 1,
+                    ..Default::default()
+                })
+                .await?;
+            if let Some((by, message)) =
+                super::swarms::throttled(latest.first(), swarm.cooldown, now)
+            {
+                return Err(EngineError::Suppressed { by, message });
+            }
+        }
         let decided = self
             .decide_in(
                 &mut *tx,
@@ -540,6 +562,13 @@ impl Engine {
             "idempotency_key": proposal.idempotency_key,
             "draft": request.draft,
             "retry_after": decided.retry_after,
+            "swarm": request.swarm.as_ref().map(|swarm| serde_json::json!({
+                "swarm": swarm.swarm,
+                "rule": swarm.rule,
+                "rule_version": swarm.rule_version,
+                "subject": swarm.subject,
+                "run": swarm.run_id,
+            })),
         });
         if !decided.decision.allowed {
             return Err(self
@@ -568,6 +597,21 @@ impl Engine {
             })?;
         }
         tx.insert_proposal(&proposal).await?;
+        if let Some(swarm) = &request.swarm {
+            tx.insert_swarm_finding(&crate::store::SwarmFindingRecord {
+                id: new_id("f")?,
+                swarm: swarm.swarm.clone(),
+                rule: swarm.rule.clone(),
+                rule_version: i64::from(swarm.rule_version),
+                subject: swarm.subject.clone(),
+                severity: swarm.severity.clone(),
+                confidence: swarm.confidence,
+                run_id: swarm.run_id.clone(),
+                proposal_id: id.clone(),
+                created_at: crate::clock::format_time(now),
+            })
+            .await?;
+        }
         self.append(
             &mut *tx,
             event(&caller.id, "propose", "allow")

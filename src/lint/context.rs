@@ -24,6 +24,8 @@ pub struct Workspace {
     pub specs: Vec<(String, SourceFile)>,
     /// The state model (`specs/studio-state.yaml`), when the linted files include it.
     pub state_model: Option<SourceFile>,
+    /// The swarms' templates (`swarms/marketing/*.yaml`).
+    pub templates: Vec<SourceFile>,
     pub thresholds: ThresholdsConfig,
     /// Connector ids and built-in targets a capability may name.
     pub known_targets: BTreeSet<String>,
@@ -41,6 +43,7 @@ impl Workspace {
             + self.policies.len()
             + self.specs.len()
             + usize::from(self.state_model.is_some())
+            + self.templates.len()
     }
 
     /// Every file, for suppressions.
@@ -52,6 +55,7 @@ impl Workspace {
             .chain(&self.policies)
             .chain(self.specs.iter().map(|(_, source)| source))
             .chain(self.state_model.iter())
+            .chain(&self.templates)
     }
 }
 
@@ -117,6 +121,8 @@ pub struct Context<'a> {
     pub specs: Vec<SpecFile>,
     /// The state model, parsed with its schema and semantic problems as findings.
     pub state_model: Option<Parsed<crate::snapshot::model::StateModel>>,
+    /// The swarms' templates, parsed with their placeholder problems as findings.
+    pub templates: Vec<Parsed<crate::swarms::marketing::Template>>,
     pub policy_files: Vec<PolicyFile>,
     /// Findings of loading the whole set (schema, ids, strict validation).
     pub policy_findings: Vec<Finding>,
@@ -146,6 +152,11 @@ impl<'a> Context<'a> {
             .state_model
             .as_ref()
             .map(|source| crate::snapshot::model::parse(source.clone()));
+        let templates = workspace
+            .templates
+            .iter()
+            .map(|source| crate::swarms::marketing::parse_template(source.clone()))
+            .collect();
         let policy_files = workspace
             .policies
             .iter()
@@ -168,6 +179,7 @@ impl<'a> Context<'a> {
             exemptions,
             specs,
             state_model,
+            templates,
             policy_files,
             policy_findings,
             policies,

@@ -33,6 +33,7 @@ pub enum Category {
     Exemption,
     Spec,
     StateModel,
+    Swarm,
     Invariant,
 }
 
@@ -44,6 +45,7 @@ impl Category {
             Category::Exemption => "exemption",
             Category::Spec => "spec",
             Category::StateModel => "state-model",
+            Category::Swarm => "swarm",
             Category::Invariant => "invariant",
         }
     }

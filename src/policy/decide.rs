@@ -135,6 +135,8 @@ pub struct Principal {
     pub actor_type: ActorType,
     pub name: String,
     pub delegation: Option<Delegation>,
+    /// An agent that is one of the configured swarms (its entity's `swarm` attribute).
+    pub swarm: bool,
 }
 
 impl Principal {
@@ -143,6 +145,7 @@ impl Principal {
             actor_type,
             name: name.into(),
             delegation: None,
+            swarm: false,
         }
     }
 
@@ -849,6 +852,9 @@ fn assemble_request(
                 ),
             ])?,
         );
+    }
+    if principal.swarm && principal.actor_type == ActorType::Agent {
+        principal_attrs.insert("swarm".to_string(), RestrictedExpression::new_bool(true));
     }
     let principal_entity = Entity::new(principal_uid.clone(), principal_attrs, HashSet::new())
         .map_err(|error| error.to_string())?;

@@ -60,6 +60,16 @@ pub const CATALOGUE: &[ReasonCode] = &[
         "have its owner widen the delegation's scopes, or act as a person",
     ),
     code(
+        "SWARM_DRAFT_ONLY",
+        "a swarm only drafts: it never proposes, approves, executes or rolls back anything else",
+        "a person proposes the action, taking the swarm's draft as a starting point",
+    ),
+    code(
+        "SWARM_SUPPRESSED",
+        "a draft for the same rule and subject is open, or was rejected within the rule's cooldown",
+        "approve, reject or let the open draft expire; a rejected one stays quiet for its rule's cooldown",
+    ),
+    code(
         "OWNER_MISMATCH",
         "the agent acts on a resource owned by someone other than its delegating owner",
         "act only within the delegating owner's resources",

@@ -42,6 +42,9 @@ pub struct Case {
     /// The agent's delegation (agents only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<DelegationInput>,
+    /// The agent is one of brain.yaml's swarms (agents only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub swarm: bool,
     /// propose, approve, reject, cancel, execute, rollback, read, exempt, revoke_exemption,
     /// set_kill_switch, manage_actors, delegate, view, audit
     pub action: String,
@@ -173,7 +176,7 @@ pub fn run_case(case: &Case, decider: &Decider, manifests: &[Manifest]) -> Outco
             Action::ALL.map(Action::as_str).join(", ")
         ));
     };
-    let (principal, facts) = match principal_and_facts(
+    let (mut principal, facts) = match principal_and_facts(
         &case.principal,
         case.delegation.as_ref(),
         case.capability.as_deref(),
@@ -182,6 +185,7 @@ pub fn run_case(case: &Case, decider: &Decider, manifests: &[Manifest]) -> Outco
         Ok(resolved) => resolved,
         Err(problem) => return fail(problem),
     };
+    principal.swarm = case.swarm;
     let switch_name;
     let resource = if action.on_kill_switch() {
         switch_name = case.kill_switch.clone().unwrap_or_else(|| "global".into());

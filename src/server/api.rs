@@ -71,7 +71,9 @@ impl ApiError {
                 EngineError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
                 EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
                 EngineError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
-                EngineError::Conflict { .. } => StatusCode::CONFLICT,
+                EngineError::Conflict { .. } | EngineError::Suppressed { .. } => {
+                    StatusCode::CONFLICT
+                }
                 EngineError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
                 EngineError::Remote(_) => StatusCode::BAD_GATEWAY,
             },
@@ -434,6 +436,7 @@ async fn propose(
         idempotency_key: body.idempotency_key,
         owner: body.owner,
         draft: body.draft,
+        swarm: None,
     };
     Ok(Json(state.engine.propose(&caller, &request).await?))
 }

@@ -53,6 +53,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The configured device connectors, their health and latest readings.
     pub connectors: Arc<crate::connectors::fleet::Fleet>,
+    /// The configured swarms: their runs, locks and snapshot trigger.
+    pub swarms: Arc<crate::swarms::runtime::Runner>,
 }
 
 /// Percent-encode one URL path segment or query value (unreserved bytes stay as they are).
@@ -242,6 +244,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     let mut text = state.metrics.render(state.store.backend().as_str());
     state.connectors.render_metrics(&mut text);
+    state.swarms.render_metrics(&state.engine, &mut text).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -311,6 +314,15 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
     let backups = tokio::spawn(backup_schedule(state.clone()));
     let retention = tokio::spawn(retention_schedule(state.clone()));
+    let swarms: Vec<_> = state
+        .config
+        .config
+        .swarms
+        .each()
+        .iter()
+        .filter(|swarm| swarm.enabled)
+        .map(|swarm| tokio::spawn(swarm_schedule(state.clone(), swarm.info.name)))
+        .collect();
     tracing::info!(address = %address, "listening on http://{address}");
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -321,7 +333,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     snapshots.abort();
     backups.abort();
     retention.abort();
-    for task in polling {
+    for task in polling.into_iter().chain(swarms) {
         task.abort();
     }
     // Sign the chain head, so truncating the log behind brain's back is detectable.
@@ -434,6 +446,7 @@ async fn snapshot_schedule(state: AppState) {
                 } else {
                     tracing::warn!(snapshot = %record.id, documents, "snapshot recorded PARTIAL: decisions that need fresh state deny");
                 }
+                state.swarms.snapshot_recorded();
             }
             Err(error) => {
                 state.metrics.record_snapshot_failure();
@@ -442,6 +455,74 @@ async fn snapshot_schedule(state: AppState) {
         }
     })
     .await;
+}
+
+/// Run swarm `name` after each new snapshot (when `on_snapshot`) and on its own schedule; runs
+/// of one swarm never overlap (the runner skips a run while one is under way).
+async fn swarm_schedule(state: AppState, name: &'static str) {
+    use crate::swarms::runtime::{RunOptions, Trigger};
+    let Some(settings) = state.config.config.swarms.get(name) else {
+        return;
+    };
+    let schedule = settings.schedule.cloned();
+    let on_snapshot = settings.on_snapshot;
+    let zone = studio_zone(&state);
+    let mut snapshots = state.swarms.subscribe();
+    loop {
+        let now = crate::clock::now();
+        let next = schedule
+            .as_ref()
+            .and_then(|schedule| schedule.next_run(zone, now));
+        let wait = next
+            .map(|next| (next - now).to_std().unwrap_or(Duration::from_secs(1)))
+            .unwrap_or(Duration::MAX);
+        let trigger = tokio::select! {
+            () = tokio::time::sleep(wait), if next.is_some() => Trigger::Schedule,
+            changed = snapshots.changed(), if on_snapshot => {
+                if changed.is_err() {
+                    return;
+                }
+                Trigger::Snapshot
+            }
+            else => return,
+        };
+        if trigger == Trigger::Schedule
+            && let Some(jitter) = schedule
+                .as_ref()
+                .map(|schedule| schedule.jitter.0.as_secs_f64())
+            && jitter > 0.0
+        {
+            tokio::time::sleep(Duration::from_secs_f64(
+                jitter * crate::clock::random_fraction(),
+            ))
+            .await;
+        }
+        let options = RunOptions {
+            trigger,
+            requested_by: "system:scheduler".into(),
+            dry_run: false,
+        };
+        match state.swarms.run(&state.engine, name, &options).await {
+            Some(Ok(report)) if report.outcome == "completed" => tracing::info!(
+                swarm = name,
+                run = %report.run_id,
+                trigger = trigger.as_str(),
+                emitted = report.rules.values().map(|tally| tally.emitted).sum::<u64>(),
+                suppressed = report.rules.values().map(|tally| tally.suppressed).sum::<u64>(),
+                "swarm run completed"
+            ),
+            Some(Ok(report)) => tracing::warn!(
+                swarm = name,
+                run = %report.run_id,
+                outcome = %report.outcome,
+                reasons = %report.reasons.join(", "),
+                problem = report.problem.as_deref().unwrap_or(""),
+                "swarm run did not complete"
+            ),
+            Some(Err(error)) => tracing::error!(swarm = name, error = %error, "swarm run failed"),
+            None => {}
+        }
+    }
 }
 
 /// Write backup bundles on `schedules.backup` into `backup.dir`, as `system:backup`.

@@ -202,6 +202,9 @@ pub struct DeviceState {
     pub label: String,
     #[serde(rename = "type")]
     pub device_type: String,
+    /// The room the hub places it in, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     pub values: BTreeMap<String, Value>,
 }
 

@@ -27,6 +27,13 @@ pub(crate) enum Bound {
     Text(Option<String>),
     Int(i64),
     Bool(bool),
+    Float(f64),
+}
+
+impl From<f64> for Bound {
+    fn from(value: f64) -> Self {
+        Bound::Float(value)
+    }
 }
 
 impl From<&str> for Bound {

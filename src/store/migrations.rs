@@ -58,6 +58,11 @@ const SQLITE: &[Migration] = &[
         name: "chain_head_forward",
         sql: include_str!("../../migrations/sqlite/0007_chain_head_forward.sql"),
     },
+    Migration {
+        version: 8,
+        name: "swarms",
+        sql: include_str!("../../migrations/sqlite/0008_swarms.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -95,6 +100,11 @@ const POSTGRES: &[Migration] = &[
         version: 7,
         name: "chain_head_forward",
         sql: include_str!("../../migrations/postgres/0007_chain_head_forward.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "swarms",
+        sql: include_str!("../../migrations/postgres/0008_swarms.sql"),
     },
 ];
 

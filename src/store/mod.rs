@@ -30,7 +30,8 @@ pub use migrations::{Migration, MigrationStatus, migrations_for};
 pub use postgres::PostgresStore;
 pub use records::{
     Approval, AuditFilter, AuditPrune, Checkpoint, DecisionFacts, Delegation, ExemptionRecord,
-    Proposal, ProposalFilter, SnapshotMeta, SnapshotRecord,
+    Proposal, ProposalFilter, SnapshotMeta, SnapshotRecord, SwarmDraft, SwarmDraftFilter,
+    SwarmFindingRecord, SwarmRunRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -221,6 +222,16 @@ pub trait WriteTx: Send {
     async fn restore_prune(&mut self, prune: &AuditPrune) -> Result<(), StoreError>;
     async fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, StoreError>;
     async fn insert_snapshot(&mut self, snapshot: &SnapshotRecord) -> Result<(), StoreError>;
+    async fn insert_swarm_run(&mut self, run: &SwarmRunRecord) -> Result<(), StoreError>;
+    async fn insert_swarm_finding(
+        &mut self,
+        finding: &SwarmFindingRecord,
+    ) -> Result<(), StoreError>;
+    /// Swarm drafts matching `filter`, newest first, with their proposals' states.
+    async fn swarm_drafts(
+        &mut self,
+        filter: &SwarmDraftFilter,
+    ) -> Result<Vec<SwarmDraft>, StoreError>;
     /// The newest snapshot (freshness is decided on it).
     async fn latest_snapshot(&mut self) -> Result<Option<SnapshotRecord>, StoreError>;
     async fn audit_head(&mut self) -> Result<(i64, String), StoreError>;
@@ -265,6 +276,14 @@ pub trait Store: Send + Sync {
     async fn audit_prunes(&self) -> Result<Vec<AuditPrune>, StoreError>;
     /// Snapshots, newest first, at most `limit`.
     async fn snapshots(&self, limit: i64) -> Result<Vec<SnapshotRecord>, StoreError>;
+    /// Swarm runs (of `swarm`, when given), newest first, at most `limit`.
+    async fn swarm_runs(
+        &self,
+        swarm: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SwarmRunRecord>, StoreError>;
+    /// Swarm drafts matching `filter`, newest first, with their proposals' states.
+    async fn swarm_drafts(&self, filter: &SwarmDraftFilter) -> Result<Vec<SwarmDraft>, StoreError>;
     async fn snapshot(&self, id: &str) -> Result<Option<SnapshotRecord>, StoreError>;
     /// Audit events matching `filter`, newest first.
     async fn audit_filtered(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;

@@ -189,3 +189,62 @@ impl SnapshotRecord {
             .unwrap_or(0)
     }
 }
+
+/// One swarm run, as its audited summary records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SwarmRunRecord {
+    pub id: String,
+    pub swarm: String,
+    pub agent: String,
+    /// `schedule`, `snapshot` or `manual`.
+    pub trigger: String,
+    pub requested_by: String,
+    pub dry_run: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    /// `completed`, `denied` or `failed`.
+    pub outcome: String,
+    pub snapshot_id: Option<String>,
+    pub records_read: i64,
+    /// `{rules: {RULE: {hits, emitted, suppressed, refused}}, reasons, problem}`.
+    pub summary: Value,
+}
+
+/// A finding a swarm proposed as a draft: which rule, about what, and the draft's proposal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SwarmFindingRecord {
+    pub id: String,
+    pub swarm: String,
+    pub rule: String,
+    pub rule_version: i64,
+    pub subject: String,
+    pub severity: String,
+    pub confidence: f64,
+    pub run_id: String,
+    pub proposal_id: String,
+    pub created_at: String,
+}
+
+/// A swarm finding with where its draft stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SwarmDraft {
+    #[serde(flatten)]
+    pub finding: SwarmFindingRecord,
+    pub state: ProposalState,
+    /// The draft has an approval (an approved draft that later expired still counts).
+    pub approved: bool,
+    pub updated_at: String,
+    pub closed_reason: Option<String>,
+    pub closed_by: Option<String>,
+}
+
+/// Which swarm drafts to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SwarmDraftFilter {
+    pub swarm: Option<String>,
+    pub rule: Option<String>,
+    pub subject: Option<String>,
+    pub severity: Option<String>,
+    pub state: Option<ProposalState>,
+    pub limit: i64,
+}

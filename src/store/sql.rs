@@ -51,6 +51,7 @@ macro_rules! sql_store {
                         Bound::Text(text) => query.bind(text),
                         Bound::Int(number) => query.bind(number),
                         Bound::Bool(flag) => query.bind(flag),
+                        Bound::Float(number) => query.bind(number),
                     };
                 }
                 let sent = match query.execute(&mut *self.tx).await {
@@ -411,9 +412,102 @@ macro_rules! sql_store {
             })
         }
 
+        const SWARM_RUN_COLUMNS: &str = "id, swarm, agent, trigger, requested_by, dry_run, started_at, \
+             finished_at, outcome, snapshot_id, records_read, summary";
+
+        fn swarm_run_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::SwarmRunRecord, $crate::store::StoreError> {
+            use sqlx::Row;
+            Ok($crate::store::SwarmRunRecord {
+                id: row.try_get("id")?,
+                swarm: row.try_get("swarm")?,
+                agent: row.try_get("agent")?,
+                trigger: row.try_get("trigger")?,
+                requested_by: row.try_get("requested_by")?,
+                dry_run: row.try_get("dry_run")?,
+                started_at: row.try_get("started_at")?,
+                finished_at: row.try_get("finished_at")?,
+                outcome: row.try_get("outcome")?,
+                snapshot_id: row.try_get("snapshot_id")?,
+                records_read: row.try_get("records_read")?,
+                summary: json_column(row, "summary")?,
+            })
+        }
+
+        fn swarm_draft_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::SwarmDraft, $crate::store::StoreError> {
+            use sqlx::Row;
+            let state: String = row.try_get("state")?;
+            let approvals: i64 = row.try_get("approvals")?;
+            Ok($crate::store::SwarmDraft {
+                finding: $crate::store::SwarmFindingRecord {
+                    id: row.try_get("id")?,
+                    swarm: row.try_get("swarm")?,
+                    rule: row.try_get("rule")?,
+                    rule_version: row.try_get("rule_version")?,
+                    subject: row.try_get("subject")?,
+                    severity: row.try_get("severity")?,
+                    confidence: row.try_get("confidence")?,
+                    run_id: row.try_get("run_id")?,
+                    proposal_id: row.try_get("proposal_id")?,
+                    created_at: row.try_get("created_at")?,
+                },
+                state: $crate::engine::lifecycle::ProposalState::parse(&state).ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt(format!("unknown proposal state `{state}`"))
+                })?,
+                approved: approvals > 0,
+                updated_at: row.try_get("updated_at")?,
+                closed_reason: row.try_get("closed_reason")?,
+                closed_by: row.try_get("closed_by")?,
+            })
+        }
+
         /// Reads shared by the pool and write transactions.
         mod reads {
             use super::*;
+
+            pub async fn swarm_runs<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                swarm: Option<&str>,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::SwarmRunRecord>, $crate::store::StoreError> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {SWARM_RUN_COLUMNS} FROM swarm_runs WHERE ($1 IS NULL OR swarm = $1) \
+                     ORDER BY started_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(swarm)
+                .bind(if limit > 0 { limit } else { i64::MAX })
+                .fetch_all(executor)
+                .await?;
+                rows.iter().map(swarm_run_from_row).collect()
+            }
+
+            pub async fn swarm_drafts<'e, E: sqlx::Executor<'e, Database = $db>>(
+                executor: E,
+                filter: &$crate::store::SwarmDraftFilter,
+            ) -> Result<Vec<$crate::store::SwarmDraft>, $crate::store::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT f.id, f.swarm, f.rule, f.rule_version, f.subject, f.severity, f.confidence, \
+                     f.run_id, f.proposal_id, f.created_at, p.state, p.updated_at, p.closed_reason, \
+                     p.closed_by, (SELECT COUNT(*) FROM approvals a WHERE a.proposal_id = p.id) AS approvals \
+                     FROM swarm_findings f JOIN proposals p ON p.id = f.proposal_id \
+                     WHERE ($1 IS NULL OR f.swarm = $1) AND ($2 IS NULL OR f.rule = $2) \
+                     AND ($3 IS NULL OR f.subject = $3) AND ($4 IS NULL OR f.severity = $4) \
+                     AND ($5 IS NULL OR p.state = $5) \
+                     ORDER BY f.created_at DESC, f.id DESC LIMIT $6",
+                )
+                .bind(filter.swarm.as_deref())
+                .bind(filter.rule.as_deref())
+                .bind(filter.subject.as_deref())
+                .bind(filter.severity.as_deref())
+                .bind(filter.state.map(|state| state.as_str()))
+                .bind(if filter.limit > 0 { filter.limit } else { i64::MAX })
+                .fetch_all(executor)
+                .await?;
+                rows.iter().map(swarm_draft_from_row).collect()
+            }
 
             pub async fn snapshots<'e, E: sqlx::Executor<'e, Database = $db>>(
                 executor: E,
@@ -880,6 +974,47 @@ macro_rules! sql_store {
                 self.queue(write).await
             }
 
+            async fn insert_swarm_run(&mut self, run: &$crate::store::SwarmRunRecord) -> Result<(), $crate::store::StoreError> {
+                let write = $crate::store::batch::Write::new(&format!(
+                    "INSERT INTO swarm_runs ({SWARM_RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ), "swarm_runs", &run.id)
+                .bind(&run.id)
+                .bind(&run.swarm)
+                .bind(&run.agent)
+                .bind(&run.trigger)
+                .bind(&run.requested_by)
+                .bind(run.dry_run)
+                .bind(&run.started_at)
+                .bind(&run.finished_at)
+                .bind(&run.outcome)
+                .bind(&run.snapshot_id)
+                .bind(run.records_read)
+                .bind(run.summary.to_string());
+                self.queue(write).await
+            }
+
+            async fn insert_swarm_finding(&mut self, finding: &$crate::store::SwarmFindingRecord) -> Result<(), $crate::store::StoreError> {
+                let write = $crate::store::batch::Write::new(
+                    "INSERT INTO swarm_findings (id, swarm, rule, rule_version, subject, severity, confidence, \
+                     run_id, proposal_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "swarm_findings", &finding.id)
+                .bind(&finding.id)
+                .bind(&finding.swarm)
+                .bind(&finding.rule)
+                .bind(finding.rule_version)
+                .bind(&finding.subject)
+                .bind(&finding.severity)
+                .bind(finding.confidence)
+                .bind(&finding.run_id)
+                .bind(&finding.proposal_id)
+                .bind(&finding.created_at);
+                self.queue(write).await
+            }
+
+            async fn swarm_drafts(&mut self, filter: &$crate::store::SwarmDraftFilter) -> Result<Vec<$crate::store::SwarmDraft>, $crate::store::StoreError> {
+                reads::swarm_drafts(self.conn().await?, filter).await
+            }
+
             async fn latest_snapshot(&mut self) -> Result<Option<$crate::store::SnapshotRecord>, $crate::store::StoreError> {
                 Ok(reads::snapshots(self.conn().await?, 1).await?.into_iter().next())
             }
@@ -1279,6 +1414,14 @@ macro_rules! sql_store {
 
             async fn audit_prunes(&self) -> Result<Vec<$crate::store::AuditPrune>, $crate::store::StoreError> {
                 reads::audit_prunes(&self.pool).await
+            }
+
+            async fn swarm_runs(&self, swarm: Option<&str>, limit: i64) -> Result<Vec<$crate::store::SwarmRunRecord>, $crate::store::StoreError> {
+                reads::swarm_runs(&self.pool, swarm, limit).await
+            }
+
+            async fn swarm_drafts(&self, filter: &$crate::store::SwarmDraftFilter) -> Result<Vec<$crate::store::SwarmDraft>, $crate::store::StoreError> {
+                reads::swarm_drafts(&self.pool, filter).await
             }
 
             async fn snapshots(&self, limit: i64) -> Result<Vec<$crate::store::SnapshotRecord>, $crate::store::StoreError> {

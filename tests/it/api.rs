@@ -63,12 +63,18 @@ impl Api {
         for id in ["staff:bob", "human:hana", "agent:bot"] {
             tokens.push(engine.add_actor(&caller, id, None).await.unwrap().token);
         }
+        let config = Arc::new(loaded);
         let state = AppState {
             store,
             policies: engine.policy().decider.shared_policies(),
             engine: engine.clone(),
             sessions: Arc::default(),
-            config: Arc::new(loaded),
+            swarms: Arc::new(brain::swarms::runtime::Runner::new(
+                config.clone(),
+                Vec::new(),
+                Vec::new(),
+            )),
+            config,
             metrics: Arc::new(brain::telemetry::Metrics::new()),
             connectors: Arc::default(),
         };

@@ -58,6 +58,25 @@ enabled: true
 ",
     ),
     (
+        "test.fresh.draft",
+        "id: test.fresh.draft
+title: Draft that needs fresh StudioState
+owner: staff:owner
+risk_tier: low
+mode: draft
+target: brain
+class: internal
+limits:
+  - { per: actor, max: 10, window: 1h }
+requires_fresh_state: true
+failure_mode: The draft is not recorded.
+rollback: { strategy: discard_draft, how: Reject or cancel the draft. }
+tests: [tests/it/engine.rs]
+input_schema: { type: object }
+enabled: true
+",
+    ),
+    (
         "test.quick.draft",
         "id: test.quick.draft
 title: Draft whose approvals lapse after a second
@@ -700,9 +719,9 @@ fn every_denial_names_its_reason_and_writes_only_its_audit_event() {
                 Some(&admin),
                 &[
                     "propose",
-                    "ops.recommendation.draft",
+                    "firestore.ops_note.append",
                     "--input",
-                    r#"{"summary": "s", "evidence": []}"#,
+                    r#"{"text": "Kiln 2 lid latch is loose"}"#,
                     "--rationale",
                     "r",
                 ],

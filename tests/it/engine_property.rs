@@ -52,8 +52,8 @@ const CAPABILITIES: &[(&str, usize, bool, bool)] = &[
     ("test.note.draft", 1, false, true),
     ("test.critical.draft", 2, false, true),
     ("test.critical.draft", 2, false, true),
-    ("marketing.post.draft", 0, false, true),
-    ("ops.recommendation.draft", 0, true, true),
+    ("marketing.post.draft", 1, false, true),
+    ("test.fresh.draft", 0, true, true),
     ("test.disabled.draft", 0, false, false),
 ];
 
@@ -63,7 +63,6 @@ fn input_for(capability: &str, n: usize) -> serde_json::Value {
         "marketing.post.draft" => {
             serde_json::json!({ "channel": "website", "body": format!("post {n}") })
         }
-        "ops.recommendation.draft" => serde_json::json!({ "summary": "s", "evidence": [] }),
         _ => serde_json::json!({ "n": n }),
     }
 }

@@ -309,6 +309,10 @@ fn malformed_yaml_and_cedar_never_panic() {
                     "specs/studio-state.yaml",
                     mutate(&mut rng, brain::snapshot::model::BUILT_IN),
                 )),
+                templates: vec![SourceFile::new(
+                    "swarms/marketing/t.yaml",
+                    mutate(&mut rng, brain::swarms::marketing::BUILT_IN_TEMPLATES[0].1),
+                )],
                 thresholds: Default::default(),
                 known_targets: ["brain".to_string()].into_iter().collect(),
                 now: brain::clock::now(),

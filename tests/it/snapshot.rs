@@ -152,9 +152,9 @@ fn a_failed_read_makes_the_snapshot_partial_and_fresh_state_capabilities_deny() 
     let admin = studio.admin.clone();
     let fresh_proposal = [
         "propose",
-        "ops.recommendation.draft",
+        "firestore.ops_note.append",
         "--input",
-        r#"{"summary": "Kiln 2 runs hot", "evidence": ["cone 6 slumped"]}"#,
+        r#"{"text": "Kiln 2 runs hot: cone 6 slumped"}"#,
         "--rationale",
         "anomaly",
     ];
@@ -238,9 +238,9 @@ fn an_old_snapshot_is_stale() {
         &admin,
         &[
             "propose",
-            "ops.recommendation.draft",
+            "firestore.ops_note.append",
             "--input",
-            r#"{"summary": "s", "evidence": []}"#,
+            r#"{"text": "t"}"#,
             "--rationale",
             "r",
         ],

@@ -27,6 +27,7 @@ mod invariant_approval_required;
 mod invariant_fresh_state;
 mod invariant_global_kill_switch;
 mod invariant_no_self_approval;
+mod invariant_swarm_draft_only;
 mod missing_global_kill_switch;
 mod missing_governance_metadata;
 mod physical_write;
@@ -38,6 +39,7 @@ mod state_model_invalid;
 mod state_model_malformed;
 mod state_model_unknown_collection;
 mod state_model_value_in_two_classes;
+mod swarm_template_invalid;
 mod unconstrained_permit;
 mod unknown_capability_in_policy;
 mod unknown_reason_code;
@@ -73,6 +75,7 @@ pub static RULES: &[&Rule] = &[
     &state_model_value_in_two_classes::RULE,
     &state_model_empty_class::RULE,
     &state_model_malformed::RULE,
+    &swarm_template_invalid::RULE,
     &cedar_syntax::RULE,
     &cedar_validation::RULE,
     &cedar_validation_warning::RULE,
@@ -97,6 +100,7 @@ pub static RULES: &[&Rule] = &[
     &invariant_no_self_approval::RULE,
     &invariant_agent_needs_delegation::RULE,
     &invariant_fresh_state::RULE,
+    &invariant_swarm_draft_only::RULE,
     &invalid_suppression::RULE,
 ];
 
