@@ -980,4 +980,251 @@ mod tests {
         );
         assert_eq!(template.render(&BTreeMap::new()), None);
     }
+
+    use std::collections::BTreeMap as Map;
+
+    use serde_json::json;
+
+    use crate::snapshot::{Model, Record};
+    use crate::store::SnapshotRecord;
+    use crate::swarms::{Collector, RunContext, Seen};
+
+    fn now() -> DateTime<Utc> {
+        crate::clock::parse_time("2026-12-03T12:00:00.000000Z").unwrap()
+    }
+
+    fn ago(hours: i64) -> String {
+        crate::clock::format_time(now() - chrono::Duration::hours(hours))
+    }
+
+    fn templates() -> Vec<Template> {
+        BUILT_IN_TEMPLATES
+            .iter()
+            .map(|(name, text)| parse_template(SourceFile::new(*name, *text)).value.unwrap())
+            .collect()
+    }
+
+    fn run(
+        rules: MarketingRules,
+        history: &[SnapshotRecord],
+        records: &[(&str, &str, Value)],
+    ) -> (Vec<crate::swarms::Finding>, Map<String, u64>) {
+        let model = Model::built_in();
+        let devices = Map::new();
+        let context = RunContext {
+            now: now(),
+            model: &model,
+            history,
+            devices: &devices,
+        };
+        let mut marketing = Marketing::new(rules, templates(), chrono_tz::UTC);
+        let mut out = Collector::new(50);
+        for (collection, id, fields) in records {
+            let record = Record {
+                id: id.to_string(),
+                fields: fields.clone(),
+                update_time: None,
+            };
+            marketing.observe(
+                &context,
+                &Seen {
+                    source: "fixtures",
+                    collection,
+                    record: &record,
+                },
+                &mut out,
+            );
+        }
+        marketing.finish(&context, &mut out);
+        let refused = out.refused().clone();
+        (out.into_findings(), refused)
+    }
+
+    fn only(rule: &str) -> MarketingRules {
+        let mut rules = MarketingRules::default();
+        rules.firing_completed.enabled = rule == "firing_completed";
+        rules.kiln_back.enabled = rule == "kiln_back";
+        rules.open_studio_slots.enabled = rule == "open_studio_slots";
+        rules.weekly_digest.enabled = rule == "weekly_digest";
+        rules
+    }
+
+    fn firing(hours_ago: i64) -> Value {
+        json!({
+            "status": "completed",
+            "kilnName": "Skutt 1027",
+            "cycleType": "glaze",
+            "endAt": ago(hours_ago),
+            "batchIds": ["b1", "b2"],
+            "ownerUid": "m-ana-7731",
+            "unloadedByUid": "staff-lee",
+            "notes": "Call Ana about the pickup on Friday"
+        })
+    }
+
+    #[test]
+    fn a_firing_completed_within_two_days_is_drafted_as_a_post_without_personal_data() {
+        let (found, _) = run(
+            only("firing_completed"),
+            &[],
+            &[
+                ("kilnFirings", "at-limit", firing(48)),
+                ("kilnFirings", "too-old", firing(49)),
+                (
+                    "kilnFirings",
+                    "running",
+                    json!({ "status": "firing", "endAt": ago(1) }),
+                ),
+                (
+                    "kilnFirings",
+                    "cancelled",
+                    json!({ "status": "cancelled", "endAt": ago(1) }),
+                ),
+            ],
+        );
+        assert_eq!(found.len(), 1);
+        let post = found[0].post.as_ref().unwrap();
+        assert_eq!(found[0].subject, "kilnFirings/at-limit");
+        assert_eq!(post.channel, "instagram");
+        assert_eq!(post.template.id, "firing-completed");
+        assert!(
+            post.body.contains(
+                "Skutt 1027 finished a glaze firing on Tuesday, with 2 member batches inside"
+            ),
+            "{}",
+            post.body
+        );
+        for private in ["m-ana", "staff-lee", "Call Ana", "Friday"] {
+            assert!(!post.body.contains(private), "{private} in {}", post.body);
+        }
+    }
+
+    #[test]
+    fn a_draft_holding_personal_data_is_refused_before_it_is_proposed() {
+        let mut leaky = firing(2);
+        leaky["kilnName"] = json!("ana@example.com's kiln");
+        let mut named = firing(2);
+        named["kilnName"] = json!("m-ana-7731");
+        let mut phone = firing(2);
+        phone["cycleType"] = json!("call 555 123 4567");
+        let (found, refused) = run(
+            only("firing_completed"),
+            &[],
+            &[
+                ("kilnFirings", "email", leaky),
+                ("kilnFirings", "uid", named),
+                ("kilnFirings", "phone", phone),
+                ("kilnFirings", "clean", firing(2)),
+            ],
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].subject, "kilnFirings/clean");
+        assert_eq!(refused.get("firing_completed"), Some(&3));
+    }
+
+    #[test]
+    fn a_kiln_back_from_maintenance_is_found_in_the_snapshot_history() {
+        let snapshot = |hours: i64, kiln: &str| SnapshotRecord {
+            id: format!("s{hours}"),
+            computed_at: ago(hours),
+            schema_version: 2,
+            complete: true,
+            content_hash: "h".into(),
+            state: json!({ "collections": { "kilns": { "values": { "maintenance": { "class": "closed", "count": 1, "examples": [kiln] } } } } }),
+            provenance: json!({}),
+            previous_id: None,
+            diff: json!([]),
+            drift: json!([]),
+        };
+        let history = [snapshot(24, "kiln-2"), snapshot(24 * 9, "kiln-1")];
+        let (found, _) = run(
+            only("kiln_back"),
+            &history,
+            &[
+                (
+                    "kilns",
+                    "kiln-1",
+                    json!({ "name": "L&L", "status": "idle" }),
+                ),
+                (
+                    "kilns",
+                    "kiln-2",
+                    json!({ "name": "Skutt 1027", "status": "idle" }),
+                ),
+                (
+                    "kilns",
+                    "kiln-3",
+                    json!({ "name": "Raku", "status": "maintenance" }),
+                ),
+            ],
+        );
+        assert_eq!(found.len(), 1, "kiln-1's maintenance is older than a week");
+        assert_eq!(found[0].subject, "kilns/kiln-2");
+        assert!(
+            found[0]
+                .post
+                .as_ref()
+                .unwrap()
+                .body
+                .starts_with("Skutt 1027 is back in service")
+        );
+    }
+
+    #[test]
+    fn open_slots_and_the_digest_count_the_coming_week() {
+        let reservation = |status: &str, day: i64| json!({ "status": status, "preferredWindow": { "earliestDate": crate::clock::format_time(now() + chrono::Duration::days(day)) } });
+        let mut records = Vec::new();
+        for index in 0..6 {
+            records.push((
+                "reservations",
+                format!("full{index}"),
+                reservation("CONFIRMED", 1),
+            ));
+        }
+        records.push((
+            "reservations",
+            "cancelled".to_string(),
+            reservation("CANCELLED", 2),
+        ));
+        records.push((
+            "reservations",
+            "later".to_string(),
+            reservation("booked", 9),
+        ));
+        records.push((
+            "batches",
+            "ready".to_string(),
+            json!({ "state": "READY_FOR_PICKUP" }),
+        ));
+        records.push(("kilnFirings", "done".to_string(), firing(30)));
+        let borrowed: Vec<(&str, &str, Value)> = records
+            .iter()
+            .map(|(collection, id, fields)| (*collection, id.as_str(), fields.clone()))
+            .collect();
+        let mut rules = only("open_studio_slots");
+        rules.weekly_digest.enabled = true;
+        let (found, _) = run(rules, &[], &borrowed);
+        let slots = found
+            .iter()
+            .find(|finding| finding.rule.id == "open_studio_slots")
+            .unwrap();
+        let body = &slots.post.as_ref().unwrap().body;
+        assert!(
+            !body.contains("Friday"),
+            "Friday (tomorrow) is full: {body}"
+        );
+        assert!(
+            body.contains("36 open slots across Saturday (6 open)"),
+            "{body}"
+        );
+        let digest = found
+            .iter()
+            .find(|finding| finding.rule.id == "weekly_digest")
+            .unwrap();
+        assert!(
+            digest.post.as_ref().unwrap().body.contains("1 kiln firing completed, 1 batch waiting on the pickup shelf, and 6 studio reservations coming up"),
+            "{}",
+            digest.post.as_ref().unwrap().body
+        );
+    }
 }

@@ -285,12 +285,12 @@ pub trait Swarm: Send {
 pub fn spoken(duration: chrono::Duration) -> String {
     let hours = duration.num_hours();
     if hours >= 48 {
-        // Tenths of a day, so 7.6 days is not read as the 7-day limit it passed.
-        let tenths = duration.num_minutes() * 10 / (24 * 60);
-        if tenths % 10 == 0 {
-            format!("{} days", tenths / 10)
-        } else {
-            format!("{}.{} days", tenths / 10, tenths % 10)
+        // Whole days and the hours past them, so 7 days 1 hour is not read as a 7-day limit.
+        let (days, rest) = (hours / 24, hours % 24);
+        match rest {
+            0 => format!("{days} days"),
+            1 => format!("{days} days 1 hour"),
+            rest => format!("{days} days {rest} hours"),
         }
     } else if hours >= 1 {
         format!("{hours} hour{}", if hours == 1 { "" } else { "s" })
@@ -373,8 +373,8 @@ mod tests {
         assert_eq!(median(&mut [3, 1, 2]), Some(2.0));
         assert_eq!(median(&mut [4, 1, 2, 3]), Some(2.5));
         assert_eq!(spoken(chrono::Duration::hours(48)), "2 days");
-        assert_eq!(spoken(chrono::Duration::hours(50)), "2 days");
-        assert_eq!(spoken(chrono::Duration::hours(60)), "2.5 days");
+        assert_eq!(spoken(chrono::Duration::hours(50)), "2 days 2 hours");
+        assert_eq!(spoken(chrono::Duration::hours(169)), "7 days 1 hour");
         assert_eq!(counted(1, "batch", "batches"), "1 batch");
         assert_eq!(counted(0, "batch", "batches"), "0 batches");
         assert_eq!(spoken(chrono::Duration::hours(13)), "13 hours");

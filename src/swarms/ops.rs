@@ -1023,3 +1023,435 @@ impl Swarm for Ops {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::snapshot::{ConnectorDevices, DeviceState, Model, Record};
+    use crate::store::SnapshotRecord;
+
+    fn now() -> DateTime<Utc> {
+        crate::clock::parse_time("2026-12-03T12:00:00.000000Z").unwrap()
+    }
+
+    fn ago(hours: i64) -> String {
+        crate::clock::format_time(now() - chrono::Duration::hours(hours))
+    }
+
+    struct Run {
+        model: Model,
+        history: Vec<SnapshotRecord>,
+        devices: BTreeMap<String, ConnectorDevices>,
+    }
+
+    impl Run {
+        fn new() -> Self {
+            Self {
+                model: Model::built_in(),
+                history: Vec::new(),
+                devices: BTreeMap::new(),
+            }
+        }
+
+        /// Run the ops rules over `records` and return the findings' (rule, subject).
+        fn findings(
+            &self,
+            rules: OpsRules,
+            records: &[(&str, &str, serde_json::Value)],
+        ) -> Vec<Finding> {
+            let context = RunContext {
+                now: now(),
+                model: &self.model,
+                history: &self.history,
+                devices: &self.devices,
+            };
+            let mut ops = Ops::new(rules);
+            let mut out = Collector::new(100);
+            for (collection, id, fields) in records {
+                let record = Record {
+                    id: id.to_string(),
+                    fields: fields.clone(),
+                    update_time: None,
+                };
+                ops.observe(
+                    &context,
+                    &Seen {
+                        source: "fixtures",
+                        collection,
+                        record: &record,
+                    },
+                    &mut out,
+                );
+            }
+            ops.finish(&context, &mut out);
+            out.into_findings()
+        }
+    }
+
+    fn only(rule: &str) -> OpsRules {
+        let mut rules = OpsRules::default();
+        rules.stalled_batch.enabled = rule == "stalled_batch";
+        rules.overdue_firing.enabled = rule == "overdue_firing";
+        rules.overdue_reservation.enabled = rule == "overdue_reservation";
+        rules.queue_spike.enabled = rule == "queue_spike";
+        rules.aging_queue.enabled = rule == "aging_queue";
+        rules.device_alert.enabled = rule == "device_alert";
+        rules.state_quality.enabled = rule == "state_quality";
+        rules
+    }
+
+    fn subjects(findings: &[Finding]) -> Vec<&str> {
+        findings
+            .iter()
+            .map(|finding| finding.subject.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn stalled_batch_fires_past_its_states_limit_and_never_on_closed_batches() {
+        let run = Run::new();
+        let batch = |state: &str, hours: i64| json!({ "state": state, "updatedAt": ago(hours) });
+        let found = run.findings(
+            only("stalled_batch"),
+            &[
+                ("batches", "at-limit", batch("SUBMITTED", 7 * 24)),
+                ("batches", "past-limit", batch("SUBMITTED", 7 * 24 + 1)),
+                ("batches", "loaded-ok", batch("LOADED", 4 * 24)),
+                ("batches", "loaded-late", batch("LOADED", 5 * 24 + 1)),
+                ("batches", "pickup-ok", batch("READY_FOR_PICKUP", 13 * 24)),
+                ("batches", "draft-default", batch("DRAFT", 10 * 24 + 1)),
+                ("batches", "closed", batch("CLOSED_PICKED_UP", 90 * 24)),
+                ("batches", "unknown", batch("GLAZED", 90 * 24)),
+                ("batches", "twice-late", batch("SHELVED", 15 * 24)),
+            ],
+        );
+        assert_eq!(
+            subjects(&found),
+            vec![
+                "batches/twice-late",
+                "batches/draft-default",
+                "batches/loaded-late",
+                "batches/past-limit"
+            ]
+        );
+        assert_eq!(
+            found[0].severity,
+            Severity::High,
+            "more than twice the limit"
+        );
+        let late = &found[3];
+        assert!(
+            late.rationale
+                .contains("has been SUBMITTED for 7 days 1 hour")
+                && late
+                    .rationale
+                    .contains("the limit for SUBMITTED is 7 days."),
+            "{}",
+            late.rationale
+        );
+        assert_eq!(late.evidence[0].field, "state");
+        assert_eq!(late.evidence[0].value, json!("SUBMITTED"));
+        assert_eq!(late.evidence[1].field, "updatedAt");
+        assert_eq!(late.confidence, 0.9);
+    }
+
+    #[test]
+    fn overdue_firing_looks_at_the_start_of_scheduled_ones_and_the_end_of_running_ones() {
+        let run = Run::new();
+        let found = run.findings(
+            only("overdue_firing"),
+            &[
+                (
+                    "kilnFirings",
+                    "sched-ok",
+                    json!({ "status": "scheduled", "startAt": ago(12) }),
+                ),
+                (
+                    "kilnFirings",
+                    "sched-late",
+                    json!({ "status": "scheduled", "startAt": ago(13) }),
+                ),
+                (
+                    "kilnFirings",
+                    "firing-ok",
+                    json!({ "status": "firing", "endAt": ago(24) }),
+                ),
+                (
+                    "kilnFirings",
+                    "cooling-late",
+                    json!({ "status": "cooling", "endAt": ago(25) }),
+                ),
+                (
+                    "kilnFirings",
+                    "in-progress-late",
+                    json!({ "status": "in-progress", "endAt": ago(48) }),
+                ),
+                (
+                    "kilnFirings",
+                    "done",
+                    json!({ "status": "completed", "endAt": ago(300) }),
+                ),
+                (
+                    "kilnFirings",
+                    "cancelled",
+                    json!({ "status": "cancelled", "startAt": ago(300) }),
+                ),
+                ("kilnFirings", "no-times", json!({ "status": "scheduled" })),
+            ],
+        );
+        assert_eq!(
+            subjects(&found),
+            vec![
+                "kilnFirings/cooling-late",
+                "kilnFirings/in-progress-late",
+                "kilnFirings/sched-late"
+            ]
+        );
+        assert_eq!(found[0].severity, Severity::High);
+        assert_eq!(found[2].evidence[1].field, "startAt");
+    }
+
+    #[test]
+    fn overdue_reservation_fires_once_the_window_ended_and_only_while_open() {
+        let run = Run::new();
+        let reservation = |status: &str, end_hours: i64| json!({ "status": status, "preferredWindow": { "earliestDate": null, "latestDate": ago(end_hours) } });
+        let found = run.findings(
+            only("overdue_reservation"),
+            &[
+                ("reservations", "ended", reservation("REQUESTED", 1)),
+                ("reservations", "future", reservation("CONFIRMED", -24)),
+                ("reservations", "cancelled", reservation("CANCELLED", 48)),
+                ("reservations", "completed", reservation("completed", 48)),
+                ("reservations", "no-window", json!({ "status": "booked" })),
+            ],
+        );
+        assert_eq!(subjects(&found), vec!["reservations/ended"]);
+        assert_eq!(found[0].severity, Severity::Low);
+    }
+
+    fn snapshot_with_queue(id: &str, collection: &str, count: u64) -> SnapshotRecord {
+        SnapshotRecord {
+            id: id.into(),
+            computed_at: ago(1),
+            schema_version: 2,
+            complete: true,
+            content_hash: "h".into(),
+            state: json!({ "collections": { collection: { "queue": { "count": count } } } }),
+            provenance: json!({ "sources": [] }),
+            previous_id: None,
+            diff: json!([]),
+            drift: json!([]),
+        }
+    }
+
+    #[test]
+    fn queue_spike_needs_history_the_factor_and_the_minimum() {
+        let open = |count: usize| -> Vec<(&'static str, String, serde_json::Value)> {
+            (0..count)
+                .map(|index| {
+                    (
+                        "agentRequests",
+                        format!("a{index}"),
+                        json!({ "status": "new" }),
+                    )
+                })
+                .collect()
+        };
+        let records = |count: usize| open(count);
+        let check = |history: &[u64], now_open: usize| -> Vec<Finding> {
+            let mut run = Run::new();
+            run.history = history
+                .iter()
+                .enumerate()
+                .map(|(index, count)| {
+                    snapshot_with_queue(&format!("s{index}"), "agentRequests", *count)
+                })
+                .collect();
+            let owned = records(now_open);
+            let borrowed: Vec<(&str, &str, serde_json::Value)> = owned
+                .iter()
+                .map(|(collection, id, fields)| (*collection, id.as_str(), fields.clone()))
+                .collect();
+            run.findings(only("queue_spike"), &borrowed)
+        };
+        assert!(
+            check(&[3, 3], 20).is_empty(),
+            "two snapshots are too little history"
+        );
+        assert!(check(&[3, 3, 3], 5).is_empty(), "below twice the median");
+        let spike = check(&[3, 3, 3], 6);
+        assert_eq!(
+            subjects(&spike),
+            vec!["studio"],
+            "at twice the median and the minimum"
+        );
+        assert!(
+            spike[0]
+                .rationale
+                .contains("Agent requests has 6 open (median 3"),
+            "{}",
+            spike[0].rationale
+        );
+        assert!(
+            check(&[1, 1, 1], 4).is_empty(),
+            "four times the median, but under the minimum of 5"
+        );
+    }
+
+    #[test]
+    fn aging_queue_names_the_oldest_open_item_past_its_limit() {
+        let run = Run::new();
+        let found = run.findings(
+            only("aging_queue"),
+            &[
+                (
+                    "agentRequests",
+                    "newer",
+                    json!({ "status": "new", "createdAt": ago(24) }),
+                ),
+                (
+                    "agentRequests",
+                    "oldest",
+                    json!({ "status": "triaged", "createdAt": ago(73) }),
+                ),
+                (
+                    "agentRequests",
+                    "older-but-done",
+                    json!({ "status": "fulfilled", "createdAt": ago(500) }),
+                ),
+                (
+                    "communityReports",
+                    "fresh",
+                    json!({ "status": "open", "createdAt": ago(7 * 24) }),
+                ),
+            ],
+        );
+        assert_eq!(subjects(&found), vec!["agentRequests/oldest"]);
+        assert!(
+            found[0].rationale.contains("(2 open)"),
+            "{}",
+            found[0].rationale
+        );
+    }
+
+    #[test]
+    fn device_alerts_cover_heat_leaks_vacuum_errors_and_stale_connectors() {
+        let mut run = Run::new();
+        let device = |room: Option<&str>, values: serde_json::Value| DeviceState {
+            label: "Device".into(),
+            device_type: "t".into(),
+            room: room.map(str::to_string),
+            values: serde_json::from_value(values).unwrap(),
+        };
+        run.devices.insert(
+            "hubitat".into(),
+            ConnectorDevices {
+                kind: "hubitat".into(),
+                observed_at: ago(0),
+                health: "healthy".into(),
+                devices: BTreeMap::from([
+                    (
+                        "1".to_string(),
+                        device(Some("Kiln Room"), json!({ "temperature": "88.5" })),
+                    ),
+                    (
+                        "2".to_string(),
+                        device(Some("Kiln Room"), json!({ "temperature": "88.0" })),
+                    ),
+                    (
+                        "3".to_string(),
+                        device(Some("Glaze Room"), json!({ "temperature": 120 })),
+                    ),
+                    ("4".to_string(), device(None, json!({ "water": "wet" }))),
+                    ("5".to_string(), device(None, json!({ "water": "dry" }))),
+                ]),
+                ..ConnectorDevices::default()
+            },
+        );
+        run.devices.insert(
+            "roborock".into(),
+            ConnectorDevices {
+                kind: "roborock".into(),
+                observed_at: ago(0),
+                health: "healthy".into(),
+                devices: BTreeMap::from([
+                    (
+                        "q5".to_string(),
+                        device(
+                            None,
+                            json!({ "state": "error", "error": "main_brush_jammed" }),
+                        ),
+                    ),
+                    (
+                        "s7".to_string(),
+                        device(None, json!({ "state": "docked", "error": "none" })),
+                    ),
+                ]),
+                ..ConnectorDevices::default()
+            },
+        );
+        run.devices.insert(
+            "old-hub".into(),
+            ConnectorDevices {
+                kind: "hubitat".into(),
+                observed_at: ago(1),
+                ..ConnectorDevices::default()
+            },
+        );
+        let mut rules = only("device_alert");
+        rules.device_alert.temperature_limits = BTreeMap::from([("Kiln Room".to_string(), 88.0)]);
+        let found = run.findings(rules, &[]);
+        let mut found = subjects(&found);
+        found.sort_unstable();
+        assert_eq!(
+            found,
+            vec![
+                "connector:hubitat/1",
+                "connector:hubitat/4",
+                "connector:old-hub",
+                "connector:roborock/q5"
+            ],
+            "88.0 is at the limit, the glaze room has none, the dry sensor and the docked vacuum are fine"
+        );
+    }
+
+    #[test]
+    fn state_quality_reports_no_snapshot_partial_stale_and_drift() {
+        let mut run = Run::new();
+        let found = run.findings(only("state_quality"), &[]);
+        assert_eq!(found[0].title, "No StudioState snapshot yet");
+        let mut fine = snapshot_with_queue("s_fine", "batches", 1);
+        fine.computed_at = ago(0);
+        run.history = vec![fine.clone()];
+        assert!(run.findings(only("state_quality"), &[]).is_empty());
+        let mut partial = fine.clone();
+        partial.complete = false;
+        partial.provenance = json!({ "sources": [{ "source": "fixtures", "location": "x", "read_time": "t", "newest_update_time": null, "documents_read": 0, "completeness": "partial", "failed": ["kilnFirings"], "collections": [] }], "content_hash": "h" });
+        run.history = vec![partial];
+        let found = run.findings(only("state_quality"), &[]);
+        assert!(
+            found[0].rationale.contains("kilnFirings could not be read"),
+            "{}",
+            found[0].rationale
+        );
+        assert_eq!(found[0].severity, Severity::High);
+        let mut drifting = fine.clone();
+        drifting.drift =
+            json!([{ "collection": "batches", "local": 3, "cloud": 5, "difference": 2 }]);
+        run.history = vec![drifting];
+        let found = run.findings(only("state_quality"), &[]);
+        assert_eq!(found[0].severity, Severity::Medium, "drift alone");
+        let mut stale = fine;
+        stale.computed_at = ago(2);
+        run.history = vec![stale];
+        assert!(
+            run.findings(only("state_quality"), &[])[0]
+                .rationale
+                .contains("old (stale after 1 hour)")
+        );
+    }
+}
