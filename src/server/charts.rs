@@ -37,6 +37,8 @@ pub struct LineChart {
     pub title: String,
     /// Written after each value in the words (`items`, `USD`); empty for none.
     pub unit: String,
+    /// What the points are, in the plural (`points`, `snapshots`), for the words.
+    pub noun: String,
     pub width: u32,
     pub height: u32,
     /// Draw the range (lowest and highest value) and the first and last labels.
@@ -57,6 +59,7 @@ impl LineChart {
         Self {
             title: title.into(),
             unit: unit.into(),
+            noun: "points".into(),
             width: 160,
             height: 40,
             axes: false,
@@ -68,10 +71,17 @@ impl LineChart {
         Self {
             title: title.into(),
             unit: unit.into(),
+            noun: "points".into(),
             width: 480,
             height: 160,
             axes: true,
         }
+    }
+
+    /// The same chart, its points called `noun` (plural) in the words.
+    pub fn of(mut self, noun: impl Into<String>) -> Self {
+        self.noun = noun.into();
+        self
     }
 
     fn frame(&self) -> Frame {
@@ -128,16 +138,18 @@ impl LineChart {
             format!("{}: {} at {first_label}", self.title, self.amount(latest))
         } else if lowest == highest {
             format!(
-                "{}: {} at each of {} points from {first_label} to {last_label}",
+                "{}: {} at each of {} {} from {first_label} to {last_label}",
                 self.title,
                 self.amount(latest),
-                values.len()
+                values.len(),
+                self.noun
             )
         } else {
             format!(
-                "{}: {} points from {first_label} to {last_label}; first {}, latest {}, lowest {}, highest {}",
+                "{}: {} {} from {first_label} to {last_label}; first {}, latest {}, lowest {}, highest {}",
                 self.title,
                 values.len(),
+                self.noun,
                 self.amount(first),
                 self.amount(latest),
                 self.amount(lowest),
@@ -145,10 +157,7 @@ impl LineChart {
             )
         };
         if gaps > 0 {
-            words.push_str(&format!(
-                "; no value at {gaps} {}",
-                if gaps == 1 { "point" } else { "points" }
-            ));
+            words.push_str(&format!("; {gaps} of {} without a value", points.len()));
         }
         words
     }
@@ -402,11 +411,21 @@ mod tests {
             1,
             "the lone last value is a dot"
         );
-        assert!(svg.contains("; no value at 2 points\""), "{svg}");
+        assert!(svg.contains("; 2 of 7 without a value\""), "{svg}");
         let svg = spark(&[Some(f64::NAN), Some(1.0)]);
         assert!(
-            svg.contains("no value at 1 point\""),
+            svg.contains("1 of 2 without a value\""),
             "not-a-number is no value"
+        );
+    }
+
+    #[test]
+    fn the_points_can_be_named() {
+        let chart = LineChart::sparkline("Batches in the queue", "").of("snapshots");
+        let words = chart.describe(&points(&[Some(1.0), Some(2.0)]));
+        assert_eq!(
+            words,
+            "Batches in the queue: 2 snapshots from s1 to s2; first 1, latest 2, lowest 1, highest 2"
         );
     }
 
