@@ -674,6 +674,15 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
     ] {
         assert!(history.html.contains(text), "`{text}` in the history");
     }
+    let newest = bob.get("/studio-state/history?limit=1").await;
+    assert!(newest.html.contains(&second.id) && !newest.html.contains(&record.id));
+    assert!(
+        newest
+            .html
+            .contains("href=\"/studio-state/history?limit=2\" id=\"more\"")
+    );
+    let unreadable = bob.get("/studio-state/history?limit=many").await;
+    assert!(unreadable.html.contains(&record.id), "the default number");
 }
 
 #[tokio::test]

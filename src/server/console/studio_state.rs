@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AppState, Viewer, degraded, esc, layout, refusal_html, url_encode};
+use super::{AppState, Viewer, degraded, esc, layout, refusal_html};
 use crate::engine::{EngineError, ErrorBody};
 use crate::server::charts::{LineChart, Point};
 use crate::snapshot::{
@@ -1050,7 +1050,7 @@ pub(super) async fn history(
     if history.len() as i64 == limit && limit < HISTORY_MAX {
         body.push_str(&format!(
             "<p><a href=\"/studio-state/history?limit={}\" id=\"more\">Older snapshots</a></p>",
-            url_encode(&(limit * 2).min(HISTORY_MAX).to_string())
+            (limit * 2).min(HISTORY_MAX)
         ));
     }
     layout(&banner, &viewer, TITLE, ACTIVE, &body).into_response()
