@@ -288,6 +288,7 @@ pub fn routes() -> Router<AppState> {
         .route("/exemptions/{id}/revoke", post(revoke_exemption))
         .route("/audit", get(audit_page))
         .route("/studio-state", get(studio_state_page))
+        .route("/studio-state/history", get(studio_state::history))
         .route("/devices", get(devices_page))
 }
 
@@ -1345,128 +1346,10 @@ async fn audit_page(
 
 // ---- StudioState -------------------------------------------------------------------------
 
+mod studio_state;
+
 async fn studio_state_page(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let banner = degraded(&state).await;
-    let history = match state.engine.snapshots(&viewer.caller, 20).await {
-        Ok(history) => history,
-        Err(error) => {
-            let body = refusal_html(&ErrorBody::from_error(&error, false));
-            return layout(&banner, &viewer, "StudioState", "/studio-state", &body).into_response();
-        }
-    };
-    let Some(latest) = history.first() else {
-        let body = "<p class=\"derived\">derived from cloud</p><p id=\"no-snapshot\">No snapshot yet. <code>brain snapshot run</code> computes one; <code>brain serve</code> does so on its schedule when a cloud source is configured.</p>";
-        return layout(&banner, &viewer, "StudioState", "/studio-state", body).into_response();
-    };
-    let freshness = state.engine.freshness().await.ok();
-    let age = freshness
-        .as_ref()
-        .and_then(|freshness| freshness.age_seconds)
-        .map_or_else(String::new, crate::clock::human_duration);
-    let status = match freshness.as_ref() {
-        Some(freshness) if freshness.stale => format!(
-            "<span class=\"bad\">stale</span> — {}",
-            esc(freshness.reason.as_deref().unwrap_or(""))
-        ),
-        _ => "<span class=\"ok\">fresh</span>".to_string(),
-    };
-    let pretty =
-        |value: &serde_json::Value| esc(&serde_json::to_string_pretty(value).unwrap_or_default());
-    let sources: String = latest.provenance["sources"]
-        .as_array()
-        .map(|sources| {
-            sources
-                .iter()
-                .map(|source| {
-                    let failed: String = source["collections"]
-                        .as_array()
-                        .map(|reads| {
-                            reads
-                                .iter()
-                                .filter(|read| read["complete"] != serde_json::Value::Bool(true))
-                                .map(|read| format!("<li class=\"bad\">{}: {}</li>", esc(read["collection"].as_str().unwrap_or("?")), esc(read["problem"].as_str().unwrap_or("unknown"))))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    format!(
-                        "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}<ul>{failed}</ul></td></tr>",
-                        esc(source["source"].as_str().unwrap_or("?")),
-                        esc(source["location"].as_str().unwrap_or("")),
-                        esc(source["read_time"].as_str().unwrap_or("")),
-                        esc(source["newest_update_time"].as_str().unwrap_or("—")),
-                        source["documents_read"],
-                        esc(source["completeness"].as_str().unwrap_or("?")),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let drift: String = latest
-        .drift
-        .as_array()
-        .filter(|drift| !drift.is_empty())
-        .map(|drift| {
-            let items: String = drift
-                .iter()
-                .map(|item| format!("<li><code>{}</code>: brain read {}, the cloud counts {}</li>", esc(item["collection"].as_str().unwrap_or("?")), item["local"], item["cloud"]))
-                .collect();
-            format!("<div class=\"refused\" id=\"drift\"><strong>Drift:</strong> local counts disagree with the cloud's own<ul>{items}</ul></div>")
-        })
-        .unwrap_or_default();
-    let timeline: String = history
-        .iter()
-        .map(|record| {
-            let changes: String = record
-                .diff
-                .as_array()
-                .map(|changes| {
-                    changes
-                        .iter()
-                        .map(|change| {
-                            format!(
-                                "<li><code>{}</code>: {} → {}</li>",
-                                esc(change["field"].as_str().unwrap_or("?")),
-                                esc(&change["from"].to_string()),
-                                esc(&change["to"].to_string())
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!(
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td><ul>{}</ul></td></tr>",
-                esc(&record.id),
-                esc(&record.computed_at),
-                if record.complete {
-                    "complete"
-                } else {
-                    "<span class=\"bad\">partial</span>"
-                },
-                if changes.is_empty() {
-                    "<li>no change</li>".to_string()
-                } else {
-                    changes
-                }
-            )
-        })
-        .collect();
-    let body = format!(
-        "<p><span class=\"derived\">derived from cloud</span> The cloud is the record of truth; this is brain's computed view of it.</p>\
-         <table class=\"facts\"><tr><th>Snapshot</th><td><code>{id}</code>, computed {computed} ({age} ago)</td></tr><tr><th>Freshness</th><td id=\"state-freshness\">{status}</td></tr><tr><th>Completeness</th><td>{complete}</td></tr><tr><th>Content hash</th><td><code>{hash}</code></td></tr></table>{drift}\
-         <h2>State</h2><pre id=\"studio-state\">{state_json}</pre>\
-         <h2>Provenance</h2><table class=\"list\"><thead><tr><th>Source</th><th>Location</th><th>Read</th><th>Newest update</th><th>Documents</th><th>Completeness</th></tr></thead><tbody>{sources}</tbody></table>\
-         <h2>Changes</h2><table class=\"list\"><thead><tr><th>Snapshot</th><th>Computed</th><th>Status</th><th>Changed fields</th></tr></thead><tbody>{timeline}</tbody></table>",
-        id = esc(&latest.id),
-        computed = esc(&latest.computed_at),
-        complete = if latest.complete {
-            "full"
-        } else {
-            "<span class=\"bad\">partial</span>"
-        },
-        hash = esc(&latest.content_hash),
-        state_json = pretty(&latest.state),
-    );
-    layout(&banner, &viewer, "StudioState", "/studio-state", &body).into_response()
+    studio_state::overview(&state, &viewer).await
 }
 
 // ---- Devices -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 //! Architecture Invariant: internal error causes are logged, never sent to clients.
 
 pub mod api;
+pub mod charts;
 pub mod console;
 pub mod openapi;
 

@@ -1,8 +1,9 @@
 //! The staff console in a real headless Chromium, driven through ChromeDriver's WebDriver
 //! protocol against a real `brain serve` on loopback: sign in, see a pending proposal, approve
 //! and execute it, see a refusal with its reason, flip the kill switch and see the banner, and
-//! a form post without its CSRF token refused. Screenshots of the cockpit and the approvals page
-//! land in `target/test-artifacts/console/`.
+//! a form post without its CSRF token refused; and the StudioState page in each of its states
+//! (no snapshot, cards with trend lines, the history, stale, partial). Screenshots of each land
+//! in `target/test-artifacts/console/`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
 //! `chromium-driver`, which `.ci/run` installs). Without them the test prints a notice and
@@ -233,8 +234,56 @@ impl Driver {
             .to_string()
     }
 
+    /// Run `script` in the page (the test's own probe; the console itself has no script).
+    fn script(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// A screenshot of the whole page, not only the window's height.
+    fn screenshot_whole_page(&self, path: &Path) {
+        let height = self
+            .script("return document.documentElement.scrollHeight;")
+            .as_u64()
+            .unwrap_or(900)
+            .clamp(900, 6_000);
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": 1280, "height": height })),
+        );
+        self.screenshot(path);
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": 1280, "height": 900 })),
+        );
+    }
+
     fn screenshot(&self, path: &Path) {
-        let data = self.command(reqwest::Method::GET, "/screenshot", None);
+        self.save_screenshot(path, "/screenshot".to_string());
+    }
+
+    /// A screenshot of the element `css` alone.
+    fn screenshot_element(&self, css: &str, path: &Path) {
+        let element = self.find(css);
+        // Chromium crops an element's screenshot to the window: bring all of it into view.
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "arguments[0].scrollIntoView({block: 'center'});",
+                "args": [{ ELEMENT: element }],
+            })),
+        );
+        self.save_screenshot(path, format!("/element/{element}/screenshot"));
+    }
+
+    fn save_screenshot(&self, path: &Path, command: String) {
+        let data = self.command(reqwest::Method::GET, &command, None);
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data.as_str().unwrap())
             .unwrap();
@@ -358,4 +407,168 @@ fn staff_approve_execute_and_stop_everything_from_a_real_browser() {
     for name in ["cockpit.png", "approvals.png", "cockpit-kill-switch.png"] {
         assert!(artifacts().join(name).is_file(), "{name}");
     }
+}
+
+/// The StudioState page of a real `brain serve`, read in Chromium through every state it can be
+/// in: no snapshot, cards with trend lines once two snapshots exist, the history, stale once
+/// `snapshot_stale_after` passes, and partial when a collection cannot be read. Each state is
+/// named on the page; none is a blank page.
+#[test]
+fn the_studio_state_page_shows_each_state_in_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let stale_after = Duration::from_secs(10);
+    let studio = Studio::new(Backend::Sqlite, "  snapshot_stale_after: 10s\n");
+    let admin = studio.admin.clone();
+    let cloud = crate::support::temp_dir();
+    crate::support::copy_dir(
+        &crate::support::repo().join("examples/studio/cloud"),
+        cloud.path(),
+    );
+    let daemon = studio.start_daemon();
+    let base = daemon.url("");
+    let snapshot = |expected: i32| {
+        let output = studio.run(
+            Some(&admin),
+            &[
+                "snapshot",
+                "run",
+                "--source",
+                "fixtures",
+                "--dir",
+                cloud.path().to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "{}",
+            studio.transcript(&output)
+        );
+    };
+    let visible_text = || {
+        driver
+            .script("return document.querySelector('main').innerText;")
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    driver.goto(&format!("{base}/login"));
+    driver.type_into("#token", &admin);
+    driver.click("#sign-in");
+    assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
+
+    // No snapshot yet: said in words, with how to make one.
+    driver.goto(&format!("{base}/studio-state"));
+    assert_eq!(driver.text("h1"), "StudioState");
+    assert!(driver.text("#no-snapshot").contains("No snapshot yet"));
+    assert!(driver.text(".derived").contains("derived from cloud"));
+    driver.screenshot(&artifacts().join("studio-state-empty.png"));
+
+    // Two snapshots, the cloud changed in between and one value unknown to the state model:
+    // a card per queue, each with a trend line.
+    let draft = cloud.path().join("batches/b-2026-045.json");
+    let text = std::fs::read_to_string(&draft).unwrap();
+    std::fs::write(&draft, text.replace("\"DRAFT\"", "\"GLAZED\"")).unwrap();
+    snapshot(0);
+    driver.goto(&format!("{base}/studio-state"));
+    assert!(driver.text("#card-batches .count").contains('5'));
+    assert!(
+        !driver.source().contains("class=\"chart sparkline\""),
+        "no trend line from one snapshot"
+    );
+    let reservation = cloud.path().join("reservations/r-001.json");
+    let text = std::fs::read_to_string(&reservation).unwrap();
+    std::fs::write(&reservation, text.replace("\"REQUESTED\"", "\"CANCELLED\"")).unwrap();
+    snapshot(0);
+    let second_at = Instant::now();
+    driver.goto(&format!("{base}/studio-state"));
+    let cards = driver.script("return document.querySelectorAll('article.card').length;");
+    assert_eq!(cards, json!(9), "{}", driver.source());
+    assert_eq!(driver.text("#card-reservations .count"), "5");
+    assert!(
+        driver
+            .text("#card-reservations .delta")
+            .contains("since the previous snapshot (was 6)")
+    );
+    // Every card draws its trend: a visible SVG line with its numbers in words.
+    let drawn = driver.script(
+        "return Array.from(document.querySelectorAll('article.card svg.sparkline')).map(svg => { \
+           const box = svg.getBoundingClientRect(); const line = svg.querySelector('.chart-line'); \
+           return { width: box.width, height: box.height, line: line ? line.getTotalLength() : 0, \
+                    label: svg.getAttribute('aria-label') }; });",
+    );
+    let drawn = drawn.as_array().unwrap();
+    assert_eq!(drawn.len(), 9, "{drawn:?}");
+    for chart in drawn {
+        assert!(chart["width"].as_f64().unwrap() > 100.0, "{chart}");
+        assert!(chart["height"].as_f64().unwrap() >= 30.0, "{chart}");
+        assert!(chart["line"].as_f64().unwrap() > 50.0, "{chart}");
+        assert!(
+            chart["label"].as_str().unwrap().contains("2 snapshots"),
+            "{chart}"
+        );
+    }
+    let unclassified = driver.text("#unclassified-batches");
+    assert!(unclassified.contains("GLAZED"), "{unclassified}");
+    assert!(
+        unclassified.contains("brain snapshot explain --collection batches"),
+        "{unclassified}"
+    );
+    driver.screenshot_whole_page(&artifacts().join("studio-state-cards.png"));
+    driver.screenshot_element(
+        "#card-reservations",
+        &artifacts().join("studio-state-card.png"),
+    );
+
+    // The history: both snapshots, the newer's changes field by field.
+    driver.click("nav.subnav a[href='/studio-state/history']");
+    assert!(
+        driver
+            .wait_for_text("#history-intro", "2 snapshots")
+            .contains("2 snapshots")
+    );
+    assert!(driver.text("main").contains("Reservations: in the queue"));
+    assert!(driver.text(".derived").contains("derived from cloud"));
+    driver.screenshot_whole_page(&artifacts().join("studio-state-history.png"));
+
+    // Once `snapshot_stale_after` has passed: stale, and why, before anything else.
+    std::thread::sleep(stale_after.saturating_sub(second_at.elapsed()) + Duration::from_secs(1));
+    driver.goto(&format!("{base}/studio-state"));
+    let stale = driver.text("#state-stale");
+    assert!(
+        stale.contains("Stale: the newest snapshot is older than 10s"),
+        "{stale}"
+    );
+    assert!(driver.text("#degraded").contains("StudioState is stale"));
+    assert_eq!(driver.text("#card-reservations .count"), "5");
+    driver.screenshot(&artifacts().join("studio-state-stale.png"));
+
+    // A collection that cannot be read: partial, named, and its card says so.
+    std::fs::remove_dir_all(cloud.path().join("kilnFirings")).unwrap();
+    snapshot(1);
+    driver.goto(&format!("{base}/studio-state"));
+    let partial = driver.text("#state-partial");
+    assert!(
+        partial.contains("Partial: 1 collection not read"),
+        "{partial}"
+    );
+    assert!(partial.contains("Kiln firings"), "{partial}");
+    assert_eq!(driver.text("#card-kilnFirings .count"), "not read");
+    assert!(visible_text().contains("derived from cloud"));
+    driver.screenshot_whole_page(&artifacts().join("studio-state-partial.png"));
+
+    for name in [
+        "studio-state-empty.png",
+        "studio-state-cards.png",
+        "studio-state-card.png",
+        "studio-state-history.png",
+        "studio-state-stale.png",
+        "studio-state-partial.png",
+    ] {
+        assert!(artifacts().join(name).is_file(), "{name}");
+    }
+    drop(daemon);
 }

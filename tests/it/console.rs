@@ -501,36 +501,350 @@ async fn a_wall_display_without_authentication_may_look_but_not_act() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// The demo studio's cloud, its relative times read at one fixed moment, so every count is the
+/// same whenever the test runs.
+fn demo_cloud() -> tempfile::TempDir {
+    let cloud = crate::support::temp_dir();
+    crate::support::copy_dir(
+        &crate::support::repo().join("examples/studio/cloud"),
+        cloud.path(),
+    );
+    cloud
+}
+
+fn fixed_now() -> chrono::DateTime<chrono::Utc> {
+    brain::clock::parse_time("2026-12-01T12:00:00Z").unwrap()
+}
+
+async fn snapshot_of(api: &Api, cloud: &std::path::Path) -> brain::store::SnapshotRecord {
+    let source: std::sync::Arc<dyn brain::cloud::Source> =
+        std::sync::Arc::new(brain::cloud::fixtures::FixtureSource::new(cloud).at(fixed_now()));
+    api.engine
+        .take_snapshot(&[source], 0, |_, _| {})
+        .await
+        .unwrap()
+}
+
+/// The card of `collection` (`<article ... id="card-NAME">...</article>`).
+fn card<'a>(html: &'a str, collection: &str) -> &'a str {
+    let marker = format!("id=\"card-{collection}\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no card for `{collection}` in {html}"));
+    let start = html[..at].rfind("<article").unwrap();
+    let end = html[at..].find("</article>").unwrap() + at;
+    &html[start..end]
+}
+
+/// The queue counts of the demo studio's fixtures, by card.
+const DEMO_QUEUES: &[(&str, u64)] = &[
+    ("batches", 6),
+    ("reservations", 6),
+    ("kilnFirings", 4),
+    ("kilns", 2),
+    ("communityReports", 3),
+    ("agentRequests", 2),
+    ("materialsOrders", 1),
+    ("stripe-payment_intents", 2),
+    ("stripe-payouts", 0),
+];
+
 #[tokio::test]
 async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
     let api = Api::new().await;
     let bob = Browser::sign_in(&api, &api.bob).await;
-    let empty = bob.get("/studio-state").await;
-    assert!(empty.html.contains("id=\"no-snapshot\""));
-    let source: std::sync::Arc<dyn brain::cloud::Source> =
-        std::sync::Arc::new(brain::cloud::fixtures::FixtureSource::new(
-            &crate::support::repo().join("examples/studio/cloud"),
-        ));
-    let record = api
-        .engine
-        .take_snapshot(&[source], 0, |_, _| {})
-        .await
-        .unwrap();
+    for path in ["/studio-state", "/studio-state/history"] {
+        let empty = bob.get(path).await;
+        assert_eq!(empty.status, StatusCode::OK);
+        for text in [
+            "id=\"no-snapshot\"",
+            "No snapshot yet",
+            "derived from cloud",
+        ] {
+            assert!(empty.html.contains(text), "`{text}` on the empty {path}");
+        }
+    }
+    let cloud = demo_cloud();
+    let record = snapshot_of(&api, cloud.path()).await;
     let page = bob.get("/studio-state").await;
     for text in [
         "derived from cloud",
         record.id.as_str(),
-        "fresh",
+        "id=\"state-fresh\"",
         "fixtures",
-        "oldest_since",
-        "Changes",
+        "Freshness and completeness",
+        "<code>studio-os-portal</code> v1",
+        "Sources",
+        "id=\"no-drift\"",
+        "The first snapshot: nothing to compare with",
     ] {
         assert!(page.html.contains(text), "`{text}` on the StudioState page");
     }
+    assert!(
+        !page.html.contains("oldest_since") && !page.html.contains("id=\"studio-state\""),
+        "no JSON dump"
+    );
+    // One card per queue, with its count.
+    for (collection, count) in DEMO_QUEUES {
+        let card = card(&page.html, collection);
+        assert!(
+            card.contains(&format!("data-count=\"{count}\">{count}</span>")),
+            "{collection}: {card}"
+        );
+        assert!(card.contains("first snapshot"), "{collection}: {card}");
+        assert!(card.contains("The trend appears from the second snapshot"));
+    }
+    let batches = card(&page.html, "batches");
+    for text in [
+        "Batches <code>batches</code>",
+        "oldest waiting",
+        "datetime=\"2026-11-11T00:00:00.000000Z\"",
+        "4 open · 2 in progress · 2 closed · 8 records read",
+    ] {
+        assert!(batches.contains(text), "`{text}` in {batches}");
+    }
+    assert!(card(&page.html, "communityReports").contains("1 high severity"));
+    assert!(card(&page.html, "kilnFirings").contains("starting in the next 24h"));
+    assert!(card(&page.html, "stripe-payment_intents").contains("165.00 USD in the queue"));
+    assert!(card(&page.html, "stripe-payouts").contains("created in the last 7d"));
+    assert!(card(&page.html, "stripe-payouts").contains("queue empty"));
+    assert!(
+        !page.html.contains("class=\"chart sparkline\""),
+        "no trend from one snapshot"
+    );
+    assert!(!page.html.contains("id=\"unclassified-"));
     let cockpit = bob.get("/").await;
     assert!(
         cockpit.html.contains(&record.id),
         "the cockpit links the newest snapshot"
     );
     assert!(!cockpit.html.contains("no snapshot yet"));
+
+    // The cloud changes: a reservation is cancelled, a high-severity report arrives.
+    let reservation = cloud.path().join("reservations/r-001.json");
+    let text = std::fs::read_to_string(&reservation).unwrap();
+    std::fs::write(&reservation, text.replace("\"REQUESTED\"", "\"CANCELLED\"")).unwrap();
+    std::fs::write(
+        cloud.path().join("communityReports/cr-0103.json"),
+        r#"{"note": "Kiln vent fan stopped", "severity": "high", "status": "open", "createdAt": "2026-12-01T08:00:00Z"}"#,
+    )
+    .unwrap();
+    let second = snapshot_of(&api, cloud.path()).await;
+    let page = bob.get("/studio-state").await;
+    assert_eq!(
+        page.html.matches("class=\"chart sparkline\"").count(),
+        DEMO_QUEUES.len(),
+        "a trend line on every card from the second snapshot"
+    );
+    let reservations = card(&page.html, "reservations");
+    assert!(reservations.contains("data-count=\"5\""), "{reservations}");
+    assert!(
+        reservations.contains("<strong>\u{2212}1</strong> since the previous snapshot (was 6)")
+    );
+    assert!(reservations.contains("aria-label=\"Reservations in the queue: 2 snapshots from"));
+    assert!(reservations.contains("first 6, latest 5, lowest 5, highest 6\""));
+    let reports = card(&page.html, "communityReports");
+    assert!(reports.contains("<strong>+1</strong> since the previous snapshot (was 3)"));
+    assert!(reports.contains("2 high severity"));
+    assert!(card(&page.html, "batches").contains("no change since the previous snapshot"));
+    for text in [
+        "Reservations: in the queue",
+        "Community reports: high severity in the queue",
+        "<code class=\"field\">collections.reservations.queue.count</code>",
+    ] {
+        assert!(page.html.contains(text), "`{text}` in the latest changes");
+    }
+
+    // The history: both snapshots, newest first, each with its diff field by field.
+    let history = bob.get("/studio-state/history").await;
+    assert_eq!(history.status, StatusCode::OK);
+    let newer = history.html.find(&format!("id=\"snapshot-{}\"", second.id));
+    let older = history.html.find(&format!("id=\"snapshot-{}\"", record.id));
+    assert!(
+        newer.is_some() && older.is_some() && newer < older,
+        "{}",
+        history.html
+    );
+    for text in [
+        "derived from cloud",
+        "The 2 snapshots newest first",
+        "The first snapshot: nothing to compare with",
+        "Community reports: records with value “open”",
+        "43 documents read",
+    ] {
+        assert!(history.html.contains(text), "`{text}` in the history");
+    }
+    let newest = bob.get("/studio-state/history?limit=1").await;
+    assert!(newest.html.contains(&second.id) && !newest.html.contains(&record.id));
+    assert!(
+        newest
+            .html
+            .contains("href=\"/studio-state/history?limit=2\" id=\"more\"")
+    );
+    let unreadable = bob.get("/studio-state/history?limit=many").await;
+    assert!(unreadable.html.contains(&record.id), "the default number");
+}
+
+#[tokio::test]
+async fn the_studio_state_page_names_unclassified_values_and_collections_not_read() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let cloud = demo_cloud();
+    let draft = cloud.path().join("batches/b-2026-045.json");
+    let text = std::fs::read_to_string(&draft).unwrap();
+    std::fs::write(&draft, text.replace("\"DRAFT\"", "\"GLAZED\"")).unwrap();
+    std::fs::remove_dir_all(cloud.path().join("kilnFirings")).unwrap();
+    let record = snapshot_of(&api, cloud.path()).await;
+    assert!(!record.complete);
+    let page = bob.get("/studio-state").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "id=\"state-partial\"",
+        "Partial: 1 collection not read",
+        "<strong>Kiln firings</strong> (<code>kilnFirings</code>, fixtures): no fixture folder",
+        "<span class=\"bad\">partial</span>: not read <code>kilnFirings</code>",
+    ] {
+        assert!(page.html.contains(text), "`{text}` on the partial page");
+    }
+    assert!(!page.html.contains("id=\"state-fresh\""));
+    let firings = card(&page.html, "kilnFirings");
+    assert!(firings.contains("card-not-read"), "{firings}");
+    assert!(firings.contains(">not read</span>"), "{firings}");
+    assert!(
+        !firings.contains("data-count"),
+        "a collection not read has no number: {firings}"
+    );
+    // The unknown value: counted nowhere, named on its card with how to check it.
+    let batches = card(&page.html, "batches");
+    for text in [
+        "data-count=\"5\"",
+        "id=\"unclassified-batches\"",
+        "1 record unclassified",
+        "the state model puts these values in no class",
+        "<td><code>GLAZED</code></td><td>1</td><td>b-2026-045</td>",
+        "brain snapshot explain --collection batches",
+    ] {
+        assert!(batches.contains(text), "`{text}` in {batches}");
+    }
+    assert!(
+        page.html
+            .contains("<a href=\"#card-batches\">1 record</a> in Batches")
+    );
+    assert!(!card(&page.html, "reservations").contains("unclassified"));
+}
+
+/// A snapshot of the demo studio recorded as if computed `age` ago under `model`.
+async fn insert_old_snapshot(api: &Api, age: chrono::Duration, model: brain::snapshot::ModelRef) {
+    use brain::snapshot::{Builder, Provenance, SourceProvenance};
+    let cloud = demo_cloud();
+    let source = brain::cloud::fixtures::FixtureSource::new(cloud.path()).at(fixed_now());
+    let mut builder = Builder::new(
+        fixed_now(),
+        std::sync::Arc::new(brain::snapshot::Model::built_in()),
+    );
+    for collection in brain::cloud::Source::collections(&source) {
+        builder.begin(&collection);
+        let mut each = |record: brain::snapshot::Record| builder.add(&collection, &record);
+        brain::cloud::Source::read(&source, &collection, &mut each)
+            .await
+            .unwrap();
+    }
+    let state = builder.finish();
+    let computed_at = brain::clock::format_time(brain::clock::now() - age);
+    let provenance = Provenance {
+        sources: vec![SourceProvenance {
+            source: "fixtures".into(),
+            location: "old".into(),
+            read_time: computed_at.clone(),
+            documents_read: 43,
+            completeness: "full".into(),
+            ..SourceProvenance::default()
+        }],
+        content_hash: brain::snapshot::content_hash(&state),
+        model: Some(model),
+    };
+    let record = brain::store::SnapshotRecord {
+        id: "s_0000000000aa".into(),
+        computed_at,
+        schema_version: 2,
+        complete: true,
+        content_hash: provenance.content_hash.clone(),
+        state: serde_json::to_value(&state).unwrap(),
+        provenance: serde_json::to_value(&provenance).unwrap(),
+        previous_id: None,
+        diff: json!([]),
+        drift: json!([]),
+    };
+    let mut tx = api.engine.store().begin().await.unwrap();
+    tx.insert_snapshot(&record).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stale_snapshot_says_so_and_a_model_change_is_a_note_in_the_history() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let older_model = brain::snapshot::ModelRef {
+        id: "studio-os-portal".into(),
+        version: 0,
+        hash: "0".repeat(64),
+    };
+    insert_old_snapshot(&api, chrono::Duration::hours(2), older_model).await;
+    let page = bob.get("/studio-state").await;
+    for text in [
+        "id=\"state-stale\"",
+        "Stale: the newest snapshot is older than 30m",
+        "computed 2h 0m ago",
+        "capabilities that need fresh state are denied",
+        "brain now uses <code>studio-os-portal</code> v1",
+    ] {
+        assert!(page.html.contains(text), "`{text}` on the stale page");
+    }
+    assert!(
+        card(&page.html, "batches").contains("data-count=\"6\""),
+        "a stale snapshot's numbers are still shown"
+    );
+
+    // The next snapshot, under the current model: its diff starts with the model change.
+    let record = snapshot_of(&api, demo_cloud().path()).await;
+    let page = bob.get("/studio-state").await;
+    assert!(page.html.contains("id=\"state-fresh\""));
+    assert!(page.html.contains("The state model changed"));
+    assert!(card(&page.html, "batches").contains("(the state model changed too)"));
+    let history = bob.get("/studio-state/history").await;
+    let entry = &history.html[history
+        .html
+        .find(&format!("id=\"snapshot-{}\"", record.id))
+        .unwrap()..];
+    let note = "<p class=\"note model-change\" role=\"note\"><strong>The state model changed</strong> from <code>studio-os-portal</code> v0";
+    assert!(entry.contains(note), "{entry}");
+    assert!(entry.contains("counts below changed partly because the rules did"));
+    assert!(
+        !entry.contains("<code class=\"field\">(state model)</code>"),
+        "the model change is a note, not a field"
+    );
+}
+
+#[tokio::test]
+async fn the_studio_state_page_names_an_unreachable_store() {
+    let api = Api::with_config("server:\n  auth:\n    mode: none\n").await;
+    snapshot_of(&api, demo_cloud().path()).await;
+    api.engine.store().close().await;
+    for path in ["/studio-state", "/studio-state/history"] {
+        let page = send(&api, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        for text in [
+            "id=\"state-error\"",
+            "StudioState cannot be read",
+            "the store is unavailable",
+            "derived from cloud",
+            "id=\"degraded\"",
+        ] {
+            assert!(
+                page.html.contains(text),
+                "`{text}` on {path}: {}",
+                page.html
+            );
+        }
+    }
 }
