@@ -24,7 +24,7 @@ CREATE TABLE swarm_findings (
     id            TEXT PRIMARY KEY,          -- "f_<hex>"
     swarm         TEXT NOT NULL,
     rule          TEXT NOT NULL,
-    rule_version  INTEGER NOT NULL,
+    rule_version  BIGINT NOT NULL,
     subject       TEXT NOT NULL,             -- batches/b-1, connector:hubitat/4, studio
     severity      TEXT NOT NULL,             -- low | medium | high
     confidence    REAL NOT NULL,

@@ -267,6 +267,14 @@ fn demo_documents() -> Vec<(String, Value)> {
     all
 }
 
+/// The demo studio's documents as the portal writes them (times as timestamps), encoded.
+pub fn portal_documents() -> Vec<(String, Value)> {
+    demo_documents()
+        .into_iter()
+        .map(|(path, fields)| (path, portal_fields(&fields)))
+        .collect()
+}
+
 /// Fields as the portal writes them: times as Firestore timestamps, the rest as they are.
 fn portal_fields(fields: &Value) -> Value {
     fn encode(value: &Value) -> Value {
@@ -300,11 +308,7 @@ fn a_snapshot_read_from_the_emulator_counts_what_the_fixtures_count() {
         .enable_all()
         .build()
         .unwrap();
-    let documents: Vec<(String, Value)> = demo_documents()
-        .into_iter()
-        .map(|(path, fields)| (path, portal_fields(&fields)))
-        .collect();
-    runtime.block_on(emulator.seed_encoded(project, &documents));
+    runtime.block_on(emulator.seed_encoded(project, &portal_documents()));
     for backend in crate::engine::backends() {
         let studio = crate::engine::Studio::new(backend, "");
         let admin = studio.admin.clone();

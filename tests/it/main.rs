@@ -18,3 +18,4 @@ mod snapshot;
 mod store;
 mod stripe;
 mod support;
+mod swarms;
