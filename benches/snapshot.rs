@@ -13,6 +13,8 @@ use axum::routing::get;
 use brain::cloud::Source;
 use brain::cloud::firestore::{FirestoreClient, FirestoreSource, Limits};
 use brain::snapshot::Model;
+use brain::swarms::ops::{Ops, OpsRules};
+use brain::swarms::{Collector, RunContext, Seen, Swarm};
 use serde_json::{Value, json};
 
 fn main() {
@@ -113,6 +115,48 @@ fn fold(total: usize) -> u64 {
     })
 }
 
+/// The ops swarm's rules over the same documents: read record by record, each observed by the
+/// rules (stalled batches, the queue trackers), then the run's `finish`. What a swarm run
+/// costs beyond this is its proposals, at most `max_findings_per_rule` per rule whatever the
+/// studio's size.
+fn swarm(total: usize) -> u64 {
+    let source = source(total);
+    let model = Model::built_in();
+    let history = Vec::new();
+    let devices = std::collections::BTreeMap::new();
+    fixture().runtime.block_on(async {
+        let context = RunContext {
+            now: brain::clock::now(),
+            model: &model,
+            history: &history,
+            devices: &devices,
+        };
+        let mut ops = Ops::new(OpsRules::default());
+        let mut out = Collector::new(20);
+        let summary = source
+            .read("batches", &mut |record| {
+                ops.observe(
+                    &context,
+                    &Seen {
+                        source: "firestore",
+                        collection: "batches",
+                        record: &record,
+                    },
+                    &mut out,
+                );
+            })
+            .await
+            .unwrap();
+        ops.finish(&context, &mut out);
+        assert!(
+            out.hits()["stalled_batch"] > 0,
+            "the studio has stalled batches"
+        );
+        divan::black_box(out.into_findings());
+        summary.documents
+    })
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -132,6 +176,27 @@ fn snapshot_documents(bencher: divan::Bencher, total: usize) {
     bencher
         .counter(divan::counter::ItemsCount::new(total))
         .bench(|| assert_eq!(fold(total), total as u64));
+}
+
+/// The same documents through the ops swarm's rules (compare with `snapshot_documents`).
+#[divan::bench(args = [10_000, 100_000], sample_count = 5)]
+fn swarm_documents(bencher: divan::Bencher, total: usize) {
+    bencher
+        .counter(divan::counter::ItemsCount::new(total))
+        .bench(|| assert_eq!(swarm(total), total as u64));
+}
+
+/// Peak memory of the swarm's rules over 10,000 and then 100,000 documents, after the folds
+/// above (printed, not timed).
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn swarm_peak_memory() {
+    swarm(10_000);
+    let after_small = peak_rss_kib();
+    swarm(100_000);
+    let after_large = peak_rss_kib();
+    eprintln!(
+        "swarm: peak RSS after 10,000 documents: {after_small} KiB; after 100,000: {after_large} KiB"
+    );
 }
 
 /// Peak memory after folding 10,000 and then 100,000 documents (printed, not timed).
