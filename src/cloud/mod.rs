@@ -132,7 +132,10 @@ pub fn configured(config: &crate::config::LoadedConfig) -> Vec<std::sync::Arc<dy
                 stripe::StripeClient::new(
                     stripe_config.base_url.as_deref(),
                     key.clone(),
-                    stripe::Limits::default(),
+                    stripe::Limits {
+                        window: Some(stripe_config.window.as_std()),
+                        ..stripe::Limits::default()
+                    },
                 )
                 .map_err(|error| error.to_string())
             });

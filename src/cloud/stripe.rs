@@ -1,6 +1,8 @@
 //! A read-only Stripe client (restricted key) and the StudioState source built on it: list
-//! endpoints paged with `starting_after` until `has_more` is false, bounded by a page limit;
-//! 429 and 5xx retried with jittered backoff; Stripe's error body turned into one error type.
+//! endpoints paged with `starting_after` until `has_more` is false, bounded by a page limit and
+//! a `created` window (`created[gte]`, default the last 35 days); 429 and 5xx retried with
+//! jittered backoff; Stripe's error body turned into one error type. Objects are keyed by id:
+//! one delivered twice in a read (pages that shift while listing) is handed over once.
 //!
 //! Architecture Invariant: only GET list endpoints are ever called, and the key is sent in the
 //! `Authorization` header only: it never appears in a URL, an error or a log line.
@@ -15,13 +17,23 @@ use super::{ReadSummary, Source, SourceError};
 use crate::config::Secret;
 use crate::snapshot::{Record, STRIPE_LISTS};
 
-/// The list endpoints brain may call.
+/// The list endpoints brain may call, by the name brain gives the list.
 pub const LISTS: &[&str] = &[
     "charges",
     "payment_intents",
     "balance_transactions",
     "payouts",
+    "refunds",
+    "checkout_sessions",
 ];
+
+/// The URL path of a list (`checkout_sessions` lives under `checkout/sessions`).
+fn path_of(list: &str) -> &str {
+    match list {
+        "checkout_sessions" => "checkout/sessions",
+        other => other,
+    }
+}
 
 /// The API version brain speaks.
 pub const API_VERSION: &str = "2025-04-30.basil";
@@ -58,6 +70,8 @@ pub struct Limits {
     pub timeout: Duration,
     pub page_size: u32,
     pub max_pages: usize,
+    /// Only objects created within this long are listed (`created[gte]`); `None` lists all.
+    pub window: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -68,6 +82,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(30),
             page_size: 100,
             max_pages: 1_000,
+            window: Some(Duration::from_secs(35 * 86_400)),
         }
     }
 }
@@ -102,10 +117,18 @@ impl StripeClient {
         &self.base
     }
 
-    async fn page(&self, list: &str, after: Option<&str>) -> Result<Value, StripeError> {
+    async fn page(
+        &self,
+        list: &str,
+        after: Option<&str>,
+        since: Option<i64>,
+    ) -> Result<Value, StripeError> {
         let mut query = vec![("limit", self.limits.page_size.to_string())];
         if let Some(after) = after {
             query.push(("starting_after", after.to_string()));
+        }
+        if let Some(since) = since {
+            query.push(("created[gte]", since.to_string()));
         }
         let mut attempt = 0;
         loop {
@@ -126,7 +149,7 @@ impl StripeClient {
     async fn attempt(&self, list: &str, query: &[(&str, String)]) -> Result<Value, StripeError> {
         let response = self
             .http
-            .get(format!("{}/{list}", self.base))
+            .get(format!("{}/{}", self.base, path_of(list)))
             .bearer_auth(self.key.expose())
             .header("Stripe-Version", API_VERSION)
             .query(query)
@@ -169,7 +192,8 @@ impl StripeClient {
         ))
     }
 
-    /// Every object of `list` (newest first), handed to `each`; returns how many.
+    /// Every object of `list` created within the window (newest first), each id once, handed
+    /// to `each`; returns how many.
     pub async fn list(
         &self,
         list: &str,
@@ -184,8 +208,15 @@ impl StripeClient {
         }
         let mut after: Option<String> = None;
         let mut count = 0;
+        let since = self.limits.window.map(|window| {
+            crate::clock::now().timestamp()
+                - i64::try_from(window.as_secs()).unwrap_or(i64::MAX / 4)
+        });
+        // Pages shift while listing when objects arrive: an id seen once is not handed over
+        // again.
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         for _ in 0..self.limits.max_pages {
-            let page = self.page(list, after.as_deref()).await?;
+            let page = self.page(list, after.as_deref(), since).await?;
             let data = page.get("data").and_then(Value::as_array).ok_or_else(|| {
                 StripeError::new(200, "bad_response", "a list answer has no `data`")
             })?;
@@ -195,6 +226,10 @@ impl StripeClient {
                 .and_then(Value::as_str)
                 .map(str::to_string);
             for item in data {
+                let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+                if !id.is_empty() && !seen.insert(id.to_string()) {
+                    continue;
+                }
                 count += 1;
                 each(item.clone());
             }

@@ -467,6 +467,13 @@ pub struct StripeConfig {
     /// Override of Stripe's API base URL (for a local fake).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// Only objects created within this long are read (`created[gte]`).
+    #[serde(default = "default_stripe_window")]
+    pub window: Duration,
+}
+
+fn default_stripe_window() -> Duration {
+    Duration::from_secs(35 * 86_400)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

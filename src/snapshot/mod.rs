@@ -40,7 +40,13 @@ pub const COLLECTIONS: &[&str] = &[
 ];
 
 /// The Stripe lists the sources read.
-pub const STRIPE_LISTS: &[&str] = &["payment_intents", "payouts"];
+pub const STRIPE_LISTS: &[&str] = &[
+    "payment_intents",
+    "payouts",
+    "charges",
+    "refunds",
+    "checkout_sessions",
+];
 
 /// How many distinct lifecycle values a collection keeps apart; more are counted together
 /// under [`OTHER_VALUES`], so a field full of free text cannot grow a snapshot without bound.

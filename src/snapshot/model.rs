@@ -37,6 +37,9 @@ pub const KNOWN_COLLECTIONS: &[&str] = &[
     "materialsOrders",
     "stripe:payment_intents",
     "stripe:payouts",
+    "stripe:charges",
+    "stripe:refunds",
+    "stripe:checkout_sessions",
 ];
 
 /// A lifecycle class.

@@ -18,6 +18,7 @@ pub mod marketing;
 pub mod ops;
 pub mod pii;
 pub mod runtime;
+pub mod text;
 
 use std::collections::BTreeMap;
 

@@ -486,7 +486,7 @@ fn the_studio_state_page_shows_each_state_in_a_real_browser() {
     let second_at = Instant::now();
     driver.goto(&format!("{base}/studio-state"));
     let cards = driver.script("return document.querySelectorAll('article.card').length;");
-    assert_eq!(cards, json!(9), "{}", driver.source());
+    assert_eq!(cards, json!(12), "{}", driver.source());
     assert_eq!(driver.text("#card-reservations .count"), "5");
     assert!(
         driver
@@ -501,7 +501,7 @@ fn the_studio_state_page_shows_each_state_in_a_real_browser() {
                     label: svg.getAttribute('aria-label') }; });",
     );
     let drawn = drawn.as_array().unwrap();
-    assert_eq!(drawn.len(), 9, "{drawn:?}");
+    assert_eq!(drawn.len(), 12, "{drawn:?}");
     for chart in drawn {
         assert!(chart["width"].as_f64().unwrap() > 100.0, "{chart}");
         assert!(chart["height"].as_f64().unwrap() >= 30.0, "{chart}");

@@ -544,9 +544,12 @@ const DEMO_QUEUES: &[(&str, u64)] = &[
     ("kilns", 2),
     ("communityReports", 3),
     ("agentRequests", 2),
-    ("materialsOrders", 1),
-    ("stripe-payment_intents", 2),
+    ("materialsOrders", 2),
+    ("stripe-payment_intents", 4),
     ("stripe-payouts", 0),
+    ("stripe-charges", 0),
+    ("stripe-refunds", 0),
+    ("stripe-checkout_sessions", 2),
 ];
 
 #[tokio::test]
@@ -605,7 +608,7 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
     }
     assert!(card(&page.html, "communityReports").contains("1 high severity"));
     assert!(card(&page.html, "kilnFirings").contains("starting in the next 24h"));
-    assert!(card(&page.html, "stripe-payment_intents").contains("165.00 USD in the queue"));
+    assert!(card(&page.html, "stripe-payment_intents").contains("279.00 USD in the queue"));
     assert!(card(&page.html, "stripe-payouts").contains("created in the last 7d"));
     assert!(card(&page.html, "stripe-payouts").contains("queue empty"));
     assert!(
@@ -670,7 +673,7 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
         "The 2 snapshots newest first",
         "The first snapshot: nothing to compare with",
         "Community reports: records with value “open”",
-        "43 documents read",
+        "81 documents read",
     ] {
         assert!(history.html.contains(text), "`{text}` in the history");
     }

@@ -68,7 +68,7 @@ fn snapshots_are_recorded_with_provenance_and_diffs_and_listed() {
     let source = &first["provenance"]["sources"][0];
     assert_eq!(source["source"], "fixtures");
     assert_eq!(source["completeness"], "full");
-    assert_eq!(source["documents_read"], 43);
+    assert_eq!(source["documents_read"], 81);
     let today = chrono::Utc::now()
         .date_naive()
         .and_hms_opt(0, 0, 0)
@@ -335,7 +335,7 @@ fn the_daemon_snapshots_on_its_schedule_and_reports_it_in_metrics() {
         ran,
         "the first scheduled run happens at start-up:\n{metrics}"
     );
-    assert!(metrics.contains("brain_snapshot_documents 43"), "{metrics}");
+    assert!(metrics.contains("brain_snapshot_documents 81"), "{metrics}");
     assert!(
         metrics.contains("brain_snapshot_failures_total 0"),
         "{metrics}"

@@ -22,6 +22,8 @@ struct Fake {
     mode: &'static str,
     requests: Arc<AtomicUsize>,
     objects: Arc<Vec<Value>>,
+    /// The path and query of every request, in order.
+    seen: Arc<std::sync::Mutex<Vec<(String, std::collections::HashMap<String, String>)>>>,
 }
 
 async fn list(
@@ -31,6 +33,10 @@ async fn list(
     headers: HeaderMap,
 ) -> axum::response::Response {
     let n = fake.requests.fetch_add(1, Ordering::SeqCst);
+    fake.seen
+        .lock()
+        .unwrap()
+        .push((list.clone(), query.clone()));
     if headers
         .get("authorization")
         .and_then(|value| value.to_str().ok())
@@ -52,37 +58,65 @@ async fn list(
         .get("limit")
         .and_then(|limit| limit.parse().ok())
         .unwrap_or(10);
+    let since: i64 = query
+        .get("created[gte]")
+        .and_then(|since| since.parse().ok())
+        .unwrap_or(i64::MIN);
+    let objects: Vec<&Value> = fake
+        .objects
+        .iter()
+        .filter(|item| item["created"].as_i64().unwrap_or(0) >= since)
+        .collect();
     let start = match query.get("starting_after") {
         // A fake that misbehaves: every page is the first one, and there is always more.
         _ if fake.mode == "endless" => 0,
         None => 0,
-        Some(after) => fake
-            .objects
+        Some(after) => objects
             .iter()
             .position(|item| item["id"] == after.as_str())
             .map_or(0, |index| index + 1),
     };
-    let page: Vec<Value> = fake
-        .objects
+    // New objects arrived while listing: each later page starts two objects early, so its
+    // first two are ones the client already has.
+    let start = if fake.mode == "shifting" && start > 0 {
+        start - 2
+    } else {
+        start
+    };
+    let page: Vec<Value> = objects
         .iter()
         .skip(start)
         .take(limit)
-        .cloned()
+        .map(|item| (*item).clone())
         .collect();
-    let has_more = fake.mode == "endless" || start + page.len() < fake.objects.len();
+    let has_more = fake.mode == "endless" || start + page.len() < objects.len();
     axum::Json(json!({ "object": "list", "url": format!("/v1/{list}"), "has_more": has_more, "data": page })).into_response()
 }
 
 async fn start(mode: &'static str, count: usize) -> (String, Fake) {
+    let now = chrono::Utc::now().timestamp();
     let objects: Vec<Value> = (0..count)
-        .map(|n| json!({ "id": format!("pi_{n:04}"), "object": "payment_intent", "amount": 1000 + n, "currency": "usd", "status": if n % 2 == 0 { "processing" } else { "succeeded" }, "created": 1_796_000_000 - n as i64 * 60 }))
+        .map(|n| json!({ "id": format!("pi_{n:04}"), "object": "payment_intent", "amount": 1000 + n, "currency": "usd", "status": if n % 2 == 0 { "processing" } else { "succeeded" }, "created": now - 3_600 - n as i64 * 60 }))
         .collect();
     let fake = Fake {
         mode,
         requests: Arc::default(),
         objects: Arc::new(objects),
+        seen: Arc::default(),
+    };
+    let sessions = |State(fake): State<Fake>,
+                    Query(query): Query<std::collections::HashMap<String, String>>,
+                    headers: HeaderMap| async move {
+        list(
+            State(fake),
+            Path("checkout/sessions".to_string()),
+            Query(query),
+            headers,
+        )
+        .await
     };
     let app = axum::Router::new()
+        .route("/v1/checkout/sessions", get(sessions))
         .route("/v1/{list}", get(list))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -98,6 +132,7 @@ fn limits() -> Limits {
         timeout: Duration::from_secs(2),
         page_size: 10,
         max_pages: 8,
+        window: Some(Duration::from_secs(35 * 86_400)),
     }
 }
 
@@ -123,7 +158,7 @@ async fn lists_are_paged_until_has_more_is_false_and_counted_into_studio_state()
     let source =
         StripeSource::new(StripeClient::new(Some(&base), Secret::new(KEY), limits()).unwrap());
     let mut builder = brain::snapshot::Builder::new(
-        chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap(),
+        chrono::Utc::now(),
         std::sync::Arc::new(brain::snapshot::Model::built_in()),
     );
     let summary = source
@@ -138,8 +173,51 @@ async fn lists_are_paged_until_has_more_is_false_and_counted_into_studio_state()
     assert_eq!(intents.queue.count, 18);
     assert!(
         client.list("customers", &mut |_| {}).await.is_err(),
-        "only the four read lists"
+        "only the read lists"
     );
+}
+
+#[tokio::test]
+async fn an_object_delivered_twice_while_pages_shift_is_read_once() {
+    let (base, fake) = start("shifting", 35).await;
+    let client = StripeClient::new(Some(&base), Secret::new(KEY), limits()).unwrap();
+    let mut ids = Vec::new();
+    let count = client
+        .list("charges", &mut |item| {
+            ids.push(item["id"].as_str().unwrap().to_string())
+        })
+        .await
+        .unwrap();
+    assert!(
+        fake.requests.load(Ordering::SeqCst) > 4,
+        "the shifted pages repeat objects, so it takes more pages"
+    );
+    assert_eq!(count, 35);
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 35);
+    assert_eq!(ids.len(), 35, "each id handed over once");
+}
+
+#[tokio::test]
+async fn reads_are_bounded_by_the_created_window_and_sessions_have_their_own_path() {
+    let (base, fake) = start("normal", 5).await;
+    let window = Limits {
+        window: Some(Duration::from_secs(3_600 + 90)),
+        ..limits()
+    };
+    let client = StripeClient::new(Some(&base), Secret::new(KEY), window).unwrap();
+    // Created an hour ago, then a minute apart: the window holds the first two.
+    assert_eq!(client.list("refunds", &mut |_| {}).await.unwrap(), 2);
+    assert_eq!(
+        client.list("checkout_sessions", &mut |_| {}).await.unwrap(),
+        2
+    );
+    let seen = fake.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].0, "refunds");
+    assert_eq!(seen[1].0, "checkout/sessions");
+    let since: i64 = seen[0].1["created[gte]"].parse().unwrap();
+    let expected = chrono::Utc::now().timestamp() - 3_690;
+    assert!((since - expected).abs() <= 5, "{since} vs {expected}");
 }
 
 #[tokio::test]

@@ -174,7 +174,7 @@ fn swarms_draft_from_the_demo_studio_once_and_hold_repeats_back() {
         assert_eq!(ops["rules"]["stalled_batch"]["emitted"], 1);
         assert_eq!(total(&ops, "emitted"), 5);
         assert_eq!(ops["snapshot_id"], dry["snapshot_id"]);
-        assert_eq!(ops["records_read"], 33);
+        assert_eq!(ops["records_read"], 40);
         let stalled = ops["findings"]
             .as_array()
             .unwrap()
