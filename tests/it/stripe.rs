@@ -23,8 +23,11 @@ struct Fake {
     requests: Arc<AtomicUsize>,
     objects: Arc<Vec<Value>>,
     /// The path and query of every request, in order.
-    seen: Arc<std::sync::Mutex<Vec<(String, std::collections::HashMap<String, String>)>>>,
+    seen: Arc<std::sync::Mutex<Vec<Request>>>,
 }
+
+/// A request the fake saw: the list's path and the query.
+type Request = (String, std::collections::HashMap<String, String>);
 
 async fn list(
     State(fake): State<Fake>,
