@@ -76,7 +76,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: health, readiness, metrics (and, as they land, API, console, scheduler).
+    /// Run the daemon: the staff console, the JSON API, health, readiness and metrics.
+    ///
+    /// While it runs it polls the device connectors, computes StudioState snapshots and writes
+    /// backups and retention runs on their schedules, expires proposals, resolves executions a
+    /// crash interrupted (at start), and signs an audit checkpoint when it stops (Ctrl-C or
+    /// SIGTERM).
     Serve(serve::ServeArgs),
     /// Validate brain.yaml and print the effective config, secrets redacted.
     #[command(subcommand)]
