@@ -100,9 +100,11 @@ fn report_config_error(cli: &Cli, error: &ConfigError) {
         ConfigError::Invalid(findings) => report_findings(cli, findings),
         other => {
             if cli.format != Format::Human {
+                let code = miette::Diagnostic::code(other)
+                    .map_or_else(|| "config::unreadable".to_string(), |code| code.to_string());
                 let _ = output::print_json(&json!({
                     "valid": false,
-                    "findings": [{ "code": "config::unreadable", "severity": "error", "message": other.to_string() }],
+                    "findings": [{ "code": code, "severity": "error", "message": other.to_string() }],
                 }));
             }
             output::print_diagnostic(other);

@@ -49,7 +49,7 @@ Environment:
 #[derive(Debug, Parser)]
 #[command(name = "brain", version, about, long_about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
-    /// Config file (default: ./brain.yaml if present, else the demo studio in examples/).
+    /// Config file (default: ./brain.yaml if present, else the built-in demo studio).
     #[arg(long, global = true, env = "BRAIN_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -24,10 +24,10 @@ use crate::yaml;
 pub use duration::Duration;
 pub use secret::{Secret, SecretRef};
 
-/// The demo studio's config, used when no config is given or found.
+/// The demo studio's config, used when no config is given or found. Its relative paths start at
+/// `examples/studio/` of the demo's tree, which [`crate::demo::materialise`] writes under the data
+/// directory.
 pub const DEMO_CONFIG: &str = include_str!("../../examples/studio/brain.yaml");
-/// Where the demo studio lives in a source checkout.
-pub const DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/studio");
 /// Where the JSON Schema for `brain.yaml` is documented (used in `$schema` lines).
 pub const CONFIG_SCHEMA_HINT: &str = "brain schema config";
 
@@ -807,6 +807,9 @@ pub enum ConfigError {
     Unreadable { path: String, cause: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Invalid(#[from] Findings),
 }
 
@@ -856,14 +859,26 @@ pub fn load(
                 environment,
             )
         }
-        None => parse_and_validate(
-            DEMO_CONFIG,
-            "examples/studio/brain.yaml",
-            ConfigOrigin::Demo,
-            PathBuf::from(DEMO_DIR),
-            environment,
-        ),
+        None => load_demo(environment),
     }
+}
+
+/// The built-in demo studio, written first into the default data directory (the demo's config
+/// sets no `data_dir`) so that its relative paths resolve there, not in a source tree.
+fn load_demo(environment: &Environment<'_>) -> Result<LoadedConfig, ConfigError> {
+    let data_dir = resolve_data_dir(&Config::default(), &environment.current_dir, environment);
+    let root = crate::demo::materialise(&data_dir)?;
+    let config_path = root.join(crate::demo::CONFIG_PATH);
+    let base_dir = config_path
+        .parent()
+        .map_or_else(|| root.clone(), Path::to_path_buf);
+    parse_and_validate(
+        DEMO_CONFIG,
+        crate::demo::CONFIG_PATH,
+        ConfigOrigin::Demo,
+        base_dir,
+        environment,
+    )
 }
 
 /// Parse, schema-check, deserialize and validate config text.

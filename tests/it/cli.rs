@@ -1,8 +1,10 @@
-//! The command line as a newcomer meets it: what `--help` says.
+//! The command line as a newcomer meets it: a binary installed away from its source tree, what
+//! `--help` says, and which studio a command works on when no brain.yaml is given.
 
-use std::process::Output;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-use crate::support::{brain, run, temp_dir};
+use crate::support::{brain, repo, run, temp_dir, transcript};
 
 /// Help text with its line wrapping undone, so phrases can be looked for.
 fn unwrapped(output: &Output) -> String {
@@ -28,4 +30,126 @@ fn serve_help_says_what_the_daemon_does() {
         assert!(help.contains(duty), "`{duty}` is not in: {help}");
     }
     assert!(!help.contains("as they land"), "{help}");
+}
+
+/// The binary copied into a directory of its own and run from another, with a clean environment
+/// whose home and data directories are fresh: what `cargo install` or a container image gives.
+struct Installed {
+    binary: std::path::PathBuf,
+    work: tempfile::TempDir,
+    home: tempfile::TempDir,
+    _install: tempfile::TempDir,
+}
+
+impl Installed {
+    fn new() -> Self {
+        let install = temp_dir();
+        let binary = install.path().join("brain");
+        std::fs::copy(env!("CARGO_BIN_EXE_brain"), &binary).unwrap();
+        Self {
+            binary,
+            work: temp_dir(),
+            home: temp_dir(),
+            _install: install,
+        }
+    }
+
+    fn run(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = Command::new(&self.binary);
+        command
+            .current_dir(self.work.path())
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("XDG_DATA_HOME", self.home.path().join("xdg"))
+            .env("BRAIN_DATA_DIR", self.home.path().join("data"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .args(args);
+        if let Some(token) = token {
+            command.env("BRAIN_TOKEN", token);
+        }
+        let output = command.output().expect("run the installed brain");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !text.contains(&repo().display().to_string()),
+            "`brain {}` printed a path into the source tree:\n{text}",
+            args.join(" ")
+        );
+        output
+    }
+
+    fn transcript(&self, output: &Output) -> String {
+        transcript(output, self.home.path())
+    }
+}
+
+#[test]
+fn an_installed_binary_carries_the_demo_studio() {
+    let installed = Installed::new();
+    let demo_root = |text: &str| -> bool { text.contains(&format!("{}/", data_demo(&installed))) };
+
+    let output = installed.run(None, &["--format", "json", "config", "check"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        installed.transcript(&output)
+    );
+    let checked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(checked["valid"], true);
+    assert!(checked["policies"].as_u64().unwrap() > 0, "{checked:#}");
+
+    let output = installed.run(None, &["--format", "json", "lint", "--deny", "warnings"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        installed.transcript(&output)
+    );
+    let linted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        linted["summary"]["files"].as_u64().unwrap() > 10,
+        "{linted:#}"
+    );
+
+    let output = installed.run(None, &["--format", "json", "actor", "bootstrap"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        installed.transcript(&output)
+    );
+    let issued: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let token = issued["token"].as_str().unwrap();
+    let output = installed.run(Some(token), &["--format", "json", "snapshot", "run"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        installed.transcript(&output)
+    );
+    let snapshot: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(snapshot["complete"], true, "{snapshot:#}");
+    let location = snapshot["provenance"]["sources"][0]["location"]
+        .as_str()
+        .unwrap();
+    assert!(demo_root(location), "{location}");
+    assert!(
+        Path::new(location).join("batches").is_dir(),
+        "the demo's fixtures are not at {location}"
+    );
+}
+
+/// `DATA_DIR/demo/` of an installed binary.
+fn data_demo(installed: &Installed) -> String {
+    installed
+        .home
+        .path()
+        .join("data/demo")
+        .display()
+        .to_string()
 }
