@@ -93,6 +93,10 @@ pub enum Command {
     /// Scaffold a studio repository: brain.yaml, capabilities/, policies/, specs/.
     Init(init::InitArgs),
     /// Check capabilities, policies, exemptions and specs (for CI: exit 1 on errors).
+    ///
+    /// Without a brain.yaml (here or given with --config), `lint`, `test`, `eval` and `fmt` work
+    /// on the policy tree in the current directory (`policies/`, `capabilities/`, `specs/`) when
+    /// it has one, else on the built-in demo studio; stderr says which.
     Lint(lint::LintArgs),
     /// Run the policy test cases (YAML) and report `N passed, N failed`.
     Test(policy::TestArgs),

@@ -691,8 +691,23 @@ pub enum LintLevel {
 pub enum ConfigOrigin {
     /// A file given with `--config` / `BRAIN_CONFIG`, or `./brain.yaml`.
     File(PathBuf),
+    /// No file, in a directory holding a policy tree (see [`Fallback::PolicyTree`]): that tree,
+    /// with every setting at its default.
+    PolicyTree(PathBuf),
     /// No file: the built-in demo studio.
     Demo,
+}
+
+/// What a command works on when no config is given and there is no `./brain.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The built-in demo studio.
+    Demo,
+    /// The policy tree in the current directory (it has a `policies/` or `capabilities/`
+    /// directory) with the default settings, else the demo studio. For the commands that judge a
+    /// policy set (`lint`, `test`, `eval`, `fmt`): run in a repository without brain.yaml, they
+    /// must judge that repository, never pass on the demo instead.
+    PolicyTree,
 }
 
 /// A validated config with secrets resolved and paths made absolute.
@@ -767,7 +782,26 @@ impl LoadedConfig {
     pub fn origin_name(&self) -> String {
         match &self.origin {
             ConfigOrigin::File(path) => path.display().to_string(),
+            ConfigOrigin::PolicyTree(_) => {
+                "no brain.yaml (the policy tree here, default settings)".into()
+            }
             ConfigOrigin::Demo => "examples/studio/brain.yaml (the built-in demo studio)".into(),
+        }
+    }
+
+    /// One line for stderr when no config was given or found, saying what the command works on
+    /// instead; `None` for a config file.
+    pub fn fallback_notice(&self) -> Option<String> {
+        const NONE: &str = "no brain.yaml here or given with --config";
+        match &self.origin {
+            ConfigOrigin::File(_) => None,
+            ConfigOrigin::PolicyTree(_) => Some(format!(
+                "{NONE}: using the policy tree in this directory (`{}`, `{}`, `{}`) with default settings",
+                self.config.policy.policies.display(),
+                self.config.policy.capabilities.display(),
+                self.config.policy.specs.display()
+            )),
+            ConfigOrigin::Demo => Some(format!("{NONE}: using the built-in demo studio")),
         }
     }
 
@@ -834,6 +868,15 @@ pub fn load(
     explicit: Option<&Path>,
     environment: &Environment<'_>,
 ) -> Result<LoadedConfig, ConfigError> {
+    load_or(explicit, environment, Fallback::Demo)
+}
+
+/// [`load`], with `fallback` deciding what to work on when there is no config file.
+pub fn load_or(
+    explicit: Option<&Path>,
+    environment: &Environment<'_>,
+    fallback: Fallback,
+) -> Result<LoadedConfig, ConfigError> {
     let candidate = explicit.map(Path::to_path_buf).or_else(|| {
         Some(PathBuf::from("brain.yaml"))
             .filter(|path| environment.current_dir.join(path).is_file())
@@ -859,8 +902,24 @@ pub fn load(
                 environment,
             )
         }
+        None if fallback == Fallback::PolicyTree && holds_policy_tree(&environment.current_dir) => {
+            parse_and_validate(
+                "",
+                "(default settings)",
+                ConfigOrigin::PolicyTree(environment.current_dir.clone()),
+                environment.current_dir.clone(),
+                environment,
+            )
+        }
         None => load_demo(environment),
     }
+}
+
+/// Whether `dir` looks like a studio repository: it has the default policy or capability
+/// directory.
+fn holds_policy_tree(dir: &Path) -> bool {
+    let defaults = PolicyConfig::default();
+    dir.join(defaults.policies).is_dir() || dir.join(defaults.capabilities).is_dir()
 }
 
 /// The built-in demo studio, written first into the default data directory (the demo's config

@@ -153,3 +153,57 @@ fn data_demo(installed: &Installed) -> String {
         .display()
         .to_string()
 }
+
+/// Every command that works on the built-in demo because no config was given or found says so,
+/// once, on stderr; with a config nothing is said.
+#[test]
+fn every_command_that_falls_back_to_the_demo_says_so() {
+    const NOTICE: &str =
+        "no brain.yaml here or given with --config: using the built-in demo studio";
+    let dir = temp_dir();
+    let commands: &[&[&str]] = &[
+        &["config", "check"],
+        &["lint"],
+        &["test"],
+        &["fmt", "--check"],
+        &[
+            "eval",
+            "--principal",
+            "staff:alice",
+            "--action",
+            "propose",
+            "--capability",
+            "firestore.ops_note.append",
+        ],
+        &["migrate"],
+        &["actor", "bootstrap"],
+        &["connectors", "list"],
+    ];
+    for args in commands {
+        let output = run(brain(dir.path()).args(*args));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.matches(NOTICE).count(),
+            1,
+            "`brain {}`: {}",
+            args.join(" "),
+            transcript(&output, dir.path())
+        );
+    }
+    std::fs::write(
+        dir.path().join("brain.yaml"),
+        format!(
+            "policy:\n  policies: {0}/policies\n  capabilities: {0}/capabilities\n  specs: {0}/specs\n",
+            repo().display()
+        ),
+    )
+    .unwrap();
+    let output = run(brain(dir.path()).args(["config", "check"]));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, dir.path())
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("no brain.yaml"));
+}

@@ -171,6 +171,46 @@ fn warnings_fail_only_when_denied_and_severities_are_configurable() {
     assert!(rules_in(&value).is_empty());
 }
 
+/// Without brain.yaml, lint, test and fmt judge the policy tree in the current directory, not the
+/// built-in demo: a broken tree fails them, and stderr says which tree they judged.
+#[test]
+fn without_a_config_the_policy_tree_here_is_judged_not_the_demo() {
+    let dir = temp_dir();
+    studio_with_findings(dir.path(), "");
+    std::fs::remove_file(dir.path().join("brain.yaml")).unwrap();
+    let output = run(brain(dir.path()).args(["lint"]));
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(transcript(&output, dir.path()));
+
+    overlay(
+        dir.path(),
+        &[(
+            "policies/tests/wrong.yaml",
+            "tests:\n  - name: a wrong expectation\n    principal: staff:alice\n    action: propose\n    capability: firestore.ops_note.append\n    expect: deny\n",
+        )],
+    );
+    let output = run(brain(dir.path()).args(["test"]));
+    let text = transcript(&output, dir.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("a wrong expectation"), "{text}");
+    assert!(
+        text.contains("using the policy tree in this directory"),
+        "{text}"
+    );
+
+    overlay(
+        dir.path(),
+        &[(
+            "policies/messy.cedar",
+            "@id(\"messy\")   permit(principal is Staff,action==Action::\"reject\",resource);",
+        )],
+    );
+    let output = run(brain(dir.path()).args(["fmt", "--check"]));
+    let text = transcript(&output, dir.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("messy.cedar"), "{text}");
+}
+
 #[test]
 fn inline_suppressions_must_name_a_rule() {
     let dir = temp_dir();
