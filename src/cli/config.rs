@@ -72,7 +72,7 @@ pub(super) fn load_checked_or(
     fallback: Fallback,
 ) -> Result<(LoadedConfig, crate::policy::PolicySet), ExitCode> {
     let environment = Environment::process();
-    let loaded = match config::load_or(path, &environment, fallback) {
+    let mut loaded = match config::load_or(path, &environment, fallback) {
         Ok(loaded) => loaded,
         Err(error) => {
             report_config_error(cli, &error);
@@ -103,6 +103,11 @@ pub(super) fn load_checked_or(
         report_findings(cli, &findings);
         return Err(ExitCode::from(2));
     }
+    let unread = workspace::check_read_capabilities(&loaded);
+    for warning in &unread {
+        output::print_diagnostic(warning);
+    }
+    loaded.warnings.extend(unread);
     Ok((loaded, policies))
 }
 

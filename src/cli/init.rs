@@ -85,6 +85,37 @@ tests:
     context: { proposer: staff:alice }
     expect: deny
     reasons: [SELF_APPROVAL_FORBIDDEN]
+  - name: a delegated agent may propose a marketing draft
+    principal: agent:marketing-swarm
+    delegation: { owner: staff:marketing-lead, scopes: [marketing.*] }
+    action: propose
+    capability: marketing.post.draft
+    expect: allow
+  - name: staff may turn the global kill switch on
+    principal: staff:alice
+    action: set_kill_switch
+    kill_switch: global
+    expect: allow
+  - name: the snapshotter may read Firestore
+    principal: system:snapshotter
+    action: read
+    capability: firestore.studio.read
+    expect: allow
+  - name: the snapshotter may read Stripe
+    principal: system:snapshotter
+    action: read
+    capability: stripe.payments.read
+    expect: allow
+  - name: the Hubitat connector may read its hub
+    principal: system:connector:hubitat
+    action: read
+    capability: hubitat.devices.read
+    expect: allow
+  - name: the Roborock connector may read its vacuums
+    principal: system:connector:roborock
+    action: read
+    capability: roborock.status.read
+    expect: allow
 ";
 
 /// The files `brain init` writes: path relative to DIR, and content.
@@ -135,6 +166,26 @@ pub fn scaffold_files() -> Vec<(&'static str, String)> {
             manifest(include_str!(
                 "../../capabilities/brain.kill_switch.set.yaml"
             )),
+        ),
+        // The read capabilities of every cloud source and device connector brain knows, so a
+        // studio that configures one reads it (without its manifest every read is denied).
+        (
+            "capabilities/firestore.studio.read.yaml",
+            manifest(include_str!(
+                "../../capabilities/firestore.studio.read.yaml"
+            )),
+        ),
+        (
+            "capabilities/stripe.payments.read.yaml",
+            manifest(include_str!("../../capabilities/stripe.payments.read.yaml")),
+        ),
+        (
+            "capabilities/hubitat.devices.read.yaml",
+            manifest(include_str!("../../capabilities/hubitat.devices.read.yaml")),
+        ),
+        (
+            "capabilities/roborock.status.read.yaml",
+            manifest(include_str!("../../capabilities/roborock.status.read.yaml")),
         ),
         (
             "policies/tests/pilot.yaml",
@@ -247,4 +298,32 @@ fn write_file(path: &Path, content: &str) -> miette::Result<()> {
             path.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scaffold_files;
+
+    /// A source or connector kind brain knows has its read capability in the scaffold.
+    #[test]
+    fn the_scaffold_has_the_read_capability_of_every_known_source_and_connector() {
+        let files = scaffold_files();
+        let wanted = [crate::cloud::FIRESTORE_READ, crate::cloud::STRIPE_READ]
+            .into_iter()
+            .chain(
+                crate::connectors::registry::KINDS
+                    .iter()
+                    .map(|kind| kind.read_capability),
+            );
+        for capability in wanted {
+            let path = format!("capabilities/{capability}.yaml");
+            let text = files
+                .iter()
+                .find(|(name, _)| *name == path)
+                .map(|(_, text)| text)
+                .unwrap_or_else(|| panic!("the scaffold lacks {path}"));
+            assert!(text.contains(&format!("id: {capability}\n")), "{text}");
+            assert!(text.contains("mode: read\n"), "{text}");
+        }
+    }
 }
