@@ -269,6 +269,8 @@ pub fn lint_workspace(
             )
             .collect(),
         now: crate::clock::now(),
+        repository_root: config.repository_root(),
+        test_files: std::collections::BTreeMap::new(),
     };
     let mut files = Vec::new();
     for root in &roots {
@@ -357,7 +359,57 @@ pub fn lint_workspace(
             workspace.policies = policies;
         }
     }
+    if let Some(root) = &workspace.repository_root {
+        workspace.test_files = look_up_test_files(root, &workspace.manifests);
+    }
     Ok(workspace)
+}
+
+/// What is at each path the manifests list under `tests:`, under `root`. Only the YAML is read
+/// here (lint parses the manifests properly); paths outside the repository are not looked up.
+fn look_up_test_files(
+    root: &Path,
+    manifests: &[SourceFile],
+) -> std::collections::BTreeMap<String, crate::lint::context::TestFile> {
+    use crate::lint::context::TestFile;
+
+    let mut found = std::collections::BTreeMap::new();
+    for manifest in manifests {
+        let Ok(document) = crate::yaml::parse(manifest.text()) else {
+            continue;
+        };
+        let listed = document
+            .value
+            .get("tests")
+            .and_then(|tests| tests.as_array());
+        for path in listed
+            .into_iter()
+            .flatten()
+            .filter_map(|path| path.as_str())
+        {
+            if found.contains_key(path) || !TestFile::inside(path) {
+                continue;
+            }
+            let full = root.join(path);
+            let state = match std::fs::metadata(&full) {
+                Err(_) => TestFile::Missing,
+                Ok(metadata) if metadata.is_dir() => {
+                    let has_entries = std::fs::read_dir(&full)
+                        .map(|mut entries| entries.next().is_some())
+                        .unwrap_or(false);
+                    if has_entries {
+                        TestFile::Present
+                    } else {
+                        TestFile::Empty
+                    }
+                }
+                Ok(metadata) if metadata.len() == 0 => TestFile::Empty,
+                Ok(_) => TestFile::Present,
+            };
+            found.insert(path.to_string(), state);
+        }
+    }
+    found
 }
 
 /// Every file under `dir`, skipping hidden directories, `target/` and local state.

@@ -63,8 +63,12 @@ const GITIGNORE: &str = ".brain/\n";
 const CAPABILITY_SCHEMA_LINE: &str =
     "# yaml-language-server: $schema=../schemas/capability.schema.json";
 
+/// The scaffold's policy test cases, which every scaffolded manifest lists under `tests:`.
+const SCAFFOLD_TESTS: &str = "policies/tests/studio.yaml";
+
 const POLICY_TESTS: &str = "\
-# `brain test` runs these; add a case for every rule you rely on.
+# `brain test` runs these; add a case for every rule you rely on. Each capability lists this file
+# under `tests:` (`brain lint` checks that the files listed there exist).
 tests:
   - name: staff may propose the ops-note pilot
     principal: staff:alice
@@ -118,11 +122,29 @@ tests:
     expect: allow
 ";
 
+/// The repository's manifests list brain's own test files; a scaffolded studio has none of
+/// those, so its manifests list the scaffold's policy test cases instead.
+fn with_scaffold_tests(manifest: &str) -> String {
+    let mut out = String::with_capacity(manifest.len());
+    let mut in_tests = false;
+    for line in manifest.split_inclusive('\n') {
+        if in_tests && line.starts_with("  - ") {
+            continue;
+        }
+        in_tests = line.trim_end() == "tests:";
+        out.push_str(line);
+        if in_tests {
+            out.push_str(&format!("  - {SCAFFOLD_TESTS}\n"));
+        }
+    }
+    out
+}
+
 /// The files `brain init` writes: path relative to DIR, and content.
 pub fn scaffold_files() -> Vec<(&'static str, String)> {
     let schema =
         |value: serde_json::Value| serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
-    let manifest = |text: &str| format!("{CAPABILITY_SCHEMA_LINE}\n{text}");
+    let manifest = |text: &str| format!("{CAPABILITY_SCHEMA_LINE}\n{}", with_scaffold_tests(text));
     vec![
         ("brain.yaml", BRAIN_YAML.to_string()),
         (".gitignore", GITIGNORE.to_string()),
@@ -188,7 +210,7 @@ pub fn scaffold_files() -> Vec<(&'static str, String)> {
             manifest(include_str!("../../capabilities/roborock.status.read.yaml")),
         ),
         (
-            "policies/tests/pilot.yaml",
+            SCAFFOLD_TESTS,
             format!(
                 "# yaml-language-server: $schema=../../schemas/policy-test.schema.json\n{POLICY_TESTS}"
             ),
@@ -302,7 +324,29 @@ fn write_file(path: &Path, content: &str) -> miette::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::scaffold_files;
+    use super::{SCAFFOLD_TESTS, scaffold_files};
+
+    /// Every scaffolded manifest parses and lists the scaffold's policy test cases, which the
+    /// scaffold writes.
+    #[test]
+    fn every_scaffolded_manifest_lists_the_scaffold_tests() {
+        let files = scaffold_files();
+        assert!(files.iter().any(|(path, _)| *path == SCAFFOLD_TESTS));
+        let mut manifests = 0;
+        for (path, text) in &files {
+            if !path.starts_with("capabilities/") {
+                continue;
+            }
+            let parsed = crate::capability::parse_manifest(crate::diagnostic::SourceFile::new(
+                *path,
+                text.clone(),
+            ));
+            let manifest = parsed.value.unwrap_or_else(|| panic!("{path}: {text}"));
+            assert_eq!(manifest.tests, [SCAFFOLD_TESTS], "{path}");
+            manifests += 1;
+        }
+        assert_eq!(manifests, 7);
+    }
 
     /// A source or connector kind brain knows has its read capability in the scaffold.
     #[test]

@@ -778,6 +778,17 @@ impl LoadedConfig {
         Some(normalize(&self.data_dir.join(relative)))
     }
 
+    /// The studio repository's root, which paths a repository's files name (a manifest's
+    /// `tests:`) are relative to: the config file's directory, or the policy tree's. `None` for
+    /// the built-in demo: its manifests name brain's own test files, which a binary does not
+    /// carry.
+    pub fn repository_root(&self) -> Option<PathBuf> {
+        match self.origin {
+            ConfigOrigin::File(_) | ConfigOrigin::PolicyTree(_) => Some(self.base_dir.clone()),
+            ConfigOrigin::Demo => None,
+        }
+    }
+
     /// A short name of the config's origin for messages.
     pub fn origin_name(&self) -> String {
         match &self.origin {

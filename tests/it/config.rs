@@ -288,6 +288,18 @@ fn init_scaffolds_a_repository_that_checks_clean() {
         text.contains("path: [TMP]/studio/.brain/brain.db"),
         "{text}"
     );
+    // The scaffold lints clean, test files included, and its policy tests pass.
+    for args in [&["lint", "--deny", "warnings"][..], &["test"]] {
+        let output = run(brain(dir.path())
+            .args(["--config", "studio/brain.yaml"])
+            .args(args));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            transcript(&output, dir.path())
+        );
+    }
 
     // A second init refuses to overwrite; --force does.
     let output = run(brain(dir.path()).args(["init", "studio"]));

@@ -29,6 +29,7 @@ mod invariant_global_kill_switch;
 mod invariant_no_self_approval;
 mod missing_global_kill_switch;
 mod missing_governance_metadata;
+mod missing_test_file;
 mod physical_write;
 mod policy_missing_id;
 mod self_approved_exemption;
@@ -51,6 +52,7 @@ use super::Rule;
 pub static RULES: &[&Rule] = &[
     &invalid_manifest::RULE,
     &missing_governance_metadata::RULE,
+    &missing_test_file::RULE,
     &duplicate_capability_id::RULE,
     &file_name_mismatch::RULE,
     &write_without_approval::RULE,
