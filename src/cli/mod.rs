@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod config;
 mod connectors;
+mod generate;
 mod governance;
 mod init;
 mod lifecycle;
@@ -149,6 +150,15 @@ pub enum Command {
     /// List the device connectors, check their health now, or run the contract harness.
     #[command(subcommand)]
     Connectors(connectors::ConnectorsCommand),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    ///
+    /// For example `brain completions bash > ~/.local/share/bash-completion/completions/brain`,
+    /// or `brain completions zsh > "${fpath[1]}/_brain"`.
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff), or write one per subcommand with `--dir`.
+    ///
+    /// For example `brain man --dir ~/.local/share/man/man1`, then `man brain`.
+    Man(generate::ManArgs),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -194,6 +204,8 @@ pub fn run() -> ExitCode {
         Command::Rebuild(ref args) => backup::rebuild(&cli, args),
         Command::Retention(ref command) => backup::retention(&cli, command),
         Command::Connectors(ref command) => connectors::run(&cli, command),
+        Command::Completions(ref args) => generate::completions(args),
+        Command::Man(ref args) => generate::man(&cli, args),
     };
     match result {
         Ok(code) => code,

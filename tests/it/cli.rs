@@ -207,3 +207,82 @@ fn every_command_that_falls_back_to_the_demo_says_so() {
     );
     assert!(!String::from_utf8_lossy(&output.stderr).contains("no brain.yaml"));
 }
+
+/// Completion scripts are generated from the command definitions: every shell's names the
+/// subcommands, nested ones included.
+#[test]
+fn completions_name_the_subcommands_for_every_shell() {
+    let dir = temp_dir();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = run(brain(dir.path()).args(["completions", shell]));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            transcript(&output, dir.path())
+        );
+        let script = String::from_utf8_lossy(&output.stdout);
+        for subcommand in ["lint", "kill-switch", "snapshot", "completions", "man"] {
+            assert!(
+                script.contains(subcommand),
+                "{shell}: `{subcommand}` is not completed"
+            );
+        }
+        assert!(
+            output.stderr.is_empty(),
+            "{shell}: {}",
+            transcript(&output, dir.path())
+        );
+    }
+    let output = run(brain(dir.path()).args(["completions", "bash"]));
+    let script = String::from_utf8_lossy(&output.stdout);
+    assert!(script.contains("complete -F _brain"), "{script}");
+    // A nested subcommand and a global option.
+    assert!(
+        script.contains("brain__subcmd__snapshot__subcmd__run"),
+        "{script}"
+    );
+    assert!(script.contains("--config"), "{script}");
+
+    let output = run(brain(dir.path()).args(["completions", "tcsh"]));
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// `brain man` prints a roff page with the name section; `--dir` writes one page per
+/// subcommand.
+#[test]
+fn man_prints_the_page_and_writes_one_per_subcommand() {
+    let dir = temp_dir();
+    let output = run(brain(dir.path()).args(["man"]));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, dir.path())
+    );
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(page.contains(".TH brain 1"), "{page}");
+    assert!(page.contains(".SH NAME\nbrain \\- "), "{page}");
+    assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
+    assert!(page.contains("kill\\-switch"), "{page}");
+
+    let output = run(brain(dir.path()).args(["--format", "json", "man", "--dir", "man1"]));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, dir.path())
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let written = listed["written"].as_array().unwrap();
+    for name in ["brain.1", "brain-snapshot-run.1", "brain-lint.1"] {
+        assert!(
+            written
+                .iter()
+                .any(|path| path.as_str().unwrap().ends_with(name)),
+            "{listed:#}"
+        );
+        let page = std::fs::read_to_string(dir.path().join("man1").join(name)).unwrap();
+        assert!(page.contains(".SH NAME"), "{name}: {page}");
+    }
+}
