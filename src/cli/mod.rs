@@ -16,6 +16,7 @@ mod lint;
 mod migrate;
 mod output;
 mod policy;
+mod progress;
 mod remote;
 mod serve;
 mod session;

@@ -286,3 +286,74 @@ fn man_prints_the_page_and_writes_one_per_subcommand() {
         assert!(page.contains(".SH NAME"), "{name}: {page}");
     }
 }
+
+/// A studio with the demo's fixture documents as its cloud.
+fn studio_with_fixtures() -> crate::engine::Studio {
+    crate::engine::Studio::new(
+        crate::engine::Backend::Sqlite,
+        &format!(
+            "cloud:\n  fixtures:\n    dir: {}\n",
+            repo().join("examples/studio/cloud").display()
+        ),
+    )
+}
+
+/// Off a terminal (pipes, CI logs, these tests) the progress indicator draws nothing: stderr
+/// holds only the commands' own lines, with no carriage returns or escape sequences.
+#[test]
+fn long_commands_draw_no_progress_off_a_terminal() {
+    let studio = studio_with_fixtures();
+    for args in [&["snapshot", "run"][..], &["audit", "verify"]] {
+        let output = studio.run(Some(&studio.admin), args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            studio.transcript(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains('\r'), "{stderr:?}");
+        assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+        assert!(!stderr.contains("computing StudioState"), "{stderr}");
+        assert!(!stderr.contains("verifying the audit log"), "{stderr}");
+    }
+    let output = studio.run(Some(&studio.admin), &["snapshot", "run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("  read batches: 5 documents\n"), "{stderr}");
+}
+
+/// On a terminal the indicator shows, and is cleared when the work is done; with
+/// `--format json` it never shows. The terminal is `script`'s pseudo-terminal.
+#[test]
+fn long_commands_show_progress_on_a_terminal_for_people_only() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("note: `script` (util-linux) is not installed; the terminal case is skipped");
+        return;
+    }
+    let studio = studio_with_fixtures();
+    let on_terminal = |args: &str| {
+        let line = format!(
+            "{} --config {} {args}",
+            env!("CARGO_BIN_EXE_brain"),
+            studio.path().join("brain.yaml").display()
+        );
+        let output = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("BRAIN_TOKEN", &studio.admin)
+            .env("NO_COLOR", "1")
+            .env_remove("BRAIN_CONFIG")
+            .env_remove("BRAIN_SERVER")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script");
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let shown = on_terminal("snapshot run");
+    assert!(shown.contains("computing StudioState"), "{shown:?}");
+    assert!(shown.contains("read batches: 5 documents"), "{shown:?}");
+    let shown = on_terminal("audit verify");
+    assert!(shown.contains("verifying the audit log"), "{shown:?}");
+    let silent = on_terminal("--format json snapshot run");
+    assert!(!silent.contains("computing StudioState"), "{silent:?}");
+}
