@@ -29,7 +29,8 @@ fn main() {
     for relative in DEMO_ROOTS {
         let dir = root.join(relative);
         // A missing path would make cargo rerun the script on every build, so only existing
-        // directories are watched.
+        // directories are watched: a root created later (`swarms/`) is embedded from the next
+        // time this script runs (any change under the other roots, or to this file).
         if dir.is_dir() {
             println!("cargo:rerun-if-changed={relative}");
             collect(&dir, &mut files);
