@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod connectors;
+pub mod demo;
 pub mod diagnostic;
 pub mod engine;
 pub mod lint;

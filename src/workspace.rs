@@ -141,6 +141,97 @@ pub fn check_contract(config: &LoadedConfig, policies: &PolicySet) -> Vec<Findin
     findings
 }
 
+/// Warnings about the config against the capability manifests: a configured cloud source or an
+/// enabled device connector whose reads no manifest covers. Every such read would be denied
+/// (`UNKNOWN_CAPABILITY`): snapshots partial, devices never polled. Manifests that do not parse are
+/// skipped here (lint and loading report them).
+pub fn check_read_capabilities(config: &LoadedConfig) -> Vec<Finding> {
+    let dir = config.capabilities_dir();
+    let mut manifests = std::collections::BTreeMap::new();
+    for path in files_with_extension(&dir, "yaml", false).unwrap_or_default() {
+        let Ok(source) = read_source(&path) else {
+            continue;
+        };
+        if let Some(manifest) = crate::capability::parse_manifest(source).value {
+            manifests.insert(manifest.id.clone(), manifest);
+        }
+    }
+    let shown_dir = display_path(&dir);
+    let mut findings = Vec::new();
+    for (pointer, capability) in crate::cloud::read_capabilities(config) {
+        if manifests.contains_key(capability) {
+            continue;
+        }
+        let key = pointer.trim_start_matches('/').replace('/', ".");
+        findings.push(
+            Finding::warning(
+                "config::no_read_capability",
+                format!(
+                    "`{key}` is read under capability `{capability}`, which has no manifest in `{shown_dir}`"
+                ),
+            )
+            .at(&config.source, config.document.key_span(pointer), "configured here")
+            .with_help(format!(
+                "add `{shown_dir}/{capability}.yaml` (`brain init` writes one); without it every read is denied (UNKNOWN_CAPABILITY) and snapshots are partial"
+            )),
+        );
+    }
+    for (index, connector) in config.config.connectors.iter().enumerate() {
+        if !crate::connectors::fleet::is_polled(connector) {
+            continue;
+        }
+        let Err(problem) = crate::connectors::fleet::read_capability(&manifests, &connector.id)
+        else {
+            continue;
+        };
+        let targeting = manifests
+            .values()
+            .filter(|manifest| manifest.target == connector.id && manifest.mode.as_str() == "read")
+            .count();
+        let scaffolded = crate::connectors::registry::spec(connector.kind)
+            .map(|spec| spec.read_capability)
+            .unwrap_or_default();
+        let id = &connector.id;
+        let (message, help) = if targeting > 1 {
+            (
+                format!("connector `{id}` cannot be polled: {problem}"),
+                "a connector reads under exactly one capability".to_string(),
+            )
+        } else if connector.id == connector.kind.as_str() {
+            (
+                format!(
+                    "connector `{id}` has no read capability: no manifest in `{shown_dir}` reads it (`{scaffolded}`)"
+                ),
+                format!(
+                    "add `{shown_dir}/{scaffolded}.yaml` (`brain init` writes one); until then the connector is never polled"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "connector `{id}` has no read capability: no manifest in `{shown_dir}` has `mode: read` and `target: {id}`"
+                ),
+                format!(
+                    "add one, like `{scaffolded}.yaml` (which `brain init` writes for `target: {}`); until then the connector is never polled",
+                    connector.kind.as_str()
+                ),
+            )
+        };
+        findings.push(
+            Finding::warning("config::no_read_capability", message)
+                .at(
+                    &config.source,
+                    config
+                        .document
+                        .value_span(&format!("/connectors/{index}/id")),
+                    "this connector",
+                )
+                .with_help(help),
+        );
+    }
+    findings
+}
+
 /// Build the lint workspace: the files under `paths` (or, with none, the config's policies,
 /// capabilities and specs directories), classified by extension and place.
 pub fn lint_workspace(
@@ -183,6 +274,8 @@ pub fn lint_workspace(
             )
             .collect(),
         now: crate::clock::now(),
+        repository_root: config.repository_root(),
+        test_files: std::collections::BTreeMap::new(),
     };
     let mut files = Vec::new();
     for root in &roots {
@@ -278,7 +371,57 @@ pub fn lint_workspace(
             workspace.policies = policies;
         }
     }
+    if let Some(root) = &workspace.repository_root {
+        workspace.test_files = look_up_test_files(root, &workspace.manifests);
+    }
     Ok(workspace)
+}
+
+/// What is at each path the manifests list under `tests:`, under `root`. Only the YAML is read
+/// here (lint parses the manifests properly); paths outside the repository are not looked up.
+fn look_up_test_files(
+    root: &Path,
+    manifests: &[SourceFile],
+) -> std::collections::BTreeMap<String, crate::lint::context::TestFile> {
+    use crate::lint::context::TestFile;
+
+    let mut found = std::collections::BTreeMap::new();
+    for manifest in manifests {
+        let Ok(document) = crate::yaml::parse(manifest.text()) else {
+            continue;
+        };
+        let listed = document
+            .value
+            .get("tests")
+            .and_then(|tests| tests.as_array());
+        for path in listed
+            .into_iter()
+            .flatten()
+            .filter_map(|path| path.as_str())
+        {
+            if found.contains_key(path) || !TestFile::inside(path) {
+                continue;
+            }
+            let full = root.join(path);
+            let state = match std::fs::metadata(&full) {
+                Err(_) => TestFile::Missing,
+                Ok(metadata) if metadata.is_dir() => {
+                    let has_entries = std::fs::read_dir(&full)
+                        .map(|mut entries| entries.next().is_some())
+                        .unwrap_or(false);
+                    if has_entries {
+                        TestFile::Present
+                    } else {
+                        TestFile::Empty
+                    }
+                }
+                Ok(metadata) if metadata.len() == 0 => TestFile::Empty,
+                Ok(_) => TestFile::Present,
+            };
+            found.insert(path.to_string(), state);
+        }
+    }
+    found
 }
 
 /// Every file under `dir`, skipping hidden directories, `target/` and local state.

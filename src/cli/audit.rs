@@ -9,6 +9,7 @@ use clap::Subcommand;
 
 use super::Cli;
 use super::output::{self, Format};
+use super::progress::Progress;
 use super::session::{Control, Paint, on_local_store, paint, report_error, with_control};
 use crate::audit::AuditEvent;
 use crate::audit::bundle::{self, BundleReport};
@@ -237,7 +238,17 @@ pub fn run(cli: &Cli, command: &AuditCommand) -> miette::Result<ExitCode> {
         AuditCommand::Verify { bundle: None, .. } => {
             with_control(cli, |control: Arc<dyn Control>| {
                 Box::pin(async move {
-                    let verification = control.audit_verify().await?;
+                    let progress = Progress::spinner(cli, "verifying the audit log");
+                    let verification = control
+                        .audit_verify(&|checked, head| {
+                            progress.set_progress(
+                                u64::try_from(checked).unwrap_or(0),
+                                u64::try_from(head).unwrap_or(0),
+                            )
+                        })
+                        .await;
+                    drop(progress);
+                    let verification = verification?;
                     Ok(print_report(
                         cli,
                         &verification.report,

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::Cli;
 use super::output::{self, Format};
+use super::progress::Progress;
 use super::session::{Paint, local_only, on_local_store, open_engine, paint, report_error};
 use crate::engine::EngineError;
 use crate::engine::backup::{self, RestoreStep};
@@ -140,32 +141,42 @@ pub fn rebuild(cli: &Cli, args: &RebuildArgs) -> miette::Result<ExitCode> {
             };
             step(cli, 1, total, &format!("verifying {}", dir.display()));
             let files = backup::read_bundle_dir(&dir)?;
+            let progress = Progress::spinner(cli, "verifying the bundle");
             let restored = engine
                 .restore(
                     &files.manifest,
                     &files.events,
                     files.records.as_deref(),
-                    |progress| match progress {
+                    |step_done| match step_done {
                         RestoreStep::Verified => {
                             step(cli, 2, total, "restoring actors, delegations, proposals, approvals, exemptions and switches");
+                            progress.set_message("restoring");
                         }
                         RestoreStep::Events { restored, total } => {
-                            if cli.format == Format::Human {
-                                let _ = write!(
-                                    std::io::stderr(),
-                                    "\r      audit events {restored}/{total}"
-                                );
-                                if restored == total {
-                                    let _ = writeln!(std::io::stderr());
-                                }
-                            }
+                            progress.set_message("audit events");
+                            progress.set_progress(
+                                u64::try_from(restored).unwrap_or(0),
+                                u64::try_from(total).unwrap_or(0),
+                            );
                         }
                         RestoreStep::Records | RestoreStep::Committed => {}
                     },
                 )
-                .await?;
+                .await;
+            drop(progress);
+            let restored = restored?;
             step(cli, 3, total, "verifying the restored audit log");
-            let verification = engine.verify_log(|_, _| {}).await?;
+            let progress = Progress::spinner(cli, "audit events verified");
+            let verification = engine
+                .verify_log(|checked, head| {
+                    progress.set_progress(
+                        u64::try_from(checked).unwrap_or(0),
+                        u64::try_from(head).unwrap_or(0),
+                    )
+                })
+                .await;
+            drop(progress);
+            let verification = verification?;
             if !verification.report.ok {
                 return Err(EngineError::Conflict {
                     message: format!(
@@ -183,15 +194,18 @@ pub fn rebuild(cli: &Cli, args: &RebuildArgs) -> miette::Result<ExitCode> {
                 if sources.is_empty() {
                     None
                 } else {
-                    Some(
-                        engine
-                            .take_snapshot(
-                                &sources,
-                                loaded.config.thresholds.drift_tolerance,
-                                |_, _| {},
-                            )
-                            .await?,
-                    )
+                    let progress = Progress::spinner(cli, "computing StudioState");
+                    let snapshot = engine
+                        .take_snapshot(
+                            &sources,
+                            loaded.config.thresholds.drift_tolerance,
+                            |collection, _| {
+                                progress.set_message(format!("computing StudioState: read {collection}"))
+                            },
+                        )
+                        .await;
+                    drop(progress);
+                    Some(snapshot?)
                 }
             };
             Ok::<_, EngineError>((dir, restored, verification, snapshot))

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::output::{self, Format};
 use super::{Cli, SchemaKind};
-use crate::config::{self, ConfigError, Environment, LoadedConfig};
+use crate::config::{self, ConfigError, Environment, Fallback, LoadedConfig};
 use crate::diagnostic::{Finding, Findings, plural};
 use crate::workspace::{self, WorkspaceError};
 
@@ -24,10 +24,19 @@ pub struct SchemaArgs {
     pub kind: SchemaKind,
 }
 
-/// Load the config alone, printing every problem; `None` when it is invalid.
-pub(super) fn load_config_only(cli: &Cli) -> Option<LoadedConfig> {
-    match config::load(cli.config.as_deref(), &Environment::process()) {
+/// Say on stderr what a command works on when no config was given or found.
+pub(super) fn announce_fallback(loaded: &LoadedConfig) {
+    if let Some(notice) = loaded.fallback_notice() {
+        output::warning(&notice);
+    }
+}
+
+/// Load the config alone, printing every problem; `None` when it is invalid. `fallback` says
+/// what to work on when no config file is given or found.
+pub(super) fn load_config_only(cli: &Cli, fallback: Fallback) -> Option<LoadedConfig> {
+    match config::load_or(cli.config.as_deref(), &Environment::process(), fallback) {
         Ok(loaded) => {
+            announce_fallback(&loaded);
             for warning in &loaded.warnings {
                 output::print_diagnostic(warning);
             }
@@ -45,7 +54,7 @@ pub(super) fn load_config_only(cli: &Cli) -> Option<LoadedConfig> {
 pub(super) fn load_checked(
     cli: &Cli,
 ) -> Result<(LoadedConfig, crate::policy::PolicySet), ExitCode> {
-    load_checked_from(cli, cli.config.as_deref())
+    load_checked_or(cli, cli.config.as_deref(), Fallback::Demo)
 }
 
 /// [`load_checked`] for the config at `path` (or the default search when `None`).
@@ -53,14 +62,24 @@ pub(super) fn load_checked_from(
     cli: &Cli,
     path: Option<&std::path::Path>,
 ) -> Result<(LoadedConfig, crate::policy::PolicySet), ExitCode> {
+    load_checked_or(cli, path, Fallback::Demo)
+}
+
+/// [`load_checked_from`], with `fallback` deciding what to work on without a config file.
+pub(super) fn load_checked_or(
+    cli: &Cli,
+    path: Option<&std::path::Path>,
+    fallback: Fallback,
+) -> Result<(LoadedConfig, crate::policy::PolicySet), ExitCode> {
     let environment = Environment::process();
-    let loaded = match config::load(path, &environment) {
+    let mut loaded = match config::load_or(path, &environment, fallback) {
         Ok(loaded) => loaded,
         Err(error) => {
             report_config_error(cli, &error);
             return Err(ExitCode::from(2));
         }
     };
+    announce_fallback(&loaded);
     for warning in &loaded.warnings {
         output::print_diagnostic(warning);
     }
@@ -84,6 +103,11 @@ pub(super) fn load_checked_from(
         report_findings(cli, &findings);
         return Err(ExitCode::from(2));
     }
+    let unread = workspace::check_read_capabilities(&loaded);
+    for warning in &unread {
+        output::print_diagnostic(warning);
+    }
+    loaded.warnings.extend(unread);
     Ok((loaded, policies))
 }
 
@@ -100,9 +124,11 @@ fn report_config_error(cli: &Cli, error: &ConfigError) {
         ConfigError::Invalid(findings) => report_findings(cli, findings),
         other => {
             if cli.format != Format::Human {
+                let code = miette::Diagnostic::code(other)
+                    .map_or_else(|| "config::unreadable".to_string(), |code| code.to_string());
                 let _ = output::print_json(&json!({
                     "valid": false,
-                    "findings": [{ "code": "config::unreadable", "severity": "error", "message": other.to_string() }],
+                    "findings": [{ "code": code, "severity": "error", "message": other.to_string() }],
                 }));
             }
             output::print_diagnostic(other);

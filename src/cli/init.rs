@@ -63,8 +63,12 @@ const GITIGNORE: &str = ".brain/\n";
 const CAPABILITY_SCHEMA_LINE: &str =
     "# yaml-language-server: $schema=../schemas/capability.schema.json";
 
+/// The scaffold's policy test cases, which every scaffolded manifest lists under `tests:`.
+const SCAFFOLD_TESTS: &str = "policies/tests/studio.yaml";
+
 const POLICY_TESTS: &str = "\
-# `brain test` runs these; add a case for every rule you rely on.
+# `brain test` runs these; add a case for every rule you rely on. Each capability lists this file
+# under `tests:` (`brain lint` checks that the files listed there exist).
 tests:
   - name: staff may propose the ops-note pilot
     principal: staff:alice
@@ -85,13 +89,62 @@ tests:
     context: { proposer: staff:alice }
     expect: deny
     reasons: [SELF_APPROVAL_FORBIDDEN]
+  - name: a delegated agent may propose a marketing draft
+    principal: agent:marketing-swarm
+    delegation: { owner: staff:marketing-lead, scopes: [marketing.*] }
+    action: propose
+    capability: marketing.post.draft
+    expect: allow
+  - name: staff may turn the global kill switch on
+    principal: staff:alice
+    action: set_kill_switch
+    kill_switch: global
+    expect: allow
+  - name: the snapshotter may read Firestore
+    principal: system:snapshotter
+    action: read
+    capability: firestore.studio.read
+    expect: allow
+  - name: the snapshotter may read Stripe
+    principal: system:snapshotter
+    action: read
+    capability: stripe.payments.read
+    expect: allow
+  - name: the Hubitat connector may read its hub
+    principal: system:connector:hubitat
+    action: read
+    capability: hubitat.devices.read
+    expect: allow
+  - name: the Roborock connector may read its vacuums
+    principal: system:connector:roborock
+    action: read
+    capability: roborock.status.read
+    expect: allow
 ";
+
+/// The repository's manifests list brain's own test files; a scaffolded studio has none of
+/// those, so its manifests list the scaffold's policy test cases instead.
+fn with_scaffold_tests(manifest: &str) -> String {
+    let mut out = String::with_capacity(manifest.len());
+    let mut in_tests = false;
+    for line in manifest.split_inclusive('\n') {
+        if in_tests && line.starts_with("  - ") {
+            continue;
+        }
+        in_tests = line.trim_end() == "tests:";
+        out.push_str(line);
+        if in_tests {
+            out.push_str(&format!("  - {SCAFFOLD_TESTS}\n"));
+        }
+    }
+    out
+}
 
 /// The files `brain init` writes: path relative to DIR, and content.
 pub fn scaffold_files() -> Vec<(&'static str, String)> {
     let schema =
         |value: serde_json::Value| serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
-    let manifest = |text: &str| format!("{CAPABILITY_SCHEMA_LINE}\n{text}");
+    let manifest = |text: &str| format!("{CAPABILITY_SCHEMA_LINE}\n{}", with_scaffold_tests(text));
     vec![
         ("brain.yaml", BRAIN_YAML.to_string()),
         (".gitignore", GITIGNORE.to_string()),
@@ -136,8 +189,28 @@ pub fn scaffold_files() -> Vec<(&'static str, String)> {
                 "../../capabilities/brain.kill_switch.set.yaml"
             )),
         ),
+        // The read capabilities of every cloud source and device connector brain knows, so a
+        // studio that configures one reads it (without its manifest every read is denied).
         (
-            "policies/tests/pilot.yaml",
+            "capabilities/firestore.studio.read.yaml",
+            manifest(include_str!(
+                "../../capabilities/firestore.studio.read.yaml"
+            )),
+        ),
+        (
+            "capabilities/stripe.payments.read.yaml",
+            manifest(include_str!("../../capabilities/stripe.payments.read.yaml")),
+        ),
+        (
+            "capabilities/hubitat.devices.read.yaml",
+            manifest(include_str!("../../capabilities/hubitat.devices.read.yaml")),
+        ),
+        (
+            "capabilities/roborock.status.read.yaml",
+            manifest(include_str!("../../capabilities/roborock.status.read.yaml")),
+        ),
+        (
+            SCAFFOLD_TESTS,
             format!(
                 "# yaml-language-server: $schema=../../schemas/policy-test.schema.json\n{POLICY_TESTS}"
             ),
@@ -247,4 +320,54 @@ fn write_file(path: &Path, content: &str) -> miette::Result<()> {
             path.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SCAFFOLD_TESTS, scaffold_files};
+
+    /// Every scaffolded manifest parses and lists the scaffold's policy test cases, which the
+    /// scaffold writes.
+    #[test]
+    fn every_scaffolded_manifest_lists_the_scaffold_tests() {
+        let files = scaffold_files();
+        assert!(files.iter().any(|(path, _)| *path == SCAFFOLD_TESTS));
+        let mut manifests = 0;
+        for (path, text) in &files {
+            if !path.starts_with("capabilities/") {
+                continue;
+            }
+            let parsed = crate::capability::parse_manifest(crate::diagnostic::SourceFile::new(
+                *path,
+                text.clone(),
+            ));
+            let manifest = parsed.value.unwrap_or_else(|| panic!("{path}: {text}"));
+            assert_eq!(manifest.tests, [SCAFFOLD_TESTS], "{path}");
+            manifests += 1;
+        }
+        assert_eq!(manifests, 7);
+    }
+
+    /// A source or connector kind brain knows has its read capability in the scaffold.
+    #[test]
+    fn the_scaffold_has_the_read_capability_of_every_known_source_and_connector() {
+        let files = scaffold_files();
+        let wanted = [crate::cloud::FIRESTORE_READ, crate::cloud::STRIPE_READ]
+            .into_iter()
+            .chain(
+                crate::connectors::registry::KINDS
+                    .iter()
+                    .map(|kind| kind.read_capability),
+            );
+        for capability in wanted {
+            let path = format!("capabilities/{capability}.yaml");
+            let text = files
+                .iter()
+                .find(|(name, _)| *name == path)
+                .map(|(_, text)| text)
+                .unwrap_or_else(|| panic!("the scaffold lacks {path}"));
+            assert!(text.contains(&format!("id: {capability}\n")), "{text}");
+            assert!(text.contains("mode: read\n"), "{text}");
+        }
+    }
 }

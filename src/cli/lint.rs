@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use super::Cli;
 use super::config::load_config_only;
 use super::output::{self, Format};
+use crate::config::Fallback;
 use crate::lint::{self, output as lint_output};
 use crate::workspace;
 
@@ -70,7 +71,7 @@ pub fn run(cli: &Cli, args: &LintArgs) -> miette::Result<ExitCode> {
         print!("{}", rule.explain());
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(loaded) = load_config_only(cli) else {
+    let Some(loaded) = load_config_only(cli, Fallback::PolicyTree) else {
         return Ok(ExitCode::from(2));
     };
     let workspace = match workspace::lint_workspace(&loaded, &args.paths) {

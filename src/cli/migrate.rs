@@ -18,6 +18,7 @@ pub fn run(cli: &Cli) -> miette::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    super::config::announce_fallback(&loaded);
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let target =

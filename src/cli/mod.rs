@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod config;
 mod connectors;
+mod generate;
 mod governance;
 mod init;
 mod lifecycle;
@@ -15,6 +16,7 @@ mod lint;
 mod migrate;
 mod output;
 mod policy;
+mod progress;
 mod remote;
 mod serve;
 mod session;
@@ -50,7 +52,7 @@ Environment:
 #[derive(Debug, Parser)]
 #[command(name = "brain", version, about, long_about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
-    /// Config file (default: ./brain.yaml if present, else the demo studio in examples/).
+    /// Config file (default: ./brain.yaml if present, else the built-in demo studio).
     #[arg(long, global = true, env = "BRAIN_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -77,7 +79,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: health, readiness, metrics (and, as they land, API, console, scheduler).
+    /// Run the daemon: the staff console, the JSON API, health, readiness and metrics.
+    ///
+    /// While it runs it polls the device connectors, computes StudioState snapshots and writes
+    /// backups and retention runs on their schedules, expires proposals, resolves executions a
+    /// crash interrupted (at start), and signs an audit checkpoint when it stops (Ctrl-C or
+    /// SIGTERM).
     Serve(serve::ServeArgs),
     /// Validate brain.yaml and print the effective config, secrets redacted.
     #[command(subcommand)]
@@ -89,6 +96,10 @@ pub enum Command {
     /// Scaffold a studio repository: brain.yaml, capabilities/, policies/, specs/.
     Init(init::InitArgs),
     /// Check capabilities, policies, exemptions and specs (for CI: exit 1 on errors).
+    ///
+    /// Without a brain.yaml (here or given with --config), `lint`, `test`, `eval` and `fmt` work
+    /// on the policy tree in the current directory (`policies/`, `capabilities/`, `specs/`) when
+    /// it has one, else on the built-in demo studio; stderr says which.
     Lint(lint::LintArgs),
     /// Run the policy test cases (YAML) and report `N passed, N failed`.
     Test(policy::TestArgs),
@@ -144,6 +155,15 @@ pub enum Command {
     /// The department swarms: list them, run one (drafts only), read their runs, enroll one.
     #[command(subcommand)]
     Swarm(swarm::SwarmCommand),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    ///
+    /// For example `brain completions bash > ~/.local/share/bash-completion/completions/brain`,
+    /// or `brain completions zsh > "${fpath[1]}/_brain"`.
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff), or write one per subcommand with `--dir`.
+    ///
+    /// For example `brain man --dir ~/.local/share/man/man1`, then `man brain`.
+    Man(generate::ManArgs),
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -190,6 +210,8 @@ pub fn run() -> ExitCode {
         Command::Retention(ref command) => backup::retention(&cli, command),
         Command::Connectors(ref command) => connectors::run(&cli, command),
         Command::Swarm(ref command) => swarm::run(&cli, command),
+        Command::Completions(ref args) => generate::completions(args),
+        Command::Man(ref args) => generate::man(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -8,9 +8,10 @@ use clap::Args;
 use serde_json::json;
 
 use super::Cli;
-use super::config::load_checked;
+use super::config::load_checked_or;
 use super::output::{self, Format};
 use crate::capability::{self, Manifest};
+use crate::config::Fallback;
 use crate::diagnostic::{Findings, plural};
 use crate::policy::decide::{Action, Decider, Decision, Question, Resource};
 use crate::policy::reasons;
@@ -21,7 +22,7 @@ use crate::workspace::{self, read_source};
 fn load_decider(
     cli: &Cli,
 ) -> Result<(crate::config::LoadedConfig, Decider, Vec<Manifest>), ExitCode> {
-    let (loaded, policies) = load_checked(cli)?;
+    let (loaded, policies) = load_checked_or(cli, cli.config.as_deref(), Fallback::PolicyTree)?;
     let manifests = match workspace::load_manifests(&loaded) {
         Ok(manifests) => manifests,
         Err(error) => {
@@ -319,7 +320,7 @@ pub struct FmtArgs {
 
 pub fn fmt(cli: &Cli, args: &FmtArgs) -> miette::Result<ExitCode> {
     let roots = if args.paths.is_empty() {
-        let Some(loaded) = super::config::load_config_only(cli) else {
+        let Some(loaded) = super::config::load_config_only(cli, Fallback::PolicyTree) else {
             return Ok(ExitCode::from(2));
         };
         vec![loaded.policies_dir()]

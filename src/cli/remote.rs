@@ -316,7 +316,10 @@ impl Control for Remote {
         self.get("/api/v1/audit", &query).await
     }
 
-    async fn audit_verify(&self) -> Result<AuditVerification, EngineError> {
+    async fn audit_verify(
+        &self,
+        _progress: &(dyn Fn(i64, i64) + Send + Sync),
+    ) -> Result<AuditVerification, EngineError> {
         self.get("/api/v1/audit/verify", &[]).await
     }
 }

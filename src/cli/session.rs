@@ -189,7 +189,12 @@ pub(super) trait Control: Send + Sync {
     async fn delegations(&self, agent: Option<&str>) -> Result<Vec<Delegation>, EngineError>;
     async fn revoke_delegation(&self, id: &str) -> Result<Delegation, EngineError>;
     async fn audit_tail(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, EngineError>;
-    async fn audit_verify(&self) -> Result<AuditVerification, EngineError>;
+    /// Verify the audit log; `progress(checked, head)` is called as it goes where the log is
+    /// read here (a daemon verifies on its side and reports only the result).
+    async fn audit_verify(
+        &self,
+        progress: &(dyn Fn(i64, i64) + Send + Sync),
+    ) -> Result<AuditVerification, EngineError>;
 }
 
 /// The Engine in this process, acting for the authenticated caller.
@@ -300,8 +305,13 @@ impl Control for Local {
     async fn audit_tail(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, EngineError> {
         self.engine.audit_tail(&self.caller, filter).await
     }
-    async fn audit_verify(&self) -> Result<AuditVerification, EngineError> {
-        self.engine.audit_verify(&self.caller).await
+    async fn audit_verify(
+        &self,
+        progress: &(dyn Fn(i64, i64) + Send + Sync),
+    ) -> Result<AuditVerification, EngineError> {
+        self.engine
+            .audit_verify_reporting(&self.caller, progress)
+            .await
     }
 }
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::Cli;
 use super::output::{self, Format};
+use super::progress::Progress;
 use super::session::{Paint, on_local_store, paint};
 use crate::cloud::Source;
 use crate::cloud::fixtures::FixtureSource;
@@ -369,20 +370,27 @@ pub fn run(cli: &Cli, command: &SnapshotCommand) -> miette::Result<ExitCode> {
                         .await?;
                     let sources = sources(&loaded, args)?;
                     let human = cli.format == Format::Human;
+                    let progress = Progress::spinner(cli, "computing StudioState");
+                    let mut collections = 0;
                     let record = engine
                         .take_snapshot(
                             &sources,
                             loaded.config.thresholds.drift_tolerance,
                             |collection, documents| {
                                 if human {
-                                    let _ = writeln!(
-                                        std::io::stderr(),
+                                    progress.println(&format!(
                                         "  read {collection}: {documents} documents"
-                                    );
+                                    ));
                                 }
+                                collections += 1;
+                                progress.set_message(format!(
+                                    "computing StudioState: {} read",
+                                    crate::diagnostic::plural(collections, "collection")
+                                ));
                             },
                         )
                         .await?;
+                    drop(progress);
                     if human {
                         print_state(&record);
                         print_changes(&record);

@@ -60,13 +60,57 @@ pub trait Source: Send + Sync {
     async fn count(&self, collection: &str) -> Result<Option<u64>, SourceError>;
 }
 
+/// The read capability of the Firestore-shaped collections.
+pub const FIRESTORE_READ: &str = "firestore.studio.read";
+/// The read capability of the Stripe lists (`stripe:<list>`).
+pub const STRIPE_READ: &str = "stripe.payments.read";
+
 /// The read capability that covers `collection`.
 pub fn capability_for(collection: &str) -> &'static str {
     if collection.starts_with("stripe:") {
-        "stripe.payments.read"
+        STRIPE_READ
     } else {
-        "firestore.studio.read"
+        FIRESTORE_READ
     }
+}
+
+/// The read capabilities the configured sources read under, each with the config key that
+/// configures the source (a JSON pointer: `/cloud/firestore`), in reading order. A fixture
+/// directory reads Stripe lists only when it has a `stripe/` folder.
+pub fn read_capabilities(
+    config: &crate::config::LoadedConfig,
+) -> Vec<(&'static str, &'static str)> {
+    let cloud = &config.config.cloud;
+    let mut sources: Vec<(&'static str, Vec<String>)> = Vec::new();
+    if cloud.firestore.is_some() {
+        let collections = crate::snapshot::COLLECTIONS
+            .iter()
+            .map(|name| name.to_string());
+        sources.push(("/cloud/firestore", collections.collect()));
+    }
+    if cloud.stripe.is_some() {
+        let lists = crate::snapshot::STRIPE_LISTS
+            .iter()
+            .map(|list| format!("stripe:{list}"));
+        sources.push(("/cloud/stripe", lists.collect()));
+    }
+    if let Some(fixtures) = &cloud.fixtures {
+        let dir = crate::config::normalize(&config.base_dir.join(&fixtures.dir));
+        sources.push((
+            "/cloud/fixtures",
+            fixtures::FixtureSource::new(&dir).collections(),
+        ));
+    }
+    let mut found = Vec::new();
+    for (pointer, collections) in sources {
+        for collection in collections {
+            let capability = capability_for(&collection);
+            if !found.contains(&(pointer, capability)) {
+                found.push((pointer, capability));
+            }
+        }
+    }
+    found
 }
 
 /// A Firestore client for `config`: the emulator when `FIRESTORE_EMULATOR_HOST` is set, else

@@ -24,10 +24,10 @@ use crate::yaml;
 pub use duration::Duration;
 pub use secret::{Secret, SecretRef};
 
-/// The demo studio's config, used when no config is given or found.
+/// The demo studio's config, used when no config is given or found. Its relative paths start at
+/// `examples/studio/` of the demo's tree, which [`crate::demo::materialise`] writes under the data
+/// directory.
 pub const DEMO_CONFIG: &str = include_str!("../../examples/studio/brain.yaml");
-/// Where the demo studio lives in a source checkout.
-pub const DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/studio");
 /// Where the JSON Schema for `brain.yaml` is documented (used in `$schema` lines).
 pub const CONFIG_SCHEMA_HINT: &str = "brain schema config";
 
@@ -815,8 +815,23 @@ pub enum LintLevel {
 pub enum ConfigOrigin {
     /// A file given with `--config` / `BRAIN_CONFIG`, or `./brain.yaml`.
     File(PathBuf),
+    /// No file, in a directory holding a policy tree (see [`Fallback::PolicyTree`]): that tree,
+    /// with every setting at its default.
+    PolicyTree(PathBuf),
     /// No file: the built-in demo studio.
     Demo,
+}
+
+/// What a command works on when no config is given and there is no `./brain.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The built-in demo studio.
+    Demo,
+    /// The policy tree in the current directory (it has a `policies/` or `capabilities/`
+    /// directory) with the default settings, else the demo studio. For the commands that judge a
+    /// policy set (`lint`, `test`, `eval`, `fmt`): run in a repository without brain.yaml, they
+    /// must judge that repository, never pass on the demo instead.
+    PolicyTree,
 }
 
 /// A validated config with secrets resolved and paths made absolute.
@@ -900,11 +915,41 @@ impl LoadedConfig {
         Some(normalize(&self.data_dir.join(relative)))
     }
 
+    /// The studio repository's root, which paths a repository's files name (a manifest's
+    /// `tests:`) are relative to: the config file's directory, or the policy tree's. `None` for
+    /// the built-in demo: its manifests name brain's own test files, which a binary does not
+    /// carry.
+    pub fn repository_root(&self) -> Option<PathBuf> {
+        match self.origin {
+            ConfigOrigin::File(_) | ConfigOrigin::PolicyTree(_) => Some(self.base_dir.clone()),
+            ConfigOrigin::Demo => None,
+        }
+    }
+
     /// A short name of the config's origin for messages.
     pub fn origin_name(&self) -> String {
         match &self.origin {
             ConfigOrigin::File(path) => path.display().to_string(),
+            ConfigOrigin::PolicyTree(_) => {
+                "no brain.yaml (the policy tree here, default settings)".into()
+            }
             ConfigOrigin::Demo => "examples/studio/brain.yaml (the built-in demo studio)".into(),
+        }
+    }
+
+    /// One line for stderr when no config was given or found, saying what the command works on
+    /// instead; `None` for a config file.
+    pub fn fallback_notice(&self) -> Option<String> {
+        const NONE: &str = "no brain.yaml here or given with --config";
+        match &self.origin {
+            ConfigOrigin::File(_) => None,
+            ConfigOrigin::PolicyTree(_) => Some(format!(
+                "{NONE}: using the policy tree in this directory (`{}`, `{}`, `{}`) with default settings",
+                self.config.policy.policies.display(),
+                self.config.policy.capabilities.display(),
+                self.config.policy.specs.display()
+            )),
+            ConfigOrigin::Demo => Some(format!("{NONE}: using the built-in demo studio")),
         }
     }
 
@@ -944,6 +989,9 @@ pub enum ConfigError {
     Unreadable { path: String, cause: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Invalid(#[from] Findings),
 }
 
@@ -967,6 +1015,15 @@ impl Environment<'_> {
 pub fn load(
     explicit: Option<&Path>,
     environment: &Environment<'_>,
+) -> Result<LoadedConfig, ConfigError> {
+    load_or(explicit, environment, Fallback::Demo)
+}
+
+/// [`load`], with `fallback` deciding what to work on when there is no config file.
+pub fn load_or(
+    explicit: Option<&Path>,
+    environment: &Environment<'_>,
+    fallback: Fallback,
 ) -> Result<LoadedConfig, ConfigError> {
     let candidate = explicit.map(Path::to_path_buf).or_else(|| {
         Some(PathBuf::from("brain.yaml"))
@@ -993,14 +1050,42 @@ pub fn load(
                 environment,
             )
         }
-        None => parse_and_validate(
-            DEMO_CONFIG,
-            "examples/studio/brain.yaml",
-            ConfigOrigin::Demo,
-            PathBuf::from(DEMO_DIR),
-            environment,
-        ),
+        None if fallback == Fallback::PolicyTree && holds_policy_tree(&environment.current_dir) => {
+            parse_and_validate(
+                "",
+                "(default settings)",
+                ConfigOrigin::PolicyTree(environment.current_dir.clone()),
+                environment.current_dir.clone(),
+                environment,
+            )
+        }
+        None => load_demo(environment),
     }
+}
+
+/// Whether `dir` looks like a studio repository: it has the default policy or capability
+/// directory.
+fn holds_policy_tree(dir: &Path) -> bool {
+    let defaults = PolicyConfig::default();
+    dir.join(defaults.policies).is_dir() || dir.join(defaults.capabilities).is_dir()
+}
+
+/// The built-in demo studio, written first into the default data directory (the demo's config
+/// sets no `data_dir`) so that its relative paths resolve there, not in a source tree.
+fn load_demo(environment: &Environment<'_>) -> Result<LoadedConfig, ConfigError> {
+    let data_dir = resolve_data_dir(&Config::default(), &environment.current_dir, environment);
+    let root = crate::demo::materialise(&data_dir)?;
+    let config_path = root.join(crate::demo::CONFIG_PATH);
+    let base_dir = config_path
+        .parent()
+        .map_or_else(|| root.clone(), Path::to_path_buf);
+    parse_and_validate(
+        DEMO_CONFIG,
+        crate::demo::CONFIG_PATH,
+        ConfigOrigin::Demo,
+        base_dir,
+        environment,
+    )
 }
 
 /// Parse, schema-check, deserialize and validate config text.

@@ -30,6 +30,11 @@ pub fn actor(id: &str) -> String {
     format!("system:connector:{id}")
 }
 
+/// Whether `connector` is one a [`Fleet`] polls: enabled, of a registered device kind.
+pub fn is_polled(connector: &ConnectorConfig) -> bool {
+    connector.enabled && registry::spec(connector.kind).is_some()
+}
+
 /// The read capability of connector `id`: the one manifest with `mode: read` targeting it.
 pub fn read_capability(manifests: &BTreeMap<String, Manifest>, id: &str) -> Result<String, String> {
     let found: Vec<&String> = manifests
@@ -80,10 +85,12 @@ impl Fleet {
         manifests: &BTreeMap<String, Manifest>,
     ) -> Self {
         let mut members = Vec::new();
-        for connector in &config.config.connectors {
-            if !connector.enabled || registry::spec(connector.kind).is_none() {
-                continue;
-            }
+        for connector in config
+            .config
+            .connectors
+            .iter()
+            .filter(|connector| is_polled(connector))
+        {
             members.push(Member::build(connector, manifests).await);
         }
         Self { members }

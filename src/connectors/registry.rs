@@ -27,6 +27,9 @@ pub struct KindSpec {
     /// The read paths its HTTP layer may call.
     pub allowlist: Allowlist,
     pub breaker: fn() -> BreakerPolicy,
+    /// The read capability `brain init` scaffolds for a connector of this kind (its manifest
+    /// targets a connector whose id is the kind's name).
+    pub read_capability: &'static str,
 }
 
 /// Every kind brain can poll.
@@ -37,6 +40,7 @@ pub static KINDS: &[KindSpec] = &[
         simulator: SimKind::Hubitat,
         allowlist: hubitat::ALLOWLIST,
         breaker: BreakerPolicy::default,
+        read_capability: "hubitat.devices.read",
     },
     KindSpec {
         kind: ConnectorKind::Roborock,
@@ -44,6 +48,7 @@ pub static KINDS: &[KindSpec] = &[
         simulator: SimKind::HomeAssistant,
         allowlist: homeassistant::ALLOWLIST,
         breaker: BreakerPolicy::default,
+        read_capability: "roborock.status.read",
     },
 ];
 

@@ -44,8 +44,18 @@ impl Engine {
 
     /// Verify the store's log as `caller`.
     pub async fn audit_verify(&self, caller: &Caller) -> Result<AuditVerification, EngineError> {
+        self.audit_verify_reporting(caller, |_, _| {}).await
+    }
+
+    /// [`Engine::audit_verify`], calling `progress(checked, head)` after every page (see
+    /// [`Engine::verify_log`]).
+    pub async fn audit_verify_reporting(
+        &self,
+        caller: &Caller,
+        progress: impl FnMut(i64, i64),
+    ) -> Result<AuditVerification, EngineError> {
         self.authorize_area(caller, Action::Audit).await?;
-        self.verify_log(|_, _| {}).await
+        self.verify_log(progress).await
     }
 
     /// Recompute the whole chain, check every checkpoint's signature (by this brain's key) and

@@ -1,8 +1,9 @@
 //! What lint looks at: the workspace's files ([`Workspace`]) and, parsed once, everything the
 //! rules share ([`Context`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +31,40 @@ pub struct Workspace {
     /// Connector ids and built-in targets a capability may name.
     pub known_targets: BTreeSet<String>,
     pub now: DateTime<Utc>,
+    /// The studio repository's root, which manifests' `tests:` paths are relative to; `None`
+    /// when the tests are not at hand (the built-in demo, whose tests are brain's own).
+    pub repository_root: Option<PathBuf>,
+    /// What is at each path the manifests list under `tests:`, looked up under
+    /// `repository_root` by `workspace` (lint itself does no I/O). A path not in the map is
+    /// [`TestFile::Missing`].
+    pub test_files: BTreeMap<String, TestFile>,
+}
+
+/// What is at a path a manifest lists under `tests:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestFile {
+    /// A file with content, or a directory with entries.
+    Present,
+    /// Nothing.
+    Missing,
+    /// A file of zero bytes, or a directory without entries.
+    Empty,
+    /// Absolute, or climbing out with `..`: not a path in the repository.
+    Outside,
+}
+
+impl TestFile {
+    /// Whether `path` is relative and stays inside the directory it is relative to.
+    pub fn inside(path: &str) -> bool {
+        let path = std::path::Path::new(path);
+        !path.as_os_str().is_empty()
+            && path.components().all(|component| {
+                matches!(
+                    component,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
+    }
 }
 
 /// Targets every studio has: the cloud sources, the device kinds, and brain itself.
@@ -44,6 +79,17 @@ impl Workspace {
             + self.specs.len()
             + usize::from(self.state_model.is_some())
             + self.templates.len()
+    }
+
+    /// What is at `path` (as a manifest lists it under `tests:`).
+    pub fn test_file(&self, path: &str) -> TestFile {
+        if !TestFile::inside(path) {
+            return TestFile::Outside;
+        }
+        self.test_files
+            .get(path)
+            .copied()
+            .unwrap_or(TestFile::Missing)
     }
 
     /// Every file, for suppressions.

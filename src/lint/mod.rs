@@ -91,6 +91,8 @@ impl Rule {
                     "cedar"
                 } else if path.ends_with(".md") {
                     "markdown"
+                } else if path.ends_with(".rs") {
+                    "rust"
                 } else {
                     "yaml"
                 };

@@ -288,6 +288,18 @@ fn init_scaffolds_a_repository_that_checks_clean() {
         text.contains("path: [TMP]/studio/.brain/brain.db"),
         "{text}"
     );
+    // The scaffold lints clean, test files included, and its policy tests pass.
+    for args in [&["lint", "--deny", "warnings"][..], &["test"]] {
+        let output = run(brain(dir.path())
+            .args(["--config", "studio/brain.yaml"])
+            .args(args));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            transcript(&output, dir.path())
+        );
+    }
 
     // A second init refuses to overwrite; --force does.
     let output = run(brain(dir.path()).args(["init", "studio"]));
@@ -336,5 +348,80 @@ fn an_unknown_time_zone_is_refused_with_its_place_in_the_file() {
         Some(0),
         "{}",
         transcript(&output, dir.path())
+    );
+}
+
+/// A studio scaffolded by `brain init` reads every source and device it configures: with Firestore
+/// and a Hubitat hub configured, `config check` is clean; with a read capability's manifest gone,
+/// it warns (exit 0), naming the manifest and pointing at the config key.
+#[test]
+fn a_configured_source_without_its_read_capability_is_warned_about() {
+    let dir = temp_dir();
+    let output = run(brain(dir.path()).args(["init", "studio"]));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, dir.path())
+    );
+    let config = dir.path().join("studio/brain.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "cloud:\n  firestore:\n    project_id: my-studio\nconnectors:\n  - id: hubitat\n    kind: hubitat\n    base_url: sim://hubitat\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    // Credentials are not the point here: the emulator's address stands in for them.
+    let check = |format: &str| {
+        run(brain(dir.path())
+            .env("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
+            .args([
+                "--format",
+                format,
+                "--config",
+                "studio/brain.yaml",
+                "config",
+                "check",
+            ]))
+    };
+    let output = check("human");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, dir.path())
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("read capability"), "{stderr}");
+
+    for capability in ["firestore.studio.read", "hubitat.devices.read"] {
+        std::fs::remove_file(
+            dir.path()
+                .join(format!("studio/capabilities/{capability}.yaml")),
+        )
+        .unwrap();
+    }
+    let output = check("human");
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = normalise(&String::from_utf8_lossy(&output.stderr), dir.path());
+    insta::assert_snapshot!(stderr);
+
+    let output = check("json");
+    assert_eq!(output.status.code(), Some(0));
+    let checked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let warnings: Vec<&str> = checked["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|warning| warning["code"] == "config::no_read_capability")
+        .map(|warning| warning["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{checked:#}");
+    assert!(
+        warnings[0].contains("`firestore.studio.read`"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("`hubitat.devices.read`"),
+        "{warnings:?}"
     );
 }

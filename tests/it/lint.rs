@@ -12,11 +12,45 @@ fn studio(dir: &Path, config_extra: &str) {
     for folder in ["policies", "capabilities", "specs"] {
         copy_dir(&repo().join(folder), &dir.join(folder));
     }
+    test_file_stand_ins(dir);
     std::fs::write(
         dir.join("brain.yaml"),
         format!("studio:\n  name: Fixture\n{config_extra}"),
     )
     .unwrap();
+}
+
+/// A one-line stand-in for every test file the copied manifests list (they are this
+/// repository's) and for `tests/it/example.rs`, which the rules' examples list, so the copy
+/// lints as clean as the repository.
+fn test_file_stand_ins(dir: &Path) {
+    let mut listed = vec!["tests/it/example.rs".to_string()];
+    for entry in std::fs::read_dir(dir.join("capabilities"))
+        .unwrap()
+        .flatten()
+    {
+        let path = entry.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "yaml")
+        {
+            let source = brain::diagnostic::SourceFile::new(
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            );
+            listed.extend(
+                brain::capability::parse_manifest(source)
+                    .value
+                    .unwrap()
+                    .tests,
+            );
+        }
+    }
+    for test in listed {
+        let target = dir.join(test);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, "// stands in for the repository's test file\n").unwrap();
+    }
 }
 
 fn overlay(dir: &Path, files: &[(&str, &str)]) {
@@ -43,8 +77,20 @@ fn rules_in(value: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// `brain lint` run in this repository (no brain.yaml: its policy tree) is clean, down to every
+/// test file its manifests list; so is the built-in demo, which is that policy set.
 #[test]
 fn the_repository_policy_set_lints_clean() {
+    let data = temp_dir();
+    let output = run(brain(&repo())
+        .env("BRAIN_DATA_DIR", data.path())
+        .args(["lint", "--deny", "warnings"]));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &repo())
+    );
     let dir = temp_dir();
     let output = run(brain(dir.path()).args(["lint", "--deny", "warnings"]));
     assert_eq!(
@@ -52,6 +98,42 @@ fn the_repository_policy_set_lints_clean() {
         Some(0),
         "{}",
         transcript(&output, dir.path())
+    );
+}
+
+/// A listed test file that is missing, empty or outside the repository is named; the paths are
+/// relative to the directory of brain.yaml.
+#[test]
+fn listed_test_files_must_exist_and_not_be_empty() {
+    let dir = temp_dir();
+    studio(dir.path(), "");
+    overlay(
+        dir.path(),
+        &[
+            ("tests/it/empty.rs", ""),
+            (
+                "capabilities/studio.example.note.yaml",
+                "id: studio.example.note\ntitle: Example\nowner: staff:a\nrisk_tier: low\nmode: draft\ntarget: brain\nclass: internal\nlimits:\n  - per: actor\n    max: 10\n    window: 1d\nfailure_mode: x\nrollback: { strategy: discard_draft, how: nothing }\ntests:\n  - tests/it/example.rs\n  - tests/it/absent.rs\n  - tests/it/empty.rs\n  - ../elsewhere.rs\n  - tests/it\n",
+            ),
+        ],
+    );
+    let (code, value) = lint_json(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{value:#}");
+    let messages: Vec<&str> = value["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["rule"] == "missing-test-file")
+        .map(|finding| finding["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "test file `tests/it/absent.rs` of capability `studio.example.note` does not exist",
+            "test file `tests/it/empty.rs` of capability `studio.example.note` is empty",
+            "test file `../elsewhere.rs` of capability `studio.example.note` is not a relative path inside the repository",
+        ],
+        "{value:#}"
     );
 }
 
@@ -103,7 +185,7 @@ fn studio_with_findings(dir: &Path, config_extra: &str) {
         &[
             (
                 "capabilities/studio.example.note.yaml",
-                "id: studio.example.note\ntitle: Example\nowner: staff:a\nrisk_tier: low\nmode: read\ntarget: kiln\nclass: cloud\nfailure_mode: x\nrollback: { strategy: none, how: nothing }\ntests: [t]\n",
+                "id: studio.example.note\ntitle: Example\nowner: staff:a\nrisk_tier: low\nmode: read\ntarget: kiln\nclass: cloud\nfailure_mode: x\nrollback: { strategy: none, how: nothing }\ntests: [tests/it/example.rs]\n",
             ),
             (
                 "capabilities/exemptions/old.yaml",
@@ -169,6 +251,46 @@ fn warnings_fail_only_when_denied_and_severities_are_configurable() {
     let (code, value) = lint_json(dir.path(), &[]);
     assert_eq!(code, Some(0));
     assert!(rules_in(&value).is_empty());
+}
+
+/// Without brain.yaml, lint, test and fmt judge the policy tree in the current directory, not the
+/// built-in demo: a broken tree fails them, and stderr says which tree they judged.
+#[test]
+fn without_a_config_the_policy_tree_here_is_judged_not_the_demo() {
+    let dir = temp_dir();
+    studio_with_findings(dir.path(), "");
+    std::fs::remove_file(dir.path().join("brain.yaml")).unwrap();
+    let output = run(brain(dir.path()).args(["lint"]));
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(transcript(&output, dir.path()));
+
+    overlay(
+        dir.path(),
+        &[(
+            "policies/tests/wrong.yaml",
+            "tests:\n  - name: a wrong expectation\n    principal: staff:alice\n    action: propose\n    capability: firestore.ops_note.append\n    expect: deny\n",
+        )],
+    );
+    let output = run(brain(dir.path()).args(["test"]));
+    let text = transcript(&output, dir.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("a wrong expectation"), "{text}");
+    assert!(
+        text.contains("using the policy tree in this directory"),
+        "{text}"
+    );
+
+    overlay(
+        dir.path(),
+        &[(
+            "policies/messy.cedar",
+            "@id(\"messy\")   permit(principal is Staff,action==Action::\"reject\",resource);",
+        )],
+    );
+    let output = run(brain(dir.path()).args(["fmt", "--check"]));
+    let text = transcript(&output, dir.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("messy.cedar"), "{text}");
 }
 
 #[test]

@@ -316,6 +316,8 @@ fn malformed_yaml_and_cedar_never_panic() {
                 thresholds: Default::default(),
                 known_targets: ["brain".to_string()].into_iter().collect(),
                 now: brain::clock::now(),
+                repository_root: None,
+                test_files: Default::default(),
             };
             let _ = brain::lint::run(&workspace, &Default::default());
         }

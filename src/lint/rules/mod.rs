@@ -30,6 +30,7 @@ mod invariant_no_self_approval;
 mod invariant_swarm_draft_only;
 mod missing_global_kill_switch;
 mod missing_governance_metadata;
+mod missing_test_file;
 mod physical_write;
 mod policy_missing_id;
 mod self_approved_exemption;
@@ -58,6 +59,7 @@ use super::Rule;
 pub static RULES: &[&Rule] = &[
     &invalid_manifest::RULE,
     &missing_governance_metadata::RULE,
+    &missing_test_file::RULE,
     &duplicate_capability_id::RULE,
     &file_name_mismatch::RULE,
     &write_without_approval::RULE,
