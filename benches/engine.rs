@@ -300,7 +300,7 @@ fn http_base() -> &'static str {
                 swarms: Arc::new(brain::swarms::runtime::Runner::new(
                     config.clone(),
                     Vec::new(),
-                    Vec::new(),
+                    brain::swarms::runtime::SwarmFiles::load(&config).unwrap().0,
                 )),
                 config,
                 metrics: Arc::new(brain::telemetry::Metrics::new()),

@@ -261,6 +261,7 @@ pub fn lint_workspace(
         specs: Vec::new(),
         state_model: None,
         templates: Vec::new(),
+        term_lists: Vec::new(),
         thresholds: config.config.thresholds.clone(),
         known_targets: BUILT_IN_TARGETS
             .iter()
@@ -319,6 +320,9 @@ pub fn lint_workspace(
                 workspace.state_model = Some(read_source(&path)?);
             }
             Some("yaml" | "yml") if file_name == "brain.yaml" || policy_test || has("schemas") => {}
+            Some("yaml" | "yml") if has("swarms") && has("trust-safety") => {
+                workspace.term_lists.push(read_source(&path)?)
+            }
             Some("yaml" | "yml") if has("swarms") => workspace.templates.push(read_source(&path)?),
             Some("yaml" | "yml") if has("exemptions") => {
                 workspace.exemptions.push(read_source(&path)?)
@@ -601,5 +605,40 @@ pub fn load_templates(
             ),
             findings,
         )))
+    }
+}
+
+/// The trust & safety term lists (`swarms/trust-safety/terms.yaml`), or the ones built into
+/// brain when the repository has none (with a warning when the triage is configured).
+pub fn load_terms(
+    config: &LoadedConfig,
+) -> Result<(crate::swarms::trust_safety::Lists, Option<Finding>), WorkspaceError> {
+    use crate::swarms::trust_safety;
+
+    let path = config.swarms_dir().join("trust-safety").join("terms.yaml");
+    if !path.is_file() {
+        let warning = config.config.swarms.trust_safety.as_ref().map(|_| {
+            Finding::warning(
+                "config::built_in_terms",
+                format!(
+                    "no term lists at `{}`: the trust & safety triage uses the lists built into brain",
+                    display_path(&path)
+                ),
+            )
+            .with_help("write the studio's own lists there (`brain lint` checks them)")
+        });
+        return Ok((trust_safety::Lists::built_in(), warning));
+    }
+    let parsed = trust_safety::parse_terms(read_source(&path)?);
+    match parsed.value {
+        Some(lists) if parsed.findings.is_empty() => Ok((trust_safety::Lists::new(&lists), None)),
+        _ => Err(WorkspaceError::Invalid(Findings::new(
+            format!(
+                "the term lists `{}` have {} (`brain lint` shows everything)",
+                display_path(&path),
+                plural(parsed.findings.len(), "problem")
+            ),
+            parsed.findings,
+        ))),
     }
 }

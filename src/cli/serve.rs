@@ -122,13 +122,14 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
         let connectors = Arc::new(
             crate::connectors::fleet::Fleet::from_config(&loaded, &engine.policy().manifests).await,
         );
-        // The swarms' templates are part of the policy set: an invalid one refuses to start.
-        let templates = match crate::workspace::load_templates(&loaded) {
-            Ok((templates, warning)) => {
-                if let Some(warning) = warning {
-                    output::print_diagnostic(&warning);
+        // The swarms' templates and term lists are part of the policy set: an invalid one
+        // refuses to start.
+        let files = match crate::swarms::runtime::SwarmFiles::load(&loaded) {
+            Ok((files, warnings)) => {
+                for warning in &warnings {
+                    output::print_diagnostic(warning);
                 }
-                templates
+                files
             }
             Err(error) => {
                 output::print_diagnostic(&error);
@@ -140,7 +141,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
         let swarms = Arc::new(crate::swarms::runtime::Runner::new(
             config.clone(),
             crate::cloud::configured(&config),
-            templates,
+            files,
         ));
         let state = AppState {
             store: store.clone(),

@@ -15,7 +15,7 @@ use super::output::{self, Format};
 use super::session::{Paint, on_local_store, paint};
 use crate::config::LoadedConfig;
 use crate::engine::EngineError;
-use crate::swarms::runtime::{self, RunOptions, RunReport, SwarmStatus, Trigger};
+use crate::swarms::runtime::{self, RunOptions, RunReport, SwarmFiles, SwarmStatus, Trigger};
 
 #[derive(Debug, Subcommand)]
 pub enum SwarmCommand {
@@ -30,6 +30,19 @@ pub enum SwarmCommand {
     /// Let a swarm run: add its agent (when missing) and delegate its capabilities to it from
     /// its owner, until `--expires`.
     Enroll(EnrollArgs),
+    /// Turn a swarm's draft into a proposal of the cloud-side correction brain can make: an ops
+    /// note (`firestore.ops_note.append`) about the record, proposed as you, to be approved and
+    /// executed like any other. brain never changes a payment or an order itself.
+    Note(NoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// The swarm draft (a proposal id).
+    pub id: String,
+    /// The note's text (default: the finding's title and recommendation).
+    #[arg(long)]
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -88,20 +101,19 @@ fn settings<'a>(
     })
 }
 
-fn templates(
-    loaded: &LoadedConfig,
-) -> Result<Vec<crate::swarms::marketing::Template>, EngineError> {
-    crate::workspace::load_templates(loaded)
-        .map(|(templates, warning)| {
-            if let Some(warning) = warning {
-                output::print_diagnostic(&warning);
+/// The swarms' templates and term lists; a built-in fallback is said on stderr.
+fn files(loaded: &LoadedConfig) -> Result<SwarmFiles, EngineError> {
+    SwarmFiles::load(loaded)
+        .map(|(files, warnings)| {
+            for warning in &warnings {
+                output::print_diagnostic(warning);
             }
-            templates
+            files
         })
         .map_err(|error| {
             EngineError::invalid(
                 error.to_string(),
-                "`brain lint` shows every problem of the templates",
+                "`brain lint` shows every problem of the swarms' files",
             )
         })
 }
@@ -262,8 +274,7 @@ pub fn run(cli: &Cli, command: &SwarmCommand) -> miette::Result<ExitCode> {
                     engine
                         .authorize_area(&caller, crate::policy::decide::Action::View)
                         .await?;
-                    let statuses =
-                        runtime::statuses(&engine, &loaded, &templates(&loaded)?).await?;
+                    let statuses = runtime::statuses(&engine, &loaded, &files(&loaded)?).await?;
                     if cli.format == Format::Json {
                         let _ = output::print_json(&statuses);
                     } else {
@@ -276,8 +287,8 @@ pub fn run(cli: &Cli, command: &SwarmCommand) -> miette::Result<ExitCode> {
                         .authorize_area(&caller, crate::policy::decide::Action::View)
                         .await?;
                     let settings = settings(&loaded, &args.name)?;
-                    let templates = templates(&loaded)?;
-                    let Some(swarm) = runtime::build(&loaded, &settings, &templates) else {
+                    let files = files(&loaded)?;
+                    let Some(swarm) = runtime::build(&loaded, &settings, &files) else {
                         return Err(EngineError::invalid(
                             format!("swarm `{}` cannot be built", args.name),
                             "check its section in brain.yaml with `brain config check`",
@@ -381,10 +392,64 @@ pub fn run(cli: &Cli, command: &SwarmCommand) -> miette::Result<ExitCode> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
+                SwarmCommand::Note(args) => {
+                    let draft = engine.proposal(&caller, &args.id).await?;
+                    let finding = &draft.proposal.input;
+                    let is_swarm_draft = crate::swarms::SWARMS
+                        .iter()
+                        .any(|swarm| swarm.draft_capability == draft.proposal.capability)
+                        && finding.get("rule").is_some();
+                    if !is_swarm_draft {
+                        return Err(EngineError::invalid(
+                            format!("`{}` is not a swarm's draft", args.id),
+                            "name a draft from `brain proposals list` whose capability is a swarm's draft capability",
+                        ));
+                    }
+                    let field = |name: &str| {
+                        finding
+                            .get(name)
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or("")
+                    };
+                    let text = args.text.clone().unwrap_or_else(|| {
+                        format!(
+                            "{} ({}): {} [brain draft {}]",
+                            field("title"),
+                            field("subject"),
+                            field("recommendation"),
+                            draft.proposal.id
+                        )
+                    });
+                    let view = engine
+                        .propose(
+                            &caller,
+                            &crate::engine::ProposeRequest {
+                                capability: "firestore.ops_note.append".into(),
+                                input: serde_json::json!({ "text": text.chars().take(2000).collect::<String>() }),
+                                rationale: format!(
+                                    "the correction staff chose for swarm draft {} ({})",
+                                    draft.proposal.id,
+                                    field("subject")
+                                ),
+                                idempotency_key: Some(format!("swarm-note-{}", draft.proposal.id)),
+                                ..crate::engine::ProposeRequest::default()
+                            },
+                        )
+                        .await?;
+                    if cli.format == Format::Json {
+                        let _ = output::print_json(&view);
+                    } else {
+                        output::success(&format!(
+                            "proposed ops note {} ({}) for draft {}: approve and execute it like any proposal",
+                            view.proposal.id, view.proposal.state, draft.proposal.id
+                        ));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
                 SwarmCommand::Enroll(args) => {
                     let settings = settings(&loaded, &args.name)?;
-                    let templates = templates(&loaded)?;
-                    let Some(swarm) = runtime::build(&loaded, &settings, &templates) else {
+                    let files = files(&loaded)?;
+                    let Some(swarm) = runtime::build(&loaded, &settings, &files) else {
                         return Err(EngineError::invalid(
                             format!("swarm `{}` cannot be built", args.name),
                             "check its section in brain.yaml with `brain config check`",

@@ -84,6 +84,16 @@ pub struct SwarmsConfig {
     /// The marketing drafter: drafts `marketing.post.draft`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marketing: Option<SwarmConfig<crate::swarms::marketing::MarketingRules>>,
+    /// Finance reconciliation: Stripe against the portal's orders, drafts `finance.flag.draft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finance: Option<SwarmConfig<crate::swarms::finance::FinanceRules>>,
+    /// The trust & safety triage assistant: drafts `trust_safety.triage.draft`.
+    #[serde(
+        default,
+        rename = "trust-safety",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub trust_safety: Option<SwarmConfig<crate::swarms::trust_safety::TrustSafetyRules>>,
 }
 
 /// One swarm: who it acts as, whose delegation it needs, when it runs, its rules' thresholds.
@@ -144,6 +154,12 @@ impl SwarmsConfig {
                 &crate::swarms::marketing::INFO,
                 marketing.rules.each().to_vec(),
             ));
+        }
+        if let Some(finance) = &self.finance {
+            all.push(finance.settings(&crate::swarms::finance::INFO, finance.rules.each()));
+        }
+        if let Some(triage) = &self.trust_safety {
+            all.push(triage.settings(&crate::swarms::trust_safety::INFO, triage.rules.each()));
         }
         all
     }
@@ -1811,6 +1827,35 @@ impl Check<'_> {
                     )
                     .with_help("set at least 1, or `enabled: false` to stop the swarm"),
                 );
+            }
+        }
+        if let Some(finance) = &config.swarms.finance {
+            for (index, rule) in finance.rules.disabled.iter().enumerate() {
+                if !crate::swarms::finance::INFO
+                    .rules
+                    .iter()
+                    .any(|known| known.id == rule)
+                {
+                    findings.push(
+                        self.at_value(
+                            Finding::error(
+                                "config::swarm",
+                                format!("the finance swarm has no rule `{rule}`"),
+                            ),
+                            &format!("/swarms/finance/rules/disabled/{index}"),
+                            "unknown rule",
+                        )
+                        .with_help(format!(
+                            "rules: {}",
+                            crate::swarms::finance::INFO
+                                .rules
+                                .iter()
+                                .map(|rule| rule.id)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
+                }
             }
         }
         if let Some(ops) = &config.swarms.ops {

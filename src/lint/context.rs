@@ -27,6 +27,8 @@ pub struct Workspace {
     pub state_model: Option<SourceFile>,
     /// The swarms' templates (`swarms/marketing/*.yaml`).
     pub templates: Vec<SourceFile>,
+    /// The trust & safety term lists (`swarms/trust-safety/*.yaml`).
+    pub term_lists: Vec<SourceFile>,
     pub thresholds: ThresholdsConfig,
     /// Connector ids and built-in targets a capability may name.
     pub known_targets: BTreeSet<String>,
@@ -79,6 +81,7 @@ impl Workspace {
             + self.specs.len()
             + usize::from(self.state_model.is_some())
             + self.templates.len()
+            + self.term_lists.len()
     }
 
     /// What is at `path` (as a manifest lists it under `tests:`).
@@ -102,6 +105,7 @@ impl Workspace {
             .chain(self.specs.iter().map(|(_, source)| source))
             .chain(self.state_model.iter())
             .chain(&self.templates)
+            .chain(&self.term_lists)
     }
 }
 
@@ -169,6 +173,8 @@ pub struct Context<'a> {
     pub state_model: Option<Parsed<crate::snapshot::model::StateModel>>,
     /// The swarms' templates, parsed with their placeholder problems as findings.
     pub templates: Vec<Parsed<crate::swarms::marketing::Template>>,
+    /// The term lists, parsed with their problems as findings.
+    pub term_lists: Vec<Parsed<crate::swarms::trust_safety::TermLists>>,
     pub policy_files: Vec<PolicyFile>,
     /// Findings of loading the whole set (schema, ids, strict validation).
     pub policy_findings: Vec<Finding>,
@@ -203,6 +209,11 @@ impl<'a> Context<'a> {
             .iter()
             .map(|source| crate::swarms::marketing::parse_template(source.clone()))
             .collect();
+        let term_lists = workspace
+            .term_lists
+            .iter()
+            .map(|source| crate::swarms::trust_safety::parse_terms(source.clone()))
+            .collect();
         let policy_files = workspace
             .policies
             .iter()
@@ -226,6 +237,7 @@ impl<'a> Context<'a> {
             specs,
             state_model,
             templates,
+            term_lists,
             policy_files,
             policy_findings,
             policies,

@@ -548,6 +548,7 @@ impl Marketing {
                 source_refs,
                 confidence_notes,
             }),
+            suggestion: None,
         });
     }
 

@@ -14,11 +14,13 @@
 //! Architecture Invariant: no module here but `runtime` does I/O; a swarm acts only through
 //! the Engine, as its `agent:` under a live delegation, and only proposes its draft capability.
 
+pub mod finance;
 pub mod marketing;
 pub mod ops;
 pub mod pii;
 pub mod runtime;
 pub mod text;
+pub mod trust_safety;
 
 use std::collections::BTreeMap;
 
@@ -117,6 +119,9 @@ pub struct Finding {
     /// The drafted post (marketing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post: Option<Post>,
+    /// The suggested triage (trust & safety): suggestion only, it acts on nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<trust_safety::Suggestion>,
 }
 
 /// A rule's description: its id, the version of its logic, and what it looks for.
@@ -152,7 +157,12 @@ pub struct SwarmInfo {
 }
 
 /// Every swarm brain has.
-pub static SWARMS: &[&SwarmInfo] = &[&ops::INFO, &marketing::INFO];
+pub static SWARMS: &[&SwarmInfo] = &[
+    &ops::INFO,
+    &marketing::INFO,
+    &finance::INFO,
+    &trust_safety::INFO,
+];
 
 /// The swarm named `name`.
 pub fn info(name: &str) -> Option<&'static SwarmInfo> {
@@ -347,6 +357,7 @@ mod tests {
             recommendation: String::new(),
             evidence: Vec::new(),
             post: None,
+            suggestion: None,
         }
     }
 

@@ -437,6 +437,7 @@ impl Ops {
             ),
             evidence,
             post: None,
+            suggestion: None,
         });
     }
 
@@ -516,6 +517,7 @@ impl Ops {
             recommendation,
             evidence: vec![seen.evidence("status"), seen.evidence(&field)],
             post: None,
+            suggestion: None,
         });
     }
 
@@ -554,6 +556,7 @@ impl Ops {
                 seen.evidence(&present(fields, &rule.window_end)),
             ],
             post: None,
+            suggestion: None,
         });
     }
 
@@ -643,6 +646,7 @@ impl Ops {
             recommendation: "Look for a cause (a class ending, a broken form, a payment outage) and add staff time to the queue.".into(),
             evidence,
             post: None,
+            suggestion: None,
         });
     }
 
@@ -686,6 +690,7 @@ impl Ops {
                     update_time: oldest.update_time.clone(),
                 }],
                 post: None,
+                suggestion: None,
             });
         }
     }
@@ -720,6 +725,7 @@ impl Ops {
                         update_time: Some(readings.observed_at.clone()),
                     }],
                     post: None,
+                    suggestion: None,
                 });
                 continue;
             }
@@ -746,6 +752,7 @@ impl Ops {
                         recommendation,
                         evidence: vec![evidence(field)],
                         post: None,
+                        suggestion: None,
                     });
                 };
                 if let (Some(room), Some(temperature)) = (
@@ -811,6 +818,7 @@ impl Ops {
                 recommendation: "Configure a cloud source and run `brain snapshot run`; `brain serve` snapshots on its schedule.".into(),
                 evidence: Vec::new(),
                 post: None,
+                suggestion: None,
             });
             return;
         };
@@ -887,6 +895,7 @@ impl Ops {
             recommendation: "Fix the failing source (credentials, kill switches, the network) and run `brain snapshot run`; decisions that need fresh state deny until then.".into(),
             evidence,
             post: None,
+            suggestion: None,
         });
     }
 }

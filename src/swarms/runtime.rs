@@ -101,6 +101,8 @@ pub struct RunReport {
     pub records_read: u64,
     pub rules: BTreeMap<String, RuleTally>,
     pub findings: Vec<Reported>,
+    /// The findings by rule and severity (finance's weekly reconciliation summary).
+    pub summary: BTreeMap<String, BTreeMap<String, u64>>,
     /// The reason codes of a denial.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
@@ -109,11 +111,33 @@ pub struct RunReport {
     pub problem: Option<String>,
 }
 
+/// The swarms' files from the studio repository: the marketing templates and the trust &
+/// safety term lists.
+#[derive(Debug, Clone)]
+pub struct SwarmFiles {
+    pub templates: Vec<super::marketing::Template>,
+    pub terms: super::trust_safety::Lists,
+}
+
+impl SwarmFiles {
+    /// Load them for `config`; warnings (a built-in fallback) are returned to print.
+    pub fn load(
+        config: &LoadedConfig,
+    ) -> Result<(Self, Vec<crate::diagnostic::Finding>), crate::workspace::WorkspaceError> {
+        let (templates, template_warning) = crate::workspace::load_templates(config)?;
+        let (terms, terms_warning) = crate::workspace::load_terms(config)?;
+        Ok((
+            Self { templates, terms },
+            template_warning.into_iter().chain(terms_warning).collect(),
+        ))
+    }
+}
+
 /// Build the swarm named in `settings` for one run.
 pub fn build(
     config: &LoadedConfig,
     settings: &SwarmSettings<'_>,
-    templates: &[super::marketing::Template],
+    files: &SwarmFiles,
 ) -> Option<Box<dyn Swarm>> {
     let swarms = &config.config.swarms;
     match settings.info.name {
@@ -124,8 +148,17 @@ pub fn build(
         "marketing" => swarms.marketing.as_ref().map(|marketing| {
             Box::new(super::marketing::Marketing::new(
                 marketing.rules.clone(),
-                templates.to_vec(),
+                files.templates.clone(),
                 zone(config),
+            )) as Box<dyn Swarm>
+        }),
+        "finance" => swarms.finance.as_ref().map(|finance| {
+            Box::new(super::finance::Finance::new(finance.rules.clone())) as Box<dyn Swarm>
+        }),
+        "trust-safety" => swarms.trust_safety.as_ref().map(|triage| {
+            Box::new(super::trust_safety::TrustSafety::new(
+                triage.rules.clone(),
+                files.terms.clone(),
             )) as Box<dyn Swarm>
         }),
         _ => None,
@@ -182,6 +215,7 @@ pub async fn run(
             .map(|rule| (rule.id.to_string(), RuleTally::default()))
             .collect(),
         findings: Vec::new(),
+        summary: BTreeMap::new(),
         reasons: Vec::new(),
         problem: None,
     };
@@ -406,6 +440,14 @@ async fn finish(
 ) -> Result<RunReport, EngineError> {
     let finished = crate::clock::now();
     report.finished_at = crate::clock::format_time(finished);
+    for reported in &report.findings {
+        *report
+            .summary
+            .entry(reported.finding.rule.id.clone())
+            .or_default()
+            .entry(reported.finding.severity.as_str().to_string())
+            .or_default() += 1;
+    }
     report.seconds = clock.elapsed().as_secs_f64();
     let record = SwarmRunRecord {
         id: report.run_id.clone(),
@@ -425,6 +467,7 @@ async fn finish(
             "problem": report.problem,
             "seconds": report.seconds,
             "findings": report.findings.len(),
+            "by_rule_and_severity": report.summary,
         }),
     };
     engine.record_swarm_run(&record).await?;
@@ -489,11 +532,11 @@ pub fn capabilities(settings: &SwarmSettings<'_>, swarm: &dyn Swarm) -> Vec<Stri
 pub async fn statuses(
     engine: &Engine,
     config: &LoadedConfig,
-    templates: &[super::marketing::Template],
+    files: &SwarmFiles,
 ) -> Result<Vec<SwarmStatus>, EngineError> {
     let mut all = Vec::new();
     for settings in config.config.swarms.each() {
-        let Some(swarm) = build(config, &settings, templates) else {
+        let Some(swarm) = build(config, &settings, files) else {
             continue;
         };
         let delegation = engine
@@ -540,7 +583,7 @@ pub async fn statuses(
 pub struct Runner {
     pub config: Arc<LoadedConfig>,
     pub sources: Vec<Arc<dyn Source>>,
-    pub templates: Vec<super::marketing::Template>,
+    pub files: SwarmFiles,
     locks: BTreeMap<&'static str, tokio::sync::Mutex<()>>,
     /// Bumped after each snapshot the daemon records; swarms with `on_snapshot` wait on it.
     snapshots: tokio::sync::watch::Sender<u64>,
@@ -554,7 +597,7 @@ impl Runner {
     pub fn new(
         config: Arc<LoadedConfig>,
         sources: Vec<Arc<dyn Source>>,
-        templates: Vec<super::marketing::Template>,
+        files: SwarmFiles,
     ) -> Self {
         let locks = config
             .config
@@ -566,7 +609,7 @@ impl Runner {
         Self {
             config,
             sources,
-            templates,
+            files,
             locks,
             snapshots: tokio::sync::watch::channel(0).0,
             runs: std::sync::Mutex::default(),
@@ -603,7 +646,7 @@ impl Runner {
         if !settings.enabled {
             return None;
         }
-        let swarm = build(&self.config, &settings, &self.templates)?;
+        let swarm = build(&self.config, &settings, &self.files)?;
         let result = run(engine, &settings, swarm, &self.sources, options).await;
         if let Ok(report) = &result {
             self.count(report);

@@ -72,7 +72,7 @@ impl Api {
             swarms: Arc::new(brain::swarms::runtime::Runner::new(
                 config.clone(),
                 Vec::new(),
-                Vec::new(),
+                brain::swarms::runtime::SwarmFiles::load(&config).unwrap().0,
             )),
             config,
             metrics: Arc::new(brain::telemetry::Metrics::new()),

@@ -313,6 +313,10 @@ fn malformed_yaml_and_cedar_never_panic() {
                     "swarms/marketing/t.yaml",
                     mutate(&mut rng, brain::swarms::marketing::BUILT_IN_TEMPLATES[0].1),
                 )],
+                term_lists: vec![SourceFile::new(
+                    "swarms/trust-safety/terms.yaml",
+                    mutate(&mut rng, brain::swarms::trust_safety::BUILT_IN_TERMS),
+                )],
                 thresholds: Default::default(),
                 known_targets: ["brain".to_string()].into_iter().collect(),
                 now: brain::clock::now(),

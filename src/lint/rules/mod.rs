@@ -41,6 +41,7 @@ mod state_model_malformed;
 mod state_model_unknown_collection;
 mod state_model_value_in_two_classes;
 mod swarm_template_invalid;
+mod swarm_terms_invalid;
 mod unconstrained_permit;
 mod unknown_capability_in_policy;
 mod unknown_reason_code;
@@ -78,6 +79,7 @@ pub static RULES: &[&Rule] = &[
     &state_model_empty_class::RULE,
     &state_model_malformed::RULE,
     &swarm_template_invalid::RULE,
+    &swarm_terms_invalid::RULE,
     &cedar_syntax::RULE,
     &cedar_validation::RULE,
     &cedar_validation_warning::RULE,
