@@ -21,6 +21,8 @@ use crate::engine::{Backend, Studio};
 pub struct Api {
     pub router: axum::Router,
     pub engine: Arc<Engine>,
+    /// The studio's brain.yaml, as the daemon loaded it.
+    pub config: Arc<brain::config::LoadedConfig>,
     pub admin: String,
     pub bob: String,
     pub hana: String,
@@ -72,15 +74,16 @@ impl Api {
             swarms: Arc::new(brain::swarms::runtime::Runner::new(
                 config.clone(),
                 Vec::new(),
-                Vec::new(),
+                brain::workspace::load_templates(&config).unwrap().0,
             )),
-            config,
+            config: config.clone(),
             metrics: Arc::new(brain::telemetry::Metrics::new()),
             connectors: Arc::default(),
         };
         Api {
             router: brain::server::router(state),
             engine,
+            config,
             admin: admin.token,
             bob: tokens[0].clone(),
             hana: tokens[1].clone(),
