@@ -1219,6 +1219,10 @@ async fn the_drafts_page_says_when_there_is_nothing_to_show_and_why_a_swarm_cann
             .contains("<h2>Acceptance by rule</h2><p>No draft yet")
     );
     assert!(
+        !page.html.contains("id=\"draft-filters\""),
+        "nothing to filter"
+    );
+    assert!(
         bob.get("/")
             .await
             .html
@@ -1242,14 +1246,15 @@ async fn the_drafts_page_says_when_there_is_nothing_to_show_and_why_a_swarm_cann
         "Ops anomaly detector (<code>ops</code>) cannot run",
         "DELEGATION_MISSING",
         "id=\"swarm-marketing-cannot-run\"",
-        "disabled in brain.yaml (`enabled: false`)",
+        "disabled in brain.yaml (<code>enabled: false</code>)",
+        "It proposes nothing until this is fixed.</p>",
     ] {
         assert!(page.html.contains(text), "`{text}` on {}", page.html);
     }
     let cockpit = bob.get("/").await;
     assert!(cockpit.html.contains("<td>never</td>"));
     assert!(cockpit.html.contains(
-        "<span class=\"bad\">cannot run</span>: the agent `agent:ops-swarm` does not exist (DELEGATION_MISSING): it does not run until its owner delegates to it (`brain swarm enroll ops`)"
+        "<span class=\"bad\">cannot run</span>: the agent <code>agent:ops-swarm</code> does not exist (DELEGATION_MISSING): it does not run until its owner delegates to it (<code>brain swarm enroll ops</code>)"
     ), "{}", cockpit.html);
     assert!(
         cockpit

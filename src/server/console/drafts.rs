@@ -262,6 +262,39 @@ fn subject_html(subject: &str) -> String {
     format!("<code class=\"subject\">{}</code>", esc(subject))
 }
 
+/// Text with `backticked` names (as brain's messages write them) as HTML: escaped, each name
+/// in a `<code>`.
+fn words(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        // An odd number of backticks: no pairs to trust.
+        return esc(text);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(index, part)| {
+            if index % 2 == 1 {
+                format!("<code>{}</code>", esc(part))
+            } else {
+                esc(part)
+            }
+        })
+        .collect()
+}
+
+/// Open drafts per swarm.
+fn open_by_swarm(drafts: &[SwarmDraft]) -> BTreeMap<String, u64> {
+    let mut open = BTreeMap::new();
+    for draft in drafts
+        .iter()
+        .filter(|draft| DraftOutcome::of(draft) == DraftOutcome::Open)
+    {
+        *open.entry(draft.finding.swarm.clone()).or_default() += 1;
+    }
+    open
+}
+
 // ---- Evidence ----------------------------------------------------------------------------
 
 /// The Firestore console's page of the document at `path` (`batches/b-2026-041`).
@@ -539,14 +572,21 @@ fn error_state(state_banner: &[String], viewer: &Viewer, error: &EngineError) ->
 }
 
 /// Notes for swarms that cannot run, or whose last run did not complete.
-fn swarm_notes(statuses: &[SwarmStatus]) -> String {
+fn swarm_notes(statuses: &[SwarmStatus], open: &BTreeMap<String, u64>) -> String {
     let mut html = String::new();
     for status in statuses {
         let name = esc(&status.name);
         if let Some(problem) = &status.problem {
+            let still_open = match open.get(&status.name).copied().unwrap_or(0) {
+                0 => String::new(),
+                count => format!(
+                    "; its {} can still be reviewed",
+                    plural(count, "open draft", "open drafts")
+                ),
+            };
             html.push_str(&format!(
-                "<section class=\"state-note state-partial\" id=\"swarm-{name}-cannot-run\" role=\"status\"><h2>{title} (<code>{name}</code>) cannot run</h2><p>{}.</p><p>It proposes nothing until this is fixed; its open drafts below can still be reviewed.</p></section>",
-                esc(problem),
+                "<section class=\"state-note state-partial\" id=\"swarm-{name}-cannot-run\" role=\"status\"><h2>{title} (<code>{name}</code>) cannot run</h2><p>{}.</p><p>It proposes nothing until this is fixed{still_open}.</p></section>",
+                words(problem),
                 title = esc(&status.title),
             ));
         } else if let Some(run) = status
@@ -579,7 +619,7 @@ fn last_run_problem(run: &crate::store::SwarmRunRecord) -> String {
         .unwrap_or_default();
     let problem = run.summary["problem"]
         .as_str()
-        .map_or_else(String::new, esc);
+        .map_or_else(String::new, words);
     match (reasons.is_empty(), problem.is_empty()) {
         (true, true) => "no reason was recorded".into(),
         (true, false) => problem,
@@ -841,7 +881,7 @@ pub(super) async fn page(state: &AppState, viewer: &Viewer, params: &DraftParams
         Ok(statuses) if statuses.is_empty() => body.push_str(
             "<section class=\"state-note state-empty\" id=\"no-swarms\" role=\"status\"><h2>No swarm is configured</h2><p>Swarms are department agents that read the studio's records and draft recommendations and posts for staff. Declare them under <code>swarms:</code> in brain.yaml (<code>ops</code>, <code>marketing</code>; <code>brain schema config</code> shows the keys), then let each run with <code>brain swarm enroll NAME</code>.</p></section>",
         ),
-        Ok(statuses) => body.push_str(&swarm_notes(statuses)),
+        Ok(statuses) => body.push_str(&swarm_notes(statuses, &open_by_swarm(&drafts))),
     }
     if drafts.is_empty() && !configured.is_empty() {
         body.push_str(&format!(
@@ -852,14 +892,18 @@ pub(super) async fn page(state: &AppState, viewer: &Viewer, params: &DraftParams
     let actions = match &allowed {
         Ok(()) => Some((viewer.csrf.as_str(), filters.href())),
         Err(why) => {
-            body.push_str(&format!(
-                "<p class=\"state-note read-only\" id=\"no-actions\" role=\"status\">{}</p>",
-                esc(why)
-            ));
+            if !drafts.is_empty() {
+                body.push_str(&format!(
+                    "<p class=\"state-note read-only\" id=\"no-actions\" role=\"status\">{}</p>",
+                    esc(why)
+                ));
+            }
             None
         }
     };
-    body.push_str(&filters_form(&filters, configured));
+    if !drafts.is_empty() {
+        body.push_str(&filters_form(&filters, configured));
+    }
 
     let mut matching: Vec<&SwarmDraft> = drafts
         .iter()
@@ -957,16 +1001,7 @@ pub(super) async fn cockpit_panel(state: &AppState, viewer: &Viewer) -> String {
             },
         )
         .await
-        .map(|drafts| {
-            let mut open = BTreeMap::new();
-            for draft in drafts
-                .iter()
-                .filter(|draft| DraftOutcome::of(draft) == DraftOutcome::Open)
-            {
-                *open.entry(draft.finding.swarm.clone()).or_default() += 1;
-            }
-            open
-        })
+        .map(|drafts| open_by_swarm(&drafts))
         .map_err(|error| ErrorBody::from_error(&error, false).message);
     let now = crate::clock::now();
     let rows: String = statuses
@@ -1019,10 +1054,9 @@ pub(super) async fn cockpit_panel(state: &AppState, viewer: &Viewer) -> String {
             };
             let standing = match &status.problem {
                 None => "<span class=\"ok\">ready</span>".to_string(),
-                Some(problem) => format!(
-                    "<span class=\"bad\">cannot run</span>: {}",
-                    esc(problem)
-                ),
+                Some(problem) => {
+                    format!("<span class=\"bad\">cannot run</span>: {}", words(problem))
+                }
             };
             format!(
                 "<tr id=\"swarm-{name}\"><th scope=\"row\">{title} <code>{name}</code></th><td>{last_run}</td><td>{findings}</td><td>{drafts}</td><td>{standing}</td></tr>",
@@ -1064,6 +1098,19 @@ mod tests {
         ] {
             assert_eq!(local_path(away), None, "{away:?}");
         }
+    }
+
+    #[test]
+    fn backticked_names_read_as_code_and_everything_is_escaped() {
+        assert_eq!(
+            words("run `brain swarm enroll ops` <now>"),
+            "run <code>brain swarm enroll ops</code> &lt;now&gt;"
+        );
+        assert_eq!(
+            words("a `<b>` c `d`"),
+            "a <code>&lt;b&gt;</code> c <code>d</code>"
+        );
+        assert_eq!(words("one ` tick <i>"), "one ` tick &lt;i&gt;");
     }
 
     #[test]
