@@ -456,6 +456,7 @@ async fn every_form_checks_csrf_and_every_action_is_the_engines_decision() {
         "/kill-switches",
         "/exemptions",
         "/audit",
+        "/drafts",
     ] {
         let page = bob.get(path).await;
         for token in [&api.admin, &api.bob, &api.hana, &api.bot] {
@@ -1276,6 +1277,24 @@ async fn the_drafts_page_says_when_there_is_nothing_to_show_and_why_a_swarm_cann
     ] {
         assert!(row.contains(text), "`{text}` in {row}");
     }
+    // An agent outside any delegation may not look: neither the page nor the panel shows more
+    // than the refusal.
+    let bot = Browser::sign_in(&api, &api.bot).await;
+    let page = bot.get("/drafts").await;
+    assert!(
+        page.html.contains("Drafts are not shown to you"),
+        "{}",
+        page.html
+    );
+    assert!(!page.html.contains("cannot run"));
+    let cockpit = bot.get("/").await;
+    assert!(
+        cockpit
+            .html
+            .contains("<h2>Swarms</h2><div id=\"swarms\"><div class=\"refused\"")
+    );
+    assert!(!cockpit.html.contains("id=\"swarm-ops\""));
+
     // Enrolled since, its last run still denied: the page says what stopped it.
     enroll(&api, "ops").await;
     let page = bob.get("/drafts").await;

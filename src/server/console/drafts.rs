@@ -846,25 +846,29 @@ fn sections_html(
 pub(super) async fn page(state: &AppState, viewer: &Viewer, params: &DraftParams) -> Response {
     let banner = degraded(state).await;
     let filters = Filters::parse(params);
-    // Drafts whose time ran out are marked expired first, as the approvals queue does, so
-    // nothing past its expiry is offered for approval.
-    if let Err(error) = state.engine.expire_due().await {
-        tracing::warn!(error = %error, "drafts past their expiry could not be marked expired");
-    }
-    let drafts = match state
-        .engine
-        .swarm_drafts(
-            &viewer.caller,
-            &SwarmDraftFilter {
-                limit: DRAFTS_READ,
-                ..SwarmDraftFilter::default()
-            },
-        )
-        .await
-    {
+    let every = SwarmDraftFilter {
+        limit: DRAFTS_READ,
+        ..SwarmDraftFilter::default()
+    };
+    let read = || state.engine.swarm_drafts(&viewer.caller, &every);
+    let mut drafts = match read().await {
         Ok(drafts) => drafts,
         Err(error) => return error_state(&banner, viewer, &error),
     };
+    // Drafts whose time ran out are marked expired, as the approvals queue does, so nothing
+    // past its expiry is offered for approval; only a viewer allowed to look sets this off.
+    match state.engine.expire_due().await {
+        Ok(0) => {}
+        Ok(_) => {
+            drafts = match read().await {
+                Ok(drafts) => drafts,
+                Err(error) => return error_state(&banner, viewer, &error),
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "drafts past their expiry could not be marked expired");
+        }
+    }
     let statuses = statuses(state).await;
     let allowed = actions_allowed(state, viewer).await;
     let now = crate::clock::now();
@@ -979,19 +983,12 @@ pub(super) async fn page(state: &AppState, viewer: &Viewer, params: &DraftParams
 /// The cockpit's Swarms panel: each configured swarm's last run, its open drafts and whether it
 /// can run (and why not).
 pub(super) async fn cockpit_panel(state: &AppState, viewer: &Viewer) -> String {
-    let statuses = match statuses(state).await {
-        Ok(statuses) => statuses,
-        Err(problem) => {
-            return format!(
-                "<h2>Swarms</h2><p class=\"bad\" id=\"swarms\">The swarms' standing cannot be read: {}</p>",
-                esc(&problem)
-            );
-        }
-    };
-    if statuses.is_empty() {
+    if state.swarms.config.config.swarms.each().is_empty() {
         return "<h2>Swarms</h2><p id=\"swarms\">No swarm is configured: declare them under <code>swarms:</code> in brain.yaml.</p>".into();
     }
-    let open: Result<BTreeMap<String, u64>, String> = state
+    // Reading the drafts is the viewer's authorized look at the swarms; nothing more is shown
+    // to a viewer the Engine refuses it.
+    let open = match state
         .engine
         .swarm_drafts(
             &viewer.caller,
@@ -1001,8 +998,33 @@ pub(super) async fn cockpit_panel(state: &AppState, viewer: &Viewer) -> String {
             },
         )
         .await
-        .map(|drafts| open_by_swarm(&drafts))
-        .map_err(|error| ErrorBody::from_error(&error, false).message);
+    {
+        Ok(drafts) => open_by_swarm(&drafts),
+        Err(EngineError::Denied(denial)) => {
+            return format!(
+                "<h2>Swarms</h2><div id=\"swarms\">{}</div>",
+                refusal_html(&ErrorBody::from_error(&EngineError::Denied(denial), false))
+            );
+        }
+        Err(error) => {
+            if let EngineError::Store(cause) = &error {
+                tracing::error!(cause = %cause, "store error reading the swarms' drafts");
+            }
+            return format!(
+                "<h2>Swarms</h2><p class=\"bad\" id=\"swarms\">The swarms' standing cannot be read: {}</p>",
+                esc(&ErrorBody::from_error(&error, false).message)
+            );
+        }
+    };
+    let statuses = match statuses(state).await {
+        Ok(statuses) => statuses,
+        Err(problem) => {
+            return format!(
+                "<h2>Swarms</h2><p class=\"bad\" id=\"swarms\">The swarms' standing cannot be read: {}</p>",
+                esc(&problem)
+            );
+        }
+    };
     let now = crate::clock::now();
     let rows: String = statuses
         .iter()
@@ -1041,17 +1063,15 @@ pub(super) async fn cockpit_panel(state: &AppState, viewer: &Viewer) -> String {
                     )
                 }
             };
-            let drafts = match &open {
-                Ok(open) => {
-                    let count = open.get(&status.name).copied().unwrap_or(0);
-                    format!(
-                        "<a href=\"/drafts?swarm={}\" id=\"open-drafts-{name}\">{}</a>",
-                        url_encode(&status.name),
-                        plural(count, "open draft", "open drafts")
-                    )
-                }
-                Err(problem) => format!("<span class=\"bad\">{}</span>", esc(problem)),
-            };
+            let drafts = format!(
+                "<a href=\"/drafts?swarm={}\" id=\"open-drafts-{name}\">{}</a>",
+                url_encode(&status.name),
+                plural(
+                    open.get(&status.name).copied().unwrap_or(0),
+                    "open draft",
+                    "open drafts"
+                )
+            );
             let standing = match &status.problem {
                 None => "<span class=\"ok\">ready</span>".to_string(),
                 Some(problem) => {
