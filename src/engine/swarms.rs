@@ -77,9 +77,69 @@ pub struct Disposition {
     pub median_hours_to_disposition: Option<f64>,
 }
 
+/// What became of a draft, as staff see it and the acceptance rates count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DraftOutcome {
+    /// Waiting for a person.
+    Open,
+    /// Approved (for marketing: approved for publishing), even if it expired since.
+    Accepted,
+    Rejected,
+    Expired,
+    Cancelled,
+}
+
+impl DraftOutcome {
+    pub const ALL: [DraftOutcome; 5] = [
+        DraftOutcome::Open,
+        DraftOutcome::Accepted,
+        DraftOutcome::Rejected,
+        DraftOutcome::Expired,
+        DraftOutcome::Cancelled,
+    ];
+
+    /// A draft's outcome from its proposal's state and whether it has an approval.
+    pub fn of(draft: &SwarmDraft) -> DraftOutcome {
+        use crate::engine::lifecycle::ProposalState as S;
+        if draft.approved {
+            return DraftOutcome::Accepted;
+        }
+        match draft.state {
+            S::Rejected => DraftOutcome::Rejected,
+            S::Expired => DraftOutcome::Expired,
+            S::Cancelled => DraftOutcome::Cancelled,
+            _ => DraftOutcome::Open,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftOutcome::Open => "open",
+            DraftOutcome::Accepted => "accepted",
+            DraftOutcome::Rejected => "rejected",
+            DraftOutcome::Expired => "expired",
+            DraftOutcome::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DraftOutcome> {
+        DraftOutcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
+    }
+
+    /// Staff decided it (or let it lapse): it counts toward the acceptance rate.
+    pub fn decided(self) -> bool {
+        matches!(
+            self,
+            DraftOutcome::Accepted | DraftOutcome::Rejected | DraftOutcome::Expired
+        )
+    }
+}
+
 /// Dispositions per swarm and rule, from drafts with their proposals' states.
 pub fn dispositions(drafts: &[SwarmDraft]) -> Vec<Disposition> {
-    use crate::engine::lifecycle::ProposalState as S;
     let mut by_rule: BTreeMap<(String, String), (Disposition, Vec<u64>)> = BTreeMap::new();
     for draft in drafts {
         let (entry, hours) = by_rule
@@ -95,30 +155,15 @@ pub fn dispositions(drafts: &[SwarmDraft]) -> Vec<Disposition> {
                 )
             });
         entry.drafts += 1;
-        let decided = if draft.approved {
-            entry.accepted += 1;
-            true
-        } else {
-            match draft.state {
-                S::Rejected => {
-                    entry.rejected += 1;
-                    true
-                }
-                S::Expired => {
-                    entry.expired += 1;
-                    true
-                }
-                S::Cancelled => {
-                    entry.cancelled += 1;
-                    false
-                }
-                _ => {
-                    entry.open += 1;
-                    false
-                }
-            }
-        };
-        if decided
+        let outcome = DraftOutcome::of(draft);
+        *match outcome {
+            DraftOutcome::Open => &mut entry.open,
+            DraftOutcome::Accepted => &mut entry.accepted,
+            DraftOutcome::Rejected => &mut entry.rejected,
+            DraftOutcome::Expired => &mut entry.expired,
+            DraftOutcome::Cancelled => &mut entry.cancelled,
+        } += 1;
+        if outcome.decided()
             && let (Some(created), Some(updated)) = (
                 crate::clock::parse_time(&draft.finding.created_at),
                 crate::clock::parse_time(&draft.updated_at),
@@ -276,6 +321,23 @@ impl Engine {
         Ok(self.store.swarm_runs(swarm, limit.clamp(1, 1_000)).await?)
     }
 
+    /// The proposals behind `drafts` (each finding as it was proposed: title, rationale,
+    /// evidence, post), by proposal id; a draft whose proposal is gone is left out.
+    pub async fn swarm_draft_proposals(
+        &self,
+        caller: &Caller,
+        drafts: &[SwarmDraft],
+    ) -> Result<BTreeMap<String, crate::store::Proposal>, EngineError> {
+        self.authorize_area(caller, Action::View).await?;
+        let mut proposals = BTreeMap::new();
+        for draft in drafts {
+            if let Some(proposal) = self.store.proposal(&draft.finding.proposal_id).await? {
+                proposals.insert(proposal.id.clone(), proposal);
+            }
+        }
+        Ok(proposals)
+    }
+
     /// Swarm drafts, newest first, with their proposals' states.
     pub async fn swarm_drafts(
         &self,
@@ -359,6 +421,31 @@ mod tests {
                 .is_none()
             );
         }
+    }
+
+    #[test]
+    fn a_drafts_outcome_follows_its_approval_first_then_its_state() {
+        let at = "2026-12-01T02:00:00.000000Z";
+        for (state, approved, outcome) in [
+            (ProposalState::PendingApproval, false, DraftOutcome::Open),
+            (ProposalState::Draft, false, DraftOutcome::Open),
+            (ProposalState::Approved, true, DraftOutcome::Accepted),
+            (ProposalState::Expired, true, DraftOutcome::Accepted),
+            (ProposalState::Rejected, true, DraftOutcome::Accepted),
+            (ProposalState::Rejected, false, DraftOutcome::Rejected),
+            (ProposalState::Expired, false, DraftOutcome::Expired),
+            (ProposalState::Cancelled, false, DraftOutcome::Cancelled),
+        ] {
+            assert_eq!(
+                DraftOutcome::of(&draft(state, approved, at)),
+                outcome,
+                "{state:?}, approved: {approved}"
+            );
+        }
+        for outcome in DraftOutcome::ALL {
+            assert_eq!(DraftOutcome::parse(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(DraftOutcome::parse("all"), None);
     }
 
     #[test]

@@ -290,6 +290,7 @@ pub fn routes() -> Router<AppState> {
         .route("/studio-state", get(studio_state_page))
         .route("/studio-state/history", get(studio_state::history))
         .route("/devices", get(devices_page))
+        .route("/drafts", get(drafts_page))
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -310,6 +311,7 @@ fn layout(
     let nav: String = [
         ("/", "Cockpit"),
         ("/approvals", "Approvals"),
+        ("/drafts", "Drafts"),
         ("/studio-state", "StudioState"),
         ("/devices", "Devices"),
         ("/kill-switches", "Kill switches"),
@@ -713,6 +715,7 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         esc(&state.engine.policy().hash()[..12.min(state.engine.policy().hash().len())]),
         state.engine.policy().decider.policies().policies.len()
     ));
+    body.push_str(&drafts::cockpit_panel(&state, &viewer).await);
     layout(&banner, &viewer, "Cockpit", "/", &body).into_response()
 }
 
@@ -923,6 +926,8 @@ async fn proposal_page(
 struct CommentForm {
     comment: Option<String>,
     reason: Option<String>,
+    /// A console path to come back to (the Drafts page) instead of the proposal's page.
+    return_to: Option<String>,
 }
 
 /// Run an Engine step for the session, remember its outcome, and go back to `to`.
@@ -946,6 +951,13 @@ async fn approve(
     Path(id): Path<String>,
     checked: Checked<CommentForm>,
 ) -> Response {
+    let to = match drafts::return_to(
+        checked.form.return_to.as_deref(),
+        format!("/proposals/{}", url_encode(&id)),
+    ) {
+        Ok(to) => to,
+        Err(problem) => return bad_form(problem),
+    };
     let comment = checked
         .form
         .comment
@@ -964,13 +976,7 @@ async fn approve(
         ),
         Err(_) => String::new(),
     };
-    finish(
-        &state,
-        &checked.viewer,
-        result,
-        done,
-        format!("/proposals/{}", url_encode(&id)),
-    )
+    finish(&state, &checked.viewer, result, done, to)
 }
 
 async fn reject(
@@ -996,6 +1002,13 @@ async fn close(
     checked: Checked<CommentForm>,
     action: Action,
 ) -> Response {
+    let to = match drafts::return_to(
+        checked.form.return_to.as_deref(),
+        format!("/proposals/{}", url_encode(id)),
+    ) {
+        Ok(to) => to,
+        Err(problem) => return bad_form(problem),
+    };
     let result = state
         .engine
         .close(
@@ -1010,13 +1023,7 @@ async fn close(
     } else {
         "cancelled"
     };
-    finish(
-        state,
-        &checked.viewer,
-        result,
-        format!("{done} {id}"),
-        format!("/proposals/{}", url_encode(id)),
-    )
+    finish(state, &checked.viewer, result, format!("{done} {id}"), to)
 }
 
 async fn execute(
@@ -1350,6 +1357,18 @@ mod studio_state;
 
 async fn studio_state_page(State(state): State<AppState>, viewer: Viewer) -> Response {
     studio_state::overview(&state, &viewer).await
+}
+
+// ---- Drafts ------------------------------------------------------------------------------
+
+mod drafts;
+
+async fn drafts_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(params): Query<drafts::DraftParams>,
+) -> Response {
+    drafts::page(&state, &viewer, &params).await
 }
 
 // ---- Devices -----------------------------------------------------------------------------

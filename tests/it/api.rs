@@ -21,6 +21,8 @@ use crate::engine::{Backend, Studio};
 pub struct Api {
     pub router: axum::Router,
     pub engine: Arc<Engine>,
+    /// The studio's brain.yaml, as the daemon loaded it.
+    pub config: Arc<brain::config::LoadedConfig>,
     pub admin: String,
     pub bob: String,
     pub hana: String,
@@ -74,13 +76,14 @@ impl Api {
                 Vec::new(),
                 brain::swarms::runtime::SwarmFiles::load(&config).unwrap().0,
             )),
-            config,
+            config: config.clone(),
             metrics: Arc::new(brain::telemetry::Metrics::new()),
             connectors: Arc::default(),
         };
         Api {
             router: brain::server::router(state),
             engine,
+            config,
             admin: admin.token,
             bob: tokens[0].clone(),
             hana: tokens[1].clone(),

@@ -1,9 +1,11 @@
 //! The staff console in a real headless Chromium, driven through ChromeDriver's WebDriver
 //! protocol against a real `brain serve` on loopback: sign in, see a pending proposal, approve
 //! and execute it, see a refusal with its reason, flip the kill switch and see the banner, and
-//! a form post without its CSRF token refused; and the StudioState page in each of its states
-//! (no snapshot, cards with trend lines, the history, stale, partial). Screenshots of each land
-//! in `target/test-artifacts/console/`.
+//! a form post without its CSRF token refused; the StudioState page in each of its states
+//! (no snapshot, cards with trend lines, the history, stale, partial); and the Drafts page (why
+//! nothing is drafted yet, recommendation cards and post previews, approve and reject from the
+//! page) with the cockpit's Swarms panel. Screenshots of each land in
+//! `target/test-artifacts/console/`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
 //! `chromium-driver`, which `.ci/run` installs). Without them the test prints a notice and
@@ -567,6 +569,195 @@ fn the_studio_state_page_shows_each_state_in_a_real_browser() {
         "studio-state-history.png",
         "studio-state-stale.png",
         "studio-state-partial.png",
+    ] {
+        assert!(artifacts().join(name).is_file(), "{name}");
+    }
+    drop(daemon);
+}
+
+/// The Drafts page of a real `brain serve`, in Chromium: before any swarm may run it says why
+/// nothing is drafted; after the demo studio's swarms ran it shows recommendation cards and
+/// post previews; approving a draft and rejecting another with a reason from the page come back
+/// to the page with the card gone from the open drafts and the acceptance rates moved; the
+/// cockpit shows each swarm's last run and open drafts.
+#[test]
+fn drafts_are_reviewed_and_approved_from_the_drafts_page_in_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let cloud = crate::support::temp_dir();
+    crate::support::copy_dir(
+        &crate::support::repo().join("examples/studio/cloud"),
+        cloud.path(),
+    );
+    let studio = Studio::new(
+        Backend::Sqlite,
+        &format!(
+            "swarms:\n  ops:\n    agent: agent:ops-swarm\n    owner: staff:admin\n  marketing:\n    agent: agent:marketing-swarm\n    owner: staff:admin\ncloud:\n  fixtures:\n    dir: {}\n",
+            cloud.path().display()
+        ),
+    );
+    crate::support::copy_dir(
+        &crate::support::repo().join("swarms"),
+        &studio.path().join("swarms"),
+    );
+    let admin = studio.admin.clone();
+    let sign_in = |base: &str| {
+        driver.goto(&format!("{base}/login"));
+        driver.type_into("#token", &admin);
+        driver.click("#sign-in");
+        assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
+    };
+
+    // Nothing may run yet: the page says so, and what to do.
+    let daemon = studio.start_daemon();
+    let base = daemon.url("");
+    sign_in(&base);
+    driver.goto(&format!("{base}/drafts"));
+    assert_eq!(driver.text("h1"), "Drafts");
+    assert!(driver.text("#no-drafts").contains("brain swarm enroll ops"));
+    assert!(
+        driver
+            .text("#swarm-ops-cannot-run")
+            .contains("DELEGATION_MISSING")
+    );
+    driver.screenshot_whole_page(&artifacts().join("drafts-empty.png"));
+    drop(daemon);
+
+    // Enrolled, a snapshot, one run of each swarm.
+    for name in ["ops", "marketing"] {
+        let (code, enrolled) = studio.json(&admin, &["swarm", "enroll", name]);
+        assert_eq!(code, 0, "{enrolled}");
+    }
+    let output = studio.run(Some(&admin), &["snapshot", "run"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        studio.transcript(&output)
+    );
+    let (code, ops) = studio.json(&admin, &["swarm", "run", "ops"]);
+    assert_eq!(code, 0, "{ops}");
+    let (code, marketing) = studio.json(&admin, &["swarm", "run", "marketing"]);
+    assert_eq!(code, 0, "{marketing}");
+    let proposal = |report: &Value, rule: &str, subject: &str| -> String {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|finding| finding["rule"]["id"] == rule && finding["subject"] == subject)
+            .and_then(|finding| finding["proposal_id"].as_str())
+            .unwrap_or_else(|| panic!("no proposed `{rule}` finding about `{subject}`: {report}"))
+            .to_string()
+    };
+    let stalled = proposal(&ops, "stalled_batch", "batches/b-2026-041");
+    let overdue = proposal(&ops, "overdue_firing", "kilnFirings/f-bisque-1202");
+    let post = proposal(&marketing, "firing_completed", "kilnFirings/f-glaze-1201");
+    let emitted = |report: &Value| -> u64 {
+        report["rules"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|tally| tally["emitted"].as_u64().unwrap())
+            .sum()
+    };
+    let total = emitted(&ops) + emitted(&marketing);
+
+    let daemon = studio.start_daemon();
+    let base = daemon.url("");
+    sign_in(&base);
+    driver.goto(&format!("{base}/drafts"));
+    let cards = driver.script("return document.querySelectorAll('article.draft-card').length;");
+    assert_eq!(cards, json!(total), "{}", driver.source());
+    assert!(
+        driver
+            .text(&format!("#draft-{stalled} h4"))
+            .contains("Batch b-2026-041 (Stoneware mugs, member class) stalled in SUBMITTED")
+    );
+    assert!(
+        driver
+            .text(&format!("#draft-{stalled} ul.evidence"))
+            .contains("batches/b-2026-041: state = SUBMITTED")
+    );
+    let preview = driver.text(&format!("#draft-{post} .post-preview"));
+    assert!(preview.contains("Instagram post"), "{preview}");
+    assert!(preview.contains("Skutt 1027"), "{preview}");
+    // The post preview is laid out as a post: a visible box with its body in it.
+    let shape = driver.script(&format!(
+        "const body = document.querySelector('#draft-{post} .post-body').getBoundingClientRect(); \
+         return {{ width: body.width, height: body.height }};"
+    ));
+    assert!(shape["width"].as_f64().unwrap() > 200.0, "{shape}");
+    assert!(shape["height"].as_f64().unwrap() > 40.0, "{shape}");
+    driver.screenshot_whole_page(&artifacts().join("drafts.png"));
+    driver.screenshot_element(
+        &format!("#draft-{stalled}"),
+        &artifacts().join("drafts-recommendation.png"),
+    );
+    driver.screenshot_element(
+        &format!("#draft-{post}"),
+        &artifacts().join("drafts-post.png"),
+    );
+
+    // Approve one from its card: back on the Drafts page, its card gone from the open drafts.
+    driver.click(&format!("#approve-{stalled}"));
+    let flash = driver.wait_for_text("#flash", "approved");
+    assert!(flash.contains(&format!("approved {stalled}")), "{flash}");
+    assert_eq!(driver.script("return location.pathname;"), json!("/drafts"));
+    let gone = format!("return document.getElementById('draft-{stalled}') === null;");
+    assert_eq!(driver.script(&gone), json!(true));
+    assert!(
+        driver
+            .text("#acceptance-ops-stalled_batch")
+            .contains("100%")
+    );
+    // Reject another with a reason.
+    driver.type_into(
+        &format!("#reason-{overdue}"),
+        "the firing ran; the log was late",
+    );
+    driver.click(&format!("#reject-{overdue}"));
+    let flash = driver.wait_for_text("#flash", "rejected");
+    assert!(flash.contains(&format!("rejected {overdue}")), "{flash}");
+    let open = driver.script("return document.querySelectorAll('article.draft-card').length;");
+    assert_eq!(open, json!(total - 2));
+    driver.goto(&format!("{base}/drafts?state=rejected"));
+    assert!(
+        driver
+            .text(&format!("#draft-{overdue} .draft-foot"))
+            .contains("the firing ran; the log was late")
+    );
+    driver.goto(&format!("{base}/drafts"));
+    driver.screenshot_element("#acceptance", &artifacts().join("drafts-acceptance.png"));
+
+    // The cockpit's Swarms panel: last runs and open drafts, linking to the page.
+    driver.goto(&format!("{base}/"));
+    let panel = driver.text("#swarm-ops");
+    assert!(panel.contains("completed"), "{panel}");
+    assert!(
+        panel.contains(&format!("{} open drafts", emitted(&ops) - 2)),
+        "{panel}"
+    );
+    driver.click("#open-drafts-ops");
+    assert!(
+        driver
+            .wait_for_text("#draft-count", "open")
+            .contains("open")
+    );
+    assert_eq!(
+        driver.script("return location.search;"),
+        json!("?swarm=ops")
+    );
+    driver.goto(&format!("{base}/"));
+    driver.screenshot(&artifacts().join("cockpit-swarms.png"));
+
+    for name in [
+        "drafts-empty.png",
+        "drafts.png",
+        "drafts-recommendation.png",
+        "drafts-post.png",
+        "drafts-acceptance.png",
+        "cockpit-swarms.png",
     ] {
         assert!(artifacts().join(name).is_file(), "{name}");
     }

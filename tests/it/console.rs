@@ -1,6 +1,9 @@
 //! The staff console through the router, without a browser or a port: sign-in with a token,
 //! the session cookie's attributes, CSRF on every form, actions decided by the Engine with
-//! refusals in words, the degraded banner, escaping, and no secret on any page.
+//! refusals in words, the degraded banner, escaping, and no secret on any page; the StudioState
+//! pages; the Drafts page (the demo studio's swarm drafts as cards and post previews, approve
+//! and reject from it, filters, acceptance by rule, its empty, degraded and error states, the
+//! read-only views) and the cockpit's Swarms panel.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -168,6 +171,7 @@ async fn pages_need_a_session_and_sign_in_needs_a_real_token_and_the_form_token(
         "/kill-switches",
         "/exemptions",
         "/audit",
+        "/drafts",
         "/proposals/p_1",
     ] {
         let page = send(&api, Request::get(path).body(Body::empty()).unwrap()).await;
@@ -452,6 +456,7 @@ async fn every_form_checks_csrf_and_every_action_is_the_engines_decision() {
         "/kill-switches",
         "/exemptions",
         "/audit",
+        "/drafts",
     ] {
         let page = bob.get(path).await;
         for token in [&api.admin, &api.bob, &api.hana, &api.bot] {
@@ -850,4 +855,693 @@ async fn the_studio_state_page_names_an_unreachable_store() {
             );
         }
     }
+}
+
+// ---- Drafts --------------------------------------------------------------------------------
+
+use brain::server::console::esc;
+use brain::swarms::runtime::RunReport;
+
+/// Both swarms, owned by the studio's first admin.
+const SWARMS: &str = "swarms:\n  ops:\n    agent: agent:ops-swarm\n    owner: staff:admin\n  marketing:\n    agent: agent:marketing-swarm\n    owner: staff:admin\n";
+
+/// Let swarm `name` run, as `brain swarm enroll` does: its agent, and a delegation from its
+/// owner covering its draft capability and the reads its rules need.
+async fn enroll(api: &Api, name: &str) {
+    let admin = api.engine.authenticate(&api.admin).await.unwrap();
+    let settings = api.config.config.swarms.get(name).unwrap();
+    let files = brain::swarms::runtime::SwarmFiles::load(&api.config).unwrap().0;
+    let swarm = brain::swarms::runtime::build(&api.config, &settings, &files).unwrap();
+    let scopes = brain::swarms::runtime::capabilities(&settings, swarm.as_ref());
+    if api
+        .engine
+        .store()
+        .actor(settings.agent)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        api.engine
+            .add_actor(&admin, settings.agent, Some(settings.info.title))
+            .await
+            .unwrap();
+    }
+    api.engine
+        .delegate(
+            &admin,
+            settings.agent,
+            settings.owner,
+            &scopes,
+            brain::clock::now() + chrono::Duration::days(30),
+        )
+        .await
+        .unwrap();
+}
+
+/// The demo studio's cloud, read as of today (its relative times then say what the swarms find:
+/// a stalled batch, an overdue firing, a completed firing worth a post).
+fn demo_source(cloud: &std::path::Path) -> std::sync::Arc<dyn brain::cloud::Source> {
+    std::sync::Arc::new(brain::cloud::fixtures::FixtureSource::new(cloud))
+}
+
+/// Run swarm `name` once over `cloud`, as `brain swarm run NAME` does.
+async fn run_swarm(api: &Api, cloud: &std::path::Path, name: &str) -> RunReport {
+    let settings = api.config.config.swarms.get(name).unwrap();
+    let files = brain::swarms::runtime::SwarmFiles::load(&api.config).unwrap().0;
+    let swarm = brain::swarms::runtime::build(&api.config, &settings, &files).unwrap();
+    brain::swarms::runtime::run(
+        &api.engine,
+        &settings,
+        swarm,
+        &[demo_source(cloud)],
+        &brain::swarms::runtime::RunOptions {
+            trigger: brain::swarms::runtime::Trigger::Manual,
+            requested_by: "staff:admin".into(),
+            dry_run: false,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A studio with both swarms enrolled, a snapshot of the demo cloud, and a run of each.
+async fn studio_with_drafts(config: &str) -> (Api, RunReport, RunReport) {
+    let api = Api::with_config(config).await;
+    let cloud = demo_cloud();
+    api.engine
+        .take_snapshot(&[demo_source(cloud.path())], 0, |_, _| {})
+        .await
+        .unwrap();
+    enroll(&api, "ops").await;
+    enroll(&api, "marketing").await;
+    let ops = run_swarm(&api, cloud.path(), "ops").await;
+    let marketing = run_swarm(&api, cloud.path(), "marketing").await;
+    assert_eq!(ops.outcome, "completed", "{ops:?}");
+    assert_eq!(marketing.outcome, "completed", "{marketing:?}");
+    (api, ops, marketing)
+}
+
+/// The proposal that `report` made for `rule` about `subject`.
+fn proposed<'a>(
+    report: &'a RunReport,
+    rule: &str,
+    subject: &str,
+) -> &'a brain::swarms::runtime::Reported {
+    report
+        .findings
+        .iter()
+        .find(|reported| reported.finding.rule.id == rule && reported.finding.subject == subject)
+        .unwrap_or_else(|| panic!("no `{rule}` finding about `{subject}` in {report:?}"))
+}
+
+fn proposal_id(report: &RunReport, rule: &str, subject: &str) -> String {
+    proposed(report, rule, subject)
+        .proposal_id
+        .clone()
+        .expect("the finding was proposed")
+}
+
+/// The draft card of proposal `id` (`<article ... id="draft-ID">...</article>`).
+fn draft_card<'a>(html: &'a str, id: &str) -> &'a str {
+    let marker = format!("id=\"draft-{id}\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no card for `{id}` in {html}"));
+    let start = html[..at].rfind("<article").unwrap();
+    let end = html[at..].find("</article>").unwrap() + at;
+    &html[start..end]
+}
+
+/// The acceptance table's row of `swarm`'s `rule`.
+fn acceptance_row<'a>(html: &'a str, swarm: &str, rule: &str) -> &'a str {
+    let marker = format!("<tr id=\"acceptance-{swarm}-{rule}\">");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no acceptance row for `{swarm}/{rule}` in {html}"));
+    let end = html[start..].find("</tr>").unwrap() + start;
+    &html[start..end]
+}
+
+/// The numbers of an acceptance row: drafts, open, accepted, rejected, expired.
+fn counts(row: &str) -> Vec<u64> {
+    row.split("<td class=\"num\">")
+        .skip(1)
+        .take(5)
+        .map(|cell| cell[..cell.find('<').unwrap()].parse().unwrap())
+        .collect()
+}
+
+fn cards_on(html: &str) -> usize {
+    html.matches("<article class=\"card draft-card").count()
+}
+
+#[tokio::test]
+async fn the_drafts_page_shows_recommendations_and_post_previews_and_approves_and_rejects_them() {
+    let (api, ops, marketing) = studio_with_drafts(SWARMS).await;
+    let stalled = proposal_id(&ops, "stalled_batch", "batches/b-2026-041");
+    let overdue = proposal_id(&ops, "overdue_firing", "kilnFirings/f-bisque-1202");
+    let reservation = proposal_id(&ops, "overdue_reservation", "reservations/r-006");
+    let post = proposal_id(&marketing, "firing_completed", "kilnFirings/f-glaze-1201");
+    let emitted = |report: &RunReport| {
+        report
+            .rules
+            .values()
+            .map(|tally| tally.emitted)
+            .sum::<u64>()
+    };
+    let (ops_emitted, marketing_emitted) = (emitted(&ops), emitted(&marketing));
+    let bob = Browser::sign_in(&api, &api.bob).await;
+
+    let page = bob.get("/drafts").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(
+        page.html
+            .contains("<a href=\"/drafts\" aria-current=\"page\">Drafts</a>")
+    );
+    assert_eq!(cards_on(&page.html) as u64, ops_emitted + marketing_emitted);
+    assert!(
+        page.html
+            .contains(&format!("{} open drafts", ops_emitted + marketing_emitted))
+    );
+    // By swarm, most severe first.
+    let at = |id: &str| page.html.find(&format!("id=\"draft-{id}\"")).unwrap();
+    let ops_section = page.html.find("id=\"drafts-ops\"").unwrap();
+    let marketing_section = page.html.find("id=\"drafts-marketing\"").unwrap();
+    assert!(ops_section < at(&stalled) && at(&stalled) < at(&reservation));
+    assert!(at(&reservation) < marketing_section && marketing_section < at(&post));
+
+    // A recommendation card: what, why, what to do, and the evidence it rests on.
+    let card = draft_card(&page.html, &stalled);
+    for text in [
+        "draft-recommendation",
+        "<span class=\"badge severity severity-medium\">medium</span>",
+        "<code>stalled_batch</code>",
+        "90% confident",
+        "Batch b-2026-041 (Stoneware mugs, member class) stalled in SUBMITTED",
+        "about <code class=\"subject\">batches/b-2026-041</code>",
+        "the limit for SUBMITTED is 7 days",
+        "<span class=\"label\">Recommendation</span> Check where batch b-2026-041 is",
+        "<span class=\"source\">fixtures</span> <code>batches/b-2026-041</code>: <code class=\"field\">state</code> = <code class=\"value\">SUBMITTED</code>",
+        "waiting for review, 6d 23h left",
+        &format!("action=\"/proposals/{stalled}/approve\""),
+        &format!("action=\"/proposals/{stalled}/reject\""),
+        "name=\"return_to\" value=\"/drafts\"",
+        &format!(
+            "<button type=\"submit\" id=\"approve-{stalled}\" class=\"approve\" aria-describedby=\"title-{stalled}\">Approve</button>"
+        ),
+    ] {
+        assert!(card.contains(text), "`{text}` in {card}");
+    }
+    assert!(
+        !page.html.contains("console.firebase.google.com"),
+        "fixture records have no Firestore console page"
+    );
+    // A post preview: the post as it would read, where it came from, what to check.
+    let written = proposed(&marketing, "firing_completed", "kilnFirings/f-glaze-1201")
+        .finding
+        .post
+        .clone()
+        .unwrap();
+    let card = draft_card(&page.html, &post);
+    for text in [
+        "draft-post",
+        "<figure class=\"post-preview channel-instagram\">",
+        "<span class=\"channel\">Instagram post</span>",
+        "<span class=\"badge draft-status status-needs_review\">needs review</span>",
+        &format!(
+            "<blockquote class=\"post-body\">{}</blockquote>",
+            esc(&written.body)
+        ),
+        "<dt>Template</dt><dd><code>firing-completed</code> v1</dd>",
+        "<code>kilnFirings/f-glaze-1201</code>",
+        &format!("<li>{}</li>", esc(&written.confidence_notes[0])),
+        "Approve for publishing",
+    ] {
+        assert!(card.contains(text), "`{text}` in {card}");
+    }
+    assert!(written.body.contains("Skutt 1027"), "{}", written.body);
+
+    // Approve one from the page: back on the page, its card gone from the open drafts.
+    let approved = bob
+        .post_raw(
+            &format!("/proposals/{stalled}/approve"),
+            &form(&[("return_to", "/drafts"), ("csrf", &bob.csrf)]),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.html);
+    assert_eq!(approved.location.as_deref(), Some("/drafts"));
+    let page = bob.get("/drafts").await;
+    assert!(
+        page.html
+            .contains(&format!("approved {stalled}: it is approved"))
+    );
+    assert!(!page.html.contains(&format!("id=\"draft-{stalled}\"")));
+    // Reject another with a reason, from a filtered view it comes back to.
+    let page = bob
+        .submit(
+            &format!("/proposals/{overdue}/reject"),
+            &[
+                ("reason", "the firing ran; the log was late"),
+                ("return_to", "/drafts?swarm=ops"),
+            ],
+        )
+        .await;
+    assert!(
+        page.html.contains(&format!("rejected {overdue}")),
+        "{}",
+        page.html
+    );
+    assert!(!page.html.contains(&format!("id=\"draft-{overdue}\"")));
+    assert!(
+        !page.html.contains("data-swarm=\"marketing\""),
+        "still filtered"
+    );
+    assert_eq!(cards_on(&page.html) as u64, ops_emitted - 2);
+
+    // The acceptance rates: one accepted, one rejected, the rest open.
+    let page = bob.get("/drafts").await;
+    let row = acceptance_row(&page.html, "ops", "stalled_batch");
+    assert_eq!(counts(row), [1, 0, 1, 0, 0], "{row}");
+    assert!(
+        row.contains(">100%</td>") && row.contains(">0.0 h</td>"),
+        "{row}"
+    );
+    let row = acceptance_row(&page.html, "ops", "overdue_firing");
+    assert_eq!(counts(row), [1, 0, 0, 1, 0], "{row}");
+    assert!(row.contains(">0%</td>"), "{row}");
+    let row = acceptance_row(&page.html, "ops", "aging_queue");
+    assert_eq!(counts(row), [2, 2, 0, 0, 0], "{row}");
+    assert!(
+        row.contains("none decided") && row.contains(">—</td>"),
+        "{row}"
+    );
+    let row = acceptance_row(&page.html, "marketing", "firing_completed");
+    assert_eq!(counts(row), [1, 1, 0, 0, 0], "{row}");
+
+    // The decided drafts under their states, with who decided and why, and nothing to act on.
+    let rejected = bob.get("/drafts?state=rejected").await;
+    assert_eq!(cards_on(&rejected.html), 1);
+    let card = draft_card(&rejected.html, &overdue);
+    assert!(
+        card.contains(
+            "rejected by staff:bob: <q class=\"reason\">the firing ran; the log was late</q>"
+        ),
+        "{card}"
+    );
+    assert!(!card.contains("<form"), "{card}");
+    let accepted = bob.get("/drafts?state=accepted").await;
+    assert_eq!(cards_on(&accepted.html), 1);
+    assert!(draft_card(&accepted.html, &stalled).contains("accepted (approved)"));
+    assert_eq!(
+        cards_on(&bob.get("/drafts?state=all").await.html) as u64,
+        ops_emitted + marketing_emitted
+    );
+
+    // Filters narrow the list.
+    let page = bob.get("/drafts?swarm=marketing").await;
+    assert_eq!(cards_on(&page.html) as u64, marketing_emitted);
+    assert!(!page.html.contains("data-swarm=\"ops\""));
+    assert!(page.html.contains("<option value=\"marketing\" selected>"));
+    let page = bob.get("/drafts?rule=aging_queue").await;
+    assert_eq!(cards_on(&page.html), 2);
+    assert_eq!(page.html.matches("data-rule=\"aging_queue\"").count(), 2);
+    let page = bob.get("/drafts?severity=low&swarm=ops").await;
+    assert_eq!(cards_on(&page.html), 1, "the overdue reservation");
+    assert!(page.html.contains(&format!("id=\"draft-{reservation}\"")));
+    assert!(
+        page.html
+            .contains("name=\"return_to\" value=\"/drafts?swarm=ops&amp;severity=low\"")
+    );
+    let page = bob.get("/drafts?severity=high").await;
+    assert!(page.html.contains("id=\"no-matches\""), "{}", page.html);
+    let page = bob.get("/drafts?severity=urgent&state=maybe").await;
+    assert!(page.html.contains("`urgent` is not a severity"));
+    assert!(page.html.contains("`maybe` is not a state"));
+    assert_eq!(
+        cards_on(&page.html) as u64,
+        ops_emitted + marketing_emitted - 2
+    );
+
+    // The cockpit: each swarm's last run, its findings and its open drafts.
+    let cockpit = bob.get("/").await;
+    let row = |swarm: &str| {
+        let start = cockpit
+            .html
+            .find(&format!("<tr id=\"swarm-{swarm}\">"))
+            .unwrap();
+        let end = cockpit.html[start..].find("</tr>").unwrap() + start;
+        cockpit.html[start..end].to_string()
+    };
+    let ops_row = row("ops");
+    for text in [
+        "Ops anomaly detector <code>ops</code>",
+        "<span class=\"ok\">completed</span>",
+        "(manual)",
+        &format!("{ops_emitted} emitted, 0 suppressed"),
+        &format!(
+            "<a href=\"/drafts?swarm=ops\" id=\"open-drafts-ops\">{} open drafts</a>",
+            ops_emitted - 2
+        ),
+        "<span class=\"ok\">ready</span>",
+    ] {
+        assert!(ops_row.contains(text), "`{text}` in {ops_row}");
+    }
+    assert!(row("marketing").contains(&format!("{marketing_emitted} open drafts")));
+}
+
+#[tokio::test]
+async fn the_drafts_page_says_when_there_is_nothing_to_show_and_why_a_swarm_cannot_run() {
+    // No swarm configured.
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let page = bob.get("/drafts").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("id=\"no-swarms\""), "{}", page.html);
+    assert!(page.html.contains("No swarm is configured"));
+    assert!(
+        page.html
+            .contains("<h2>Acceptance by rule</h2><p>No draft yet")
+    );
+    assert!(
+        !page.html.contains("id=\"draft-filters\""),
+        "nothing to filter"
+    );
+    assert!(
+        bob.get("/")
+            .await
+            .html
+            .contains("<p id=\"swarms\">No swarm is configured")
+    );
+
+    // Configured, nobody enrolled, one disabled: no drafts, and why nothing is drafted.
+    let config = SWARMS.replace(
+        "agent: agent:marketing-swarm\n",
+        "agent: agent:marketing-swarm\n    enabled: false\n",
+    );
+    let api = Api::with_config(&config).await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let page = bob.get("/drafts").await;
+    for text in [
+        "id=\"no-drafts\"",
+        "No drafts yet",
+        "<code>brain swarm enroll ops</code>",
+        "<code>brain swarm run ops</code>",
+        "id=\"swarm-ops-cannot-run\"",
+        "Ops anomaly detector (<code>ops</code>) cannot run",
+        "DELEGATION_MISSING",
+        "id=\"swarm-marketing-cannot-run\"",
+        "disabled in brain.yaml (<code>enabled: false</code>)",
+        "It proposes nothing until this is fixed.</p>",
+    ] {
+        assert!(page.html.contains(text), "`{text}` on {}", page.html);
+    }
+    let cockpit = bob.get("/").await;
+    assert!(cockpit.html.contains("<td>never</td>"));
+    assert!(cockpit.html.contains(
+        "<span class=\"bad\">cannot run</span>: the agent <code>agent:ops-swarm</code> does not exist (DELEGATION_MISSING): it does not run until its owner delegates to it (<code>brain swarm enroll ops</code>)"
+    ), "{}", cockpit.html);
+    assert!(
+        cockpit
+            .html
+            .contains("cannot run</span>: disabled in brain.yaml")
+    );
+
+    // A run without a delegation is denied: the cockpit names its reason.
+    let cloud = demo_cloud();
+    let denied = run_swarm(&api, cloud.path(), "ops").await;
+    assert_eq!(denied.outcome, "denied");
+    let cockpit = bob.get("/").await;
+    let start = cockpit.html.find("<tr id=\"swarm-ops\">").unwrap();
+    let row = &cockpit.html[start..start + cockpit.html[start..].find("</tr>").unwrap()];
+    for text in [
+        "<span class=\"bad\">denied</span>",
+        "<code>DELEGATION_MISSING</code> — ",
+        "<a href=\"/drafts?swarm=ops\" id=\"open-drafts-ops\">0 open drafts</a>",
+    ] {
+        assert!(row.contains(text), "`{text}` in {row}");
+    }
+    // An agent outside any delegation may not look: neither the page nor the panel shows more
+    // than the refusal.
+    let bot = Browser::sign_in(&api, &api.bot).await;
+    let page = bot.get("/drafts").await;
+    assert!(
+        page.html.contains("Drafts are not shown to you"),
+        "{}",
+        page.html
+    );
+    assert!(!page.html.contains("cannot run"));
+    let cockpit = bot.get("/").await;
+    assert!(
+        cockpit
+            .html
+            .contains("<h2>Swarms</h2><div id=\"swarms\"><div class=\"refused\"")
+    );
+    assert!(!cockpit.html.contains("id=\"swarm-ops\""));
+
+    // Enrolled since, its last run still denied: the page says what stopped it.
+    enroll(&api, "ops").await;
+    let page = bob.get("/drafts").await;
+    assert!(!page.html.contains("id=\"swarm-ops-cannot-run\""));
+    assert!(
+        page.html.contains("id=\"swarm-ops-last-run\""),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html
+            .contains("The last run of Ops anomaly detector (<code>ops</code>) was denied")
+    );
+}
+
+#[tokio::test]
+async fn a_wall_display_sees_the_drafts_but_cannot_act_and_neither_can_anyone_under_the_global_switch()
+ {
+    let config = format!("{SWARMS}server:\n  auth:\n    mode: none\n");
+    let (api, ops, _) = studio_with_drafts(&config).await;
+    let stalled = proposal_id(&ops, "stalled_batch", "batches/b-2026-041");
+    let page = send(&api, Request::get("/drafts").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains(&format!("id=\"draft-{stalled}\"")));
+    assert!(page.html.contains("id=\"no-actions\""));
+    assert!(
+        page.html
+            .contains("read-only view: sign in to approve or reject")
+    );
+    for absent in [
+        "action=\"/proposals/",
+        "name=\"return_to\"",
+        "name=\"reason\"",
+    ] {
+        assert!(
+            !page.html.contains(absent),
+            "`{absent}` on the wall display"
+        );
+    }
+    // The action routes refuse without a session: nothing changes.
+    let posted = send(
+        &api,
+        Request::post(format!("/proposals/{stalled}/approve"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("return_to=%2Fdrafts&csrf="))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(posted.location.as_deref(), Some("/login"));
+    let state = api
+        .engine
+        .store()
+        .proposal(&stalled)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(
+        state,
+        brain::engine::lifecycle::ProposalState::PendingApproval
+    );
+
+    // Signed in, but the global kill switch is on: no controls, and the page says why.
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    assert!(
+        bob.get("/drafts")
+            .await
+            .html
+            .contains(&format!("action=\"/proposals/{stalled}/approve\""))
+    );
+    let admin = api.engine.authenticate(&api.admin).await.unwrap();
+    api.engine
+        .set_kill_switch(&admin, "global", true, "smoke in the kiln room")
+        .await
+        .unwrap();
+    let page = bob.get("/drafts").await;
+    assert!(
+        page.html
+            .contains("The global kill switch is on: drafts cannot be approved or rejected")
+    );
+    assert!(!page.html.contains("action=\"/proposals/"));
+    assert!(
+        page.html.contains(&format!("id=\"draft-{stalled}\"")),
+        "still shown"
+    );
+}
+
+#[tokio::test]
+async fn an_action_comes_back_only_to_a_path_on_this_console() {
+    let (api, ops, _) = studio_with_drafts(SWARMS).await;
+    let stalled = proposal_id(&ops, "stalled_batch", "batches/b-2026-041");
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    for away in [
+        "//evil.example",
+        "https://evil.example/drafts",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "drafts",
+    ] {
+        for action in ["approve", "reject"] {
+            let posted = bob
+                .post_raw(
+                    &format!("/proposals/{stalled}/{action}"),
+                    &form(&[("return_to", away), ("reason", "no"), ("csrf", &bob.csrf)]),
+                )
+                .await;
+            assert_eq!(
+                posted.status,
+                StatusCode::BAD_REQUEST,
+                "{action} to {away:?}"
+            );
+            assert_eq!(posted.location, None);
+            assert!(
+                posted
+                    .html
+                    .contains("`return_to` must be a path on this console")
+            );
+        }
+    }
+    let view = api
+        .engine
+        .store()
+        .proposal(&stalled)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        view.state,
+        brain::engine::lifecycle::ProposalState::PendingApproval,
+        "nothing was acted on"
+    );
+    let posted = bob
+        .post_raw(
+            &format!("/proposals/{stalled}/approve"),
+            &form(&[
+                ("return_to", "/drafts?swarm=ops&state=all"),
+                ("csrf", &bob.csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(
+        posted.location.as_deref(),
+        Some("/drafts?swarm=ops&state=all")
+    );
+    // Without `return_to`, the proposal's own page as before.
+    let overdue = proposal_id(&ops, "overdue_firing", "kilnFirings/f-bisque-1202");
+    let posted = bob
+        .post_raw(
+            &format!("/proposals/{overdue}/reject"),
+            &form(&[("reason", "ran fine"), ("csrf", &bob.csrf)]),
+        )
+        .await;
+    assert_eq!(posted.location, Some(format!("/proposals/{overdue}")));
+}
+
+#[tokio::test]
+async fn firestore_evidence_links_to_the_document_in_the_firestore_console() {
+    let credentials = crate::support::temp_dir();
+    let key = credentials.path().join("key.json");
+    std::fs::write(&key, "{}").unwrap();
+    let config = format!(
+        "{SWARMS}cloud:\n  firestore:\n    project_id: studio-os-prod\n    credentials: {{ file: {} }}\n",
+        key.display()
+    );
+    let api = Api::with_config(&config).await;
+    enroll(&api, "ops").await;
+    let finding = json!({
+        "rule": { "id": "stalled_batch", "version": 1 },
+        "subject": "batches/b-2026-041",
+        "severity": "high",
+        "confidence": 0.9,
+        "title": "Batch b-2026-041 stalled in SHELVED",
+        "rationale": "Shelved for 9 days; the limit is 7.",
+        "recommendation": "Find it on the shelf.",
+        "evidence": [
+            { "source": "firestore", "path": "batches/b-2026-041", "field": "state", "value": "SHELVED", "update_time": "2026-11-24T09:00:00.000000Z" },
+            { "source": "connector:hubitat", "path": "connector:hubitat/4", "field": "temperature", "value": 91.5, "update_time": null },
+        ],
+        "swarm": "ops",
+    });
+    let agent = brain::engine::Caller {
+        id: "agent:ops-swarm".into(),
+        actor_type: brain::capability::ActorType::Agent,
+        name: "ops-swarm".into(),
+    };
+    let view = api
+        .engine
+        .propose(
+            &agent,
+            &brain::engine::ProposeRequest {
+                capability: "ops.recommendation.draft".into(),
+                input: finding,
+                rationale: "Shelved for 9 days; the limit is 7.".into(),
+                idempotency_key: None,
+                owner: Some("staff:admin".into()),
+                draft: false,
+                swarm: Some(brain::engine::swarms::SwarmProposal {
+                    swarm: "ops".into(),
+                    rule: "stalled_batch".into(),
+                    rule_version: 1,
+                    subject: "batches/b-2026-041".into(),
+                    severity: "high".into(),
+                    confidence: 0.9,
+                    run_id: "r_manual".into(),
+                    cooldown: chrono::Duration::days(1),
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let page = bob.get("/drafts").await;
+    let card = draft_card(&page.html, &view.proposal.id);
+    for text in [
+        "<span class=\"badge severity severity-high\">high</span>",
+        "<a href=\"https://console.firebase.google.com/project/studio-os-prod/firestore/databases/-default-/data/~2Fbatches~2Fb-2026-041\" rel=\"noreferrer\"",
+        ">batches/b-2026-041</a>: <code class=\"field\">state</code> = <code class=\"value\">SHELVED</code> <small>updated <time datetime=\"2026-11-24T09:00:00.000000Z\">2026-11-24 09:00 UTC</time></small>",
+        "<span class=\"source\">connector:hubitat</span> <code>connector:hubitat/4</code>: <code class=\"field\">temperature</code> = <code class=\"value\">91.5</code></li>",
+    ] {
+        assert!(card.contains(text), "`{text}` in {card}");
+    }
+}
+
+#[tokio::test]
+async fn the_drafts_page_names_an_unreachable_store() {
+    let config = format!("{SWARMS}server:\n  auth:\n    mode: none\n");
+    let (api, _, _) = studio_with_drafts(&config).await;
+    api.engine.store().close().await;
+    let page = send(&api, Request::get("/drafts").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    for text in [
+        "id=\"drafts-error\"",
+        "Drafts cannot be read",
+        "the store is unavailable",
+        "id=\"degraded\"",
+        "<h1>Drafts</h1>",
+    ] {
+        assert!(page.html.contains(text), "`{text}` on {}", page.html);
+    }
+    let cockpit = send(&api, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert!(
+        cockpit.html.contains("The swarms' standing cannot be read"),
+        "{}",
+        cockpit.html
+    );
 }

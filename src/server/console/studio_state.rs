@@ -208,7 +208,7 @@ fn short_when(stored: &str) -> String {
 }
 
 /// A time element: the time in words, the stored value for machines.
-fn time_html(stored: &str) -> String {
+pub(super) fn time_html(stored: &str) -> String {
     format!(
         "<time datetime=\"{}\">{}</time>",
         esc(stored),
@@ -216,7 +216,7 @@ fn time_html(stored: &str) -> String {
     )
 }
 
-fn ago(stored: &str, now: DateTime<Utc>) -> String {
+pub(super) fn ago(stored: &str, now: DateTime<Utc>) -> String {
     crate::clock::parse_time(stored).map_or_else(String::new, |time| {
         format!(
             "{} ago",
@@ -225,7 +225,7 @@ fn ago(stored: &str, now: DateTime<Utc>) -> String {
     })
 }
 
-fn plural(count: u64, one: &str, many: &str) -> String {
+pub(super) fn plural(count: u64, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 
