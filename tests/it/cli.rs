@@ -310,7 +310,7 @@ fn long_commands_draw_no_progress_off_a_terminal() {
     }
     let output = studio.run(Some(&studio.admin), &["snapshot", "run"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("  read batches: 5 documents\n"), "{stderr}");
+    assert!(stderr.contains("  read batches: 8 documents\n"), "{stderr}");
 }
 
 /// On a terminal the indicator shows, and is cleared when the work is done; with
@@ -342,7 +342,7 @@ fn long_commands_show_progress_on_a_terminal_for_people_only() {
     };
     let shown = on_terminal("snapshot run");
     assert!(shown.contains("computing StudioState"), "{shown:?}");
-    assert!(shown.contains("read batches: 5 documents"), "{shown:?}");
+    assert!(shown.contains("read batches: 8 documents"), "{shown:?}");
     let shown = on_terminal("audit verify");
     assert!(shown.contains("verifying the audit log"), "{shown:?}");
     let silent = on_terminal("--format json snapshot run");

@@ -547,8 +547,8 @@ const DEMO_QUEUES: &[(&str, u64)] = &[
     ("reservations", 6),
     ("kilnFirings", 4),
     ("kilns", 2),
-    ("communityReports", 3),
-    ("agentRequests", 2),
+    ("communityReports", 7),
+    ("agentRequests", 5),
     ("materialsOrders", 2),
     ("stripe-payment_intents", 4),
     ("stripe-payouts", 0),
@@ -611,7 +611,7 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
     ] {
         assert!(batches.contains(text), "`{text}` in {batches}");
     }
-    assert!(card(&page.html, "communityReports").contains("1 high severity"));
+    assert!(card(&page.html, "communityReports").contains("2 high severity"));
     assert!(card(&page.html, "kilnFirings").contains("starting in the next 24h"));
     assert!(card(&page.html, "stripe-payment_intents").contains("279.00 USD in the queue"));
     assert!(card(&page.html, "stripe-payouts").contains("created in the last 7d"));
@@ -633,7 +633,7 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
     let text = std::fs::read_to_string(&reservation).unwrap();
     std::fs::write(&reservation, text.replace("\"REQUESTED\"", "\"CANCELLED\"")).unwrap();
     std::fs::write(
-        cloud.path().join("communityReports/cr-0103.json"),
+        cloud.path().join("communityReports/cr-0199.json"),
         r#"{"note": "Kiln vent fan stopped", "severity": "high", "status": "open", "createdAt": "2026-12-01T08:00:00Z"}"#,
     )
     .unwrap();
@@ -652,8 +652,8 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
     assert!(reservations.contains("aria-label=\"Reservations in the queue: 2 snapshots from"));
     assert!(reservations.contains("first 6, latest 5, lowest 5, highest 6\""));
     let reports = card(&page.html, "communityReports");
-    assert!(reports.contains("<strong>+1</strong> since the previous snapshot (was 3)"));
-    assert!(reports.contains("2 high severity"));
+    assert!(reports.contains("<strong>+1</strong> since the previous snapshot (was 7)"));
+    assert!(reports.contains("3 high severity"));
     assert!(card(&page.html, "batches").contains("no change since the previous snapshot"));
     for text in [
         "Reservations: in the queue",
@@ -678,7 +678,7 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
         "The 2 snapshots newest first",
         "The first snapshot: nothing to compare with",
         "Community reports: records with value “open”",
-        "81 documents read",
+        "88 documents read",
     ] {
         assert!(history.html.contains(text), "`{text}` in the history");
     }
@@ -870,7 +870,9 @@ const SWARMS: &str = "swarms:\n  ops:\n    agent: agent:ops-swarm\n    owner: st
 async fn enroll(api: &Api, name: &str) {
     let admin = api.engine.authenticate(&api.admin).await.unwrap();
     let settings = api.config.config.swarms.get(name).unwrap();
-    let files = brain::swarms::runtime::SwarmFiles::load(&api.config).unwrap().0;
+    let files = brain::swarms::runtime::SwarmFiles::load(&api.config)
+        .unwrap()
+        .0;
     let swarm = brain::swarms::runtime::build(&api.config, &settings, &files).unwrap();
     let scopes = brain::swarms::runtime::capabilities(&settings, swarm.as_ref());
     if api
@@ -907,7 +909,9 @@ fn demo_source(cloud: &std::path::Path) -> std::sync::Arc<dyn brain::cloud::Sour
 /// Run swarm `name` once over `cloud`, as `brain swarm run NAME` does.
 async fn run_swarm(api: &Api, cloud: &std::path::Path, name: &str) -> RunReport {
     let settings = api.config.config.swarms.get(name).unwrap();
-    let files = brain::swarms::runtime::SwarmFiles::load(&api.config).unwrap().0;
+    let files = brain::swarms::runtime::SwarmFiles::load(&api.config)
+        .unwrap()
+        .0;
     let swarm = brain::swarms::runtime::build(&api.config, &settings, &files).unwrap();
     brain::swarms::runtime::run(
         &api.engine,

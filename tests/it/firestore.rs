@@ -371,7 +371,7 @@ fn a_snapshot_read_from_the_emulator_counts_what_the_fixtures_count() {
                 seed.agent_requests_pending,
                 seed.pending_orders
             ),
-            (6, 2, 6, 4, 3, 1, 2, 2)
+            (6, 2, 6, 4, 7, 2, 5, 2)
         );
         let source = &from_cloud["provenance"]["sources"][0];
         assert_eq!(source["source"], "firestore");

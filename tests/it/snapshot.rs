@@ -68,7 +68,7 @@ fn snapshots_are_recorded_with_provenance_and_diffs_and_listed() {
     let source = &first["provenance"]["sources"][0];
     assert_eq!(source["source"], "fixtures");
     assert_eq!(source["completeness"], "full");
-    assert_eq!(source["documents_read"], 81);
+    assert_eq!(source["documents_read"], 88);
     let today = chrono::Utc::now()
         .date_naive()
         .and_hms_opt(0, 0, 0)
@@ -76,8 +76,8 @@ fn snapshots_are_recorded_with_provenance_and_diffs_and_listed() {
         .and_utc();
     assert_eq!(
         source["newest_update_time"],
-        brain::clock::format_time(today - chrono::Duration::hours(1)),
-        "the newest of the relative times, `{{{{today-1d+23h}}}}`"
+        brain::clock::format_time(today),
+        "the newest of the relative times, `{{{{today}}}}` (ar-60)"
     );
     assert_eq!(
         first["provenance"]["model"]["id"], "studio-os-portal",
@@ -90,7 +90,7 @@ fn snapshots_are_recorded_with_provenance_and_diffs_and_listed() {
     let text = std::fs::read_to_string(&reservation).unwrap();
     std::fs::write(&reservation, text.replace("\"REQUESTED\"", "\"CANCELLED\"")).unwrap();
     std::fs::write(
-        cloud.path().join("communityReports/cr-0103.json"),
+        cloud.path().join("communityReports/cr-0199.json"),
         r#"{"category": "safety", "note": "Kiln vent fan stopped", "severity": "high", "status": "open", "createdAt": "2026-12-01T08:00:00Z"}"#,
     )
     .unwrap();
@@ -335,7 +335,7 @@ fn the_daemon_snapshots_on_its_schedule_and_reports_it_in_metrics() {
         ran,
         "the first scheduled run happens at start-up:\n{metrics}"
     );
-    assert!(metrics.contains("brain_snapshot_documents 81"), "{metrics}");
+    assert!(metrics.contains("brain_snapshot_documents 88"), "{metrics}");
     assert!(
         metrics.contains("brain_snapshot_failures_total 0"),
         "{metrics}"

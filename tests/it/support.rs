@@ -281,7 +281,10 @@ pub fn scrub(text: &str) -> String {
     let seconds = regex::Regex::new(r#""(seconds_left|retry_after)": \d+"#).unwrap();
     let left = regex::Regex::new(r"\b(in|after:) (\d+d \d+h|\d+h \d+m|\d+m|\d+s)\b").unwrap();
     let left_over = regex::Regex::new(r"\b(\d+d \d+h|\d+h \d+m|\d+m|\d+s) left\b").unwrap();
+    // The built-in demo is written under a directory named by its content's hash.
+    let demo = regex::Regex::new(r"demo/[0-9a-f]{16}/").unwrap();
     let text = token.replace_all(text, "[TOKEN]");
+    let text = demo.replace_all(&text, "demo/[DEMO]/");
     let text = time.replace_all(&text, "[TIME]");
     let text = signature.replace_all(&text, "[SIGNATURE]");
     let text = hash.replace_all(&text, "[HASH]");

@@ -10,7 +10,7 @@ use crate::support::{copy_dir, repo};
 /// brain.yaml lines for both swarms owned by the studio's first admin, reading `cloud`.
 fn swarms_config(cloud: &std::path::Path) -> String {
     format!(
-        "cloud:\n  fixtures:\n    dir: {}\nswarms:\n  ops:\n    agent: agent:ops-swarm\n    owner: staff:admin\n  marketing:\n    agent: agent:marketing-swarm\n    owner: staff:admin\n",
+        "cloud:\n  fixtures:\n    dir: {}\nswarms:\n  ops:\n    agent: agent:ops-swarm\n    owner: staff:admin\n  marketing:\n    agent: agent:marketing-swarm\n    owner: staff:admin\n  finance:\n    agent: agent:finance-swarm\n    owner: staff:admin\n  trust-safety:\n    agent: agent:trust-safety-swarm\n    owner: staff:admin\n",
         cloud.display()
     )
 }
@@ -174,7 +174,7 @@ fn swarms_draft_from_the_demo_studio_once_and_hold_repeats_back() {
         assert_eq!(ops["rules"]["stalled_batch"]["emitted"], 1);
         assert_eq!(total(&ops, "emitted"), 5);
         assert_eq!(ops["snapshot_id"], dry["snapshot_id"]);
-        assert_eq!(ops["records_read"], 40);
+        assert_eq!(ops["records_read"], 47);
         let stalled = ops["findings"]
             .as_array()
             .unwrap()
@@ -509,4 +509,191 @@ fn a_swarm_reads_the_firestore_emulator_as_it_reads_fixtures() {
         .unwrap();
     assert_eq!(stalled["evidence"][0]["source"], "firestore");
     assert_eq!(stalled["subject"], "batches/b-2026-041");
+}
+
+#[test]
+fn finance_reconciles_every_discrepancy_class_of_the_demo_and_nothing_clean() {
+    for backend in backends() {
+        let (studio, _cloud) = studio(backend);
+        let admin = studio.admin.clone();
+        assert_eq!(studio.json(&admin, &["swarm", "enroll", "finance"]).0, 0);
+        let (code, report) = studio.json(&admin, &["swarm", "run", "finance"]);
+        assert_eq!(code, 0, "{report}");
+        let mut found: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|finding| {
+                (
+                    finding["rule"]["id"].as_str().unwrap().to_string(),
+                    finding["subject"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        found.sort();
+        let expected: Vec<(String, String)> = [
+            ("amount_mismatch", "materialsOrders/mo-315"),
+            ("duplicate_payment", "materialsOrders/mo-316"),
+            ("orphan_payment", "stripe/pi_3Q330"),
+            ("paid_without_payment", "materialsOrders/mo-313"),
+            ("payment_not_recorded", "materialsOrders/mo-314"),
+            ("refund_not_recorded", "materialsOrders/mo-317"),
+            ("stuck_payment", "stripe/pi_3Q320"),
+        ]
+        .iter()
+        .map(|(rule, subject)| (rule.to_string(), subject.to_string()))
+        .collect();
+        assert_eq!(
+            found, expected,
+            "{}: every class once, the clean orders never",
+            studio.name
+        );
+        assert_eq!(report["summary"]["duplicate_payment"]["high"], 1);
+        assert_eq!(report["summary"]["orphan_payment"]["low"], 1);
+        // Evidence names both sides.
+        let duplicate = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|finding| finding["rule"]["id"] == "duplicate_payment")
+            .unwrap();
+        let paths: Vec<&str> = duplicate["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|evidence| evidence["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                "stripe/pi_3Q316a",
+                "stripe/pi_3Q316b",
+                "materialsOrders/mo-316"
+            ]
+        );
+
+        // Staff turn a flag into the correction brain can make: an ops note, proposed by them
+        // (and, like any ops note, only on fresh StudioState).
+        assert_eq!(studio.json(&admin, &["snapshot", "run"]).0, 0);
+        let flag = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|finding| finding["rule"]["id"] == "paid_without_payment")
+            .unwrap();
+        let draft = flag["proposal_id"].as_str().unwrap();
+        let (code, note) = studio.json(&admin, &["swarm", "note", draft]);
+        assert_eq!(code, 0, "{note}");
+        assert_eq!(note["capability"], "firestore.ops_note.append");
+        assert_eq!(note["proposer"], "staff:admin");
+        assert_eq!(note["state"], "pending_approval");
+        assert!(
+            note["input"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("materialsOrders/mo-313"),
+            "{note}"
+        );
+        // The same draft twice: the same note proposal (idempotent), not a second one.
+        let (_, again) = studio.json(&admin, &["swarm", "note", draft]);
+        assert_eq!(again["id"], note["id"]);
+        let (code, refused) = studio.json(&admin, &["swarm", "note", note["id"].as_str().unwrap()]);
+        assert_eq!(code, 1, "an ops note is not a swarm's draft: {refused}");
+    }
+}
+
+#[test]
+fn trust_and_safety_suggests_a_category_for_every_open_report_and_acts_on_none() {
+    let (studio, _cloud) = studio(Backend::Sqlite);
+    let admin = studio.admin.clone();
+    assert_eq!(
+        studio.json(&admin, &["swarm", "enroll", "trust-safety"]).0,
+        0
+    );
+    let (code, report) = studio.json(&admin, &["swarm", "run", "trust-safety"]);
+    assert_eq!(code, 0, "{report}");
+    let suggested: std::collections::BTreeMap<String, String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| {
+            assert_eq!(finding["suggestion"]["suggestion_only"], true);
+            assert_eq!(
+                finding["suggestion"]["rule_set"]["id"],
+                "studio-trust-safety"
+            );
+            (
+                finding["subject"].as_str().unwrap().to_string(),
+                finding["suggestion"]["category"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("communityReports/cr-0098", "incorrect_info"),
+        ("communityReports/cr-0101", "safety"),
+        ("communityReports/cr-0102", "broken_link"),
+        ("communityReports/cr-0103", "spam"),
+        ("communityReports/cr-0104", "harassment_hate"),
+        ("communityReports/cr-0105", "copyright"),
+        ("communityReports/cr-0106", "other"),
+    ]
+    .iter()
+    .map(|(subject, category)| (subject.to_string(), category.to_string()))
+    .collect();
+    assert_eq!(
+        suggested, expected,
+        "the resolved report is left alone; bottle, shipping and scrapbook are no terms"
+    );
+    let safety = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["suggestion"]["category"] == "safety")
+        .unwrap();
+    assert_eq!(safety["severity"], "high");
+    assert_eq!(safety["rule"]["id"], "triage_safety");
+    // Confirming is approving the draft; overriding is rejecting it with the right category.
+    // Each category is a rule, so acceptance and override rates are measured per category.
+    let id = safety["proposal_id"].as_str().unwrap();
+    assert_eq!(studio.json(&admin, &["approve", id]).0, 0);
+    let other = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["suggestion"]["category"] == "other")
+        .unwrap();
+    let id = other["proposal_id"].as_str().unwrap();
+    assert_eq!(
+        studio
+            .json(
+                &admin,
+                &["reject", id, "--reason", "category: incorrect_info"]
+            )
+            .0,
+        0
+    );
+    // No report was touched: suggestions act on nothing, and the swarm cannot propose any
+    // enforcement (every capability that is not a draft is out of its reach).
+    let (_, events) = studio.json(
+        &admin,
+        &[
+            "audit",
+            "tail",
+            "--actor",
+            "agent:trust-safety-swarm",
+            "-n",
+            "50",
+        ],
+    );
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|event| event["action"] != "execute"),
+        "{events}"
+    );
 }
