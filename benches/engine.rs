@@ -247,6 +247,7 @@ fn verify_engine(backend: &str) -> Arc<Engine> {
                         base.policy().manifests.values().cloned().collect(),
                         Vec::new(),
                         base.policy().state_model.clone(),
+                        base.policy().intake.clone(),
                     )),
                     EngineSettings::default(),
                     base.signer().clone(),

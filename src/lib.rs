@@ -13,6 +13,7 @@ pub mod connectors;
 pub mod demo;
 pub mod diagnostic;
 pub mod engine;
+pub mod intake;
 pub mod lint;
 pub mod policy;
 pub mod server;

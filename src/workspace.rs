@@ -241,12 +241,14 @@ pub fn lint_workspace(
     use crate::lint::context::BUILT_IN_TARGETS;
 
     let state_model_path = config.state_model_path();
+    let intake_path = config.intake_path();
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![
             config.policies_dir(),
             config.capabilities_dir(),
             config.specs_dir(),
             state_model_path.clone(),
+            intake_path.clone(),
             config.swarms_dir(),
         ]
     } else {
@@ -262,6 +264,7 @@ pub fn lint_workspace(
         state_model: None,
         templates: Vec::new(),
         term_lists: Vec::new(),
+        intake: None,
         thresholds: config.config.thresholds.clone(),
         known_targets: BUILT_IN_TARGETS
             .iter()
@@ -318,6 +321,11 @@ pub fn lint_workspace(
                     || (in_specs && file_name == crate::snapshot::model::FILE_NAME) =>
             {
                 workspace.state_model = Some(read_source(&path)?);
+            }
+            Some("yaml" | "yml")
+                if path == intake_path || (in_specs && file_name == crate::intake::FILE_NAME) =>
+            {
+                workspace.intake = Some(read_source(&path)?);
             }
             Some("yaml" | "yml") if file_name == "brain.yaml" || policy_test || has("schemas") => {}
             Some("yaml" | "yml") if has("swarms") && has("trust-safety") => {
@@ -635,6 +643,40 @@ pub fn load_terms(
         _ => Err(WorkspaceError::Invalid(Findings::new(
             format!(
                 "the term lists `{}` have {} (`brain lint` shows everything)",
+                display_path(&path),
+                plural(parsed.findings.len(), "problem")
+            ),
+            parsed.findings,
+        ))),
+    }
+}
+
+/// The compliance intake gate's term lists (`policy.intake`, else `intake.yaml` in the specs
+/// directory), or the ones built into brain when the repository has none (with a warning).
+pub fn load_intake(
+    config: &LoadedConfig,
+) -> Result<(crate::intake::Classifier, Option<Finding>), WorkspaceError> {
+    let path = config.intake_path();
+    if !path.is_file() && config.config.policy.intake.is_none() {
+        let warning = Finding::warning(
+            "config::built_in_intake",
+            format!(
+                "no intake term lists at `{}`: the compliance intake gate uses the lists built into brain",
+                display_path(&path)
+            ),
+        )
+        .with_help("write the studio's own lists there (`brain lint` checks them)");
+        return Ok((crate::intake::Classifier::built_in(), Some(warning)));
+    }
+    let parsed = crate::intake::parse(read_source(&path)?);
+    match parsed.value {
+        Some(lists) if parsed.findings.is_empty() => Ok((
+            crate::intake::Classifier::new(&lists, display_path(&path)),
+            None,
+        )),
+        _ => Err(WorkspaceError::Invalid(Findings::new(
+            format!(
+                "the intake term lists `{}` have {} (`brain lint` shows everything)",
                 display_path(&path),
                 plural(parsed.findings.len(), "problem")
             ),

@@ -11,6 +11,7 @@ mod connectors;
 mod generate;
 mod governance;
 mod init;
+mod intake;
 mod lifecycle;
 mod lint;
 mod migrate;
@@ -155,6 +156,9 @@ pub enum Command {
     /// The department swarms: list them, run one (drafts only), read their runs, enroll one.
     #[command(subcommand)]
     Swarm(swarm::SwarmCommand),
+    /// The compliance intake gate: classify a text, list what waits for review, override.
+    #[command(subcommand)]
+    Intake(intake::IntakeCommand),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     ///
     /// For example `brain completions bash > ~/.local/share/bash-completion/completions/brain`,
@@ -210,6 +214,7 @@ pub fn run() -> ExitCode {
         Command::Retention(ref command) => backup::retention(&cli, command),
         Command::Connectors(ref command) => connectors::run(&cli, command),
         Command::Swarm(ref command) => swarm::run(&cli, command),
+        Command::Intake(ref command) => intake::run(&cli, command),
         Command::Completions(ref args) => generate::completions(args),
         Command::Man(ref args) => generate::man(&cli, args),
     };

@@ -63,11 +63,16 @@ pub(super) fn load_bundle(
         report_workspace_error(cli, &error);
         ExitCode::from(2)
     })?;
+    let (intake, _) = workspace::load_intake(loaded).map_err(|error| {
+        report_workspace_error(cli, &error);
+        ExitCode::from(2)
+    })?;
     Ok(PolicyBundle::new(
         Arc::new(policies),
         manifests,
         exemptions,
         Arc::new(state_model),
+        Arc::new(intake),
     ))
 }
 

@@ -418,6 +418,10 @@ pub struct PolicyConfig {
     /// The swarms' files (the marketing drafter's post templates under `marketing/`).
     #[serde(default = "default_swarms_dir")]
     pub swarms: PathBuf,
+    /// The compliance intake gate's term lists. Default: `intake.yaml` in the specs
+    /// directory, else the lists built into brain (with a warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<PathBuf>,
 }
 
 impl Default for PolicyConfig {
@@ -428,6 +432,7 @@ impl Default for PolicyConfig {
             specs: default_specs_dir(),
             state_model: None,
             swarms: default_swarms_dir(),
+            intake: None,
         }
     }
 }
@@ -902,6 +907,15 @@ impl LoadedConfig {
 
     pub fn specs_dir(&self) -> PathBuf {
         normalize(&self.base_dir.join(&self.config.policy.specs))
+    }
+
+    /// Where the intake gate's term lists are looked for: `policy.intake`, else `intake.yaml` in
+    /// the specs directory.
+    pub fn intake_path(&self) -> PathBuf {
+        match &self.config.policy.intake {
+            Some(path) => normalize(&self.base_dir.join(path)),
+            None => self.specs_dir().join(crate::intake::FILE_NAME),
+        }
     }
 
     pub fn swarms_dir(&self) -> PathBuf {

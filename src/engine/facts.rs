@@ -271,6 +271,11 @@ impl Engine {
             snapshot_stale,
             snapshot_age_seconds,
             quota_exceeded: retry_after.is_some(),
+            intake_review_required: read
+                .intake
+                .as_ref()
+                .and_then(|entry| serde_json::from_str::<crate::intake::IntakeRecord>(&entry.value).ok())
+                .is_some_and(|record| record.blocked()),
         };
         let mut decision = self.policy.decider.decide(&Question {
             principal: &principal,

@@ -17,6 +17,7 @@ pub mod executor;
 pub mod exemptions;
 pub mod explain;
 mod facts;
+pub mod intake;
 pub mod identity;
 pub mod keys;
 pub mod lifecycle;
@@ -55,7 +56,9 @@ pub struct PolicyBundle {
     pub declared_exemptions: Vec<DeclaredExemption>,
     /// How records count into StudioState; part of the policy set and of its hash.
     pub state_model: Arc<crate::snapshot::Model>,
-    /// SHA-256 over the Cedar files' hash and the state model's hash.
+    /// The compliance intake gate's classifier; part of the policy set and of its hash.
+    pub intake: Arc<crate::intake::Classifier>,
+    /// SHA-256 over the Cedar files', the state model's and the intake lists' hashes.
     hash: String,
     /// Each capability's compiled input schema, compiled at its first proposal and dropped
     /// with the bundle when the policy set is reloaded.
@@ -77,11 +80,13 @@ impl PolicyBundle {
         let manifests = workspace::load_manifests(config)?;
         let declared_exemptions = workspace::load_exemptions(config)?;
         let (state_model, _) = workspace::load_state_model(config)?;
+        let (intake, _) = workspace::load_intake(config)?;
         Ok(Self::new(
             Arc::new(policies),
             manifests,
             declared_exemptions,
             Arc::new(state_model),
+            Arc::new(intake),
         ))
     }
 
@@ -90,12 +95,15 @@ impl PolicyBundle {
         manifests: Vec<Manifest>,
         declared_exemptions: Vec<DeclaredExemption>,
         state_model: Arc<crate::snapshot::Model>,
+        intake: Arc<crate::intake::Classifier>,
     ) -> Self {
-        let hash =
-            crate::audit::sha256_hex(format!("{}\n{}", policies.hash, state_model.hash).as_bytes());
+        let hash = crate::audit::sha256_hex(
+            format!("{}\n{}\n{}", policies.hash, state_model.hash, intake.hash).as_bytes(),
+        );
         Self {
             hash,
             state_model,
+            intake,
             decider: Decider::new(policies),
             manifests: manifests
                 .into_iter()
@@ -136,8 +144,8 @@ impl PolicyBundle {
         self.manifests.get(id)
     }
 
-    /// SHA-256 of the policy set (the Cedar files and the state model), stamped on every
-    /// audit event and proposal.
+    /// SHA-256 of the policy set (the Cedar files, the state model and the intake lists),
+    /// stamped on every audit event and proposal.
     pub fn hash(&self) -> &str {
         &self.hash
     }

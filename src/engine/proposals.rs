@@ -622,6 +622,25 @@ impl Engine {
                 .detail(detail),
         )
         .await?;
+        // The compliance intake gate: a high-risk input or rationale is recorded and routed to
+        // mandatory human review (`intake.review-required` forbids approving or executing it
+        // until a staff member grants an override), audited with a hash and a summary.
+        let intake_text = format!(
+            "{}\n{}",
+            proposal.rationale,
+            crate::intake::text_of(&proposal.input)
+        );
+        let classification = self.policy.intake.classify(&intake_text);
+        if classification.needs_review() {
+            let record = crate::intake::IntakeRecord::new(
+                &id,
+                classification,
+                &intake_text,
+                &caller.id,
+                &crate::clock::format_time(now),
+            );
+            self.record_intake(&mut *tx, &caller.id, &record).await?;
+        }
         tx.commit().await?;
         Ok(self.view(proposal, Vec::new(), now))
     }

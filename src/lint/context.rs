@@ -29,6 +29,8 @@ pub struct Workspace {
     pub templates: Vec<SourceFile>,
     /// The trust & safety term lists (`swarms/trust-safety/*.yaml`).
     pub term_lists: Vec<SourceFile>,
+    /// The compliance intake gate's term lists (`specs/intake.yaml`).
+    pub intake: Option<SourceFile>,
     pub thresholds: ThresholdsConfig,
     /// Connector ids and built-in targets a capability may name.
     pub known_targets: BTreeSet<String>,
@@ -82,6 +84,7 @@ impl Workspace {
             + usize::from(self.state_model.is_some())
             + self.templates.len()
             + self.term_lists.len()
+            + usize::from(self.intake.is_some())
     }
 
     /// What is at `path` (as a manifest lists it under `tests:`).
@@ -106,6 +109,7 @@ impl Workspace {
             .chain(self.state_model.iter())
             .chain(&self.templates)
             .chain(&self.term_lists)
+            .chain(self.intake.iter())
     }
 }
 
@@ -175,6 +179,8 @@ pub struct Context<'a> {
     pub templates: Vec<Parsed<crate::swarms::marketing::Template>>,
     /// The term lists, parsed with their problems as findings.
     pub term_lists: Vec<Parsed<crate::swarms::trust_safety::TermLists>>,
+    /// The intake gate's lists, parsed with their problems as findings.
+    pub intake: Option<Parsed<crate::intake::IntakeTerms>>,
     pub policy_files: Vec<PolicyFile>,
     /// Findings of loading the whole set (schema, ids, strict validation).
     pub policy_findings: Vec<Finding>,
@@ -214,6 +220,10 @@ impl<'a> Context<'a> {
             .iter()
             .map(|source| crate::swarms::trust_safety::parse_terms(source.clone()))
             .collect();
+        let intake = workspace
+            .intake
+            .as_ref()
+            .map(|source| crate::intake::parse(source.clone()));
         let policy_files = workspace
             .policies
             .iter()
@@ -238,6 +248,7 @@ impl<'a> Context<'a> {
             state_model,
             templates,
             term_lists,
+            intake,
             policy_files,
             policy_findings,
             policies,

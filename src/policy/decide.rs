@@ -45,10 +45,11 @@ pub enum Action {
     Delegate,
     View,
     Audit,
+    ReviewIntake,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Propose,
         Action::Approve,
         Action::Reject,
@@ -63,6 +64,7 @@ impl Action {
         Action::Delegate,
         Action::View,
         Action::Audit,
+        Action::ReviewIntake,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +83,7 @@ impl Action {
             Action::Delegate => "delegate",
             Action::View => "view",
             Action::Audit => "audit",
+            Action::ReviewIntake => "review_intake",
         }
     }
 
@@ -103,6 +106,7 @@ impl Action {
             Action::Delegate => Some("delegations"),
             Action::View => Some("studio"),
             Action::Audit => Some("audit"),
+            Action::ReviewIntake => Some("intake"),
             _ => None,
         }
     }
@@ -191,6 +195,8 @@ pub struct Facts {
     pub snapshot_stale: bool,
     pub snapshot_age_seconds: i64,
     pub quota_exceeded: bool,
+    /// The compliance intake gate routed the proposal to review and no override granted it.
+    pub intake_review_required: bool,
 }
 
 /// One question to the policy set.
@@ -891,6 +897,10 @@ fn assemble_request(
         (
             "snapshot_age_seconds".to_string(),
             RestrictedExpression::new_long(facts.snapshot_age_seconds),
+        ),
+        (
+            "intake_review_required".to_string(),
+            RestrictedExpression::new_bool(facts.intake_review_required),
         ),
         (
             "quota_exceeded".to_string(),

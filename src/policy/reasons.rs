@@ -70,6 +70,11 @@ pub const CATALOGUE: &[ReasonCode] = &[
         "approve, reject or let the open draft expire; a rejected one stays quiet for its rule's cooldown",
     ),
     code(
+        "INTAKE_REVIEW_REQUIRED",
+        "the compliance intake gate routed it to mandatory human review and no override granted it",
+        "a staff member other than the proposer reviews it: `brain intake override ID --grant|--deny --reason-code CODE --note TEXT`",
+    ),
+    code(
         "OWNER_MISMATCH",
         "the agent acts on a resource owned by someone other than its delegating owner",
         "act only within the delegating owner's resources",

@@ -111,6 +111,8 @@ pub struct ContextInput {
     pub snapshot_age_seconds: i64,
     #[serde(default)]
     pub quota_exceeded: bool,
+    #[serde(default)]
+    pub intake_review_required: bool,
 }
 
 /// Turn a stated question into a principal and facts.
@@ -147,6 +149,7 @@ pub fn principal_and_facts(
         snapshot_stale: context.snapshot_stale,
         snapshot_age_seconds: context.snapshot_age_seconds,
         quota_exceeded: context.quota_exceeded,
+        intake_review_required: context.intake_review_required,
     };
     Ok((resolved, facts))
 }

@@ -273,6 +273,28 @@ pub struct SwitchBody {
     pub reason: String,
 }
 
+/// `POST /api/v1/intake/classify`: a text, or a proposal whose input and rationale to classify.
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyBody {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub proposal: Option<String>,
+}
+
+/// `POST /api/v1/intake/override`.
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    /// A proposal id, or `agentRequests/<id>`.
+    pub subject: String,
+    /// `true` lets it go on; `false` keeps it blocked.
+    pub grant: bool,
+    pub reason_code: String,
+    pub note: String,
+}
+
 /// `POST /api/v1/actors`.
 #[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -404,6 +426,63 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/freshness", get(freshness))
         .route("/api/v1/connectors", get(list_connectors))
         .route("/api/v1/connectors/{id}", get(show_connector))
+        .route("/api/v1/intake/classify", post(intake_classify))
+        .route("/api/v1/intake/queue", get(intake_queue))
+        .route("/api/v1/intake/override", post(intake_override))
+}
+
+async fn intake_classify(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Body(body): Body<ClassifyBody>,
+) -> ApiResult<crate::intake::Classification> {
+    state
+        .engine
+        .authorize_area(&caller, crate::policy::decide::Action::View)
+        .await?;
+    let text = match (body.text, body.proposal) {
+        (Some(text), None) => text,
+        (None, Some(id)) => {
+            let view = state.engine.proposal(&caller, &id).await?;
+            format!(
+                "{}\n{}",
+                view.proposal.rationale,
+                crate::intake::text_of(&view.proposal.input)
+            )
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "send exactly one of `text` and `proposal`".into(),
+            ));
+        }
+    };
+    Ok(Json(state.engine.policy().intake.classify(&text)))
+}
+
+async fn intake_queue(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> ApiResult<Vec<crate::engine::intake::Queued>> {
+    Ok(Json(state.engine.intake_queue(&caller).await?))
+}
+
+async fn intake_override(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Body(body): Body<OverrideBody>,
+) -> ApiResult<crate::intake::IntakeRecord> {
+    Ok(Json(
+        state
+            .engine
+            .intake_override(
+                &caller,
+                &body.subject,
+                body.grant,
+                &body.reason_code,
+                &body.note,
+            )
+            .await?,
+    ))
 }
 
 async fn openapi(Authed(_): Authed) -> Json<serde_json::Value> {

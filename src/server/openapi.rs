@@ -300,6 +300,27 @@ pub fn routes() -> Vec<RouteDoc> {
             None,
             schema::<crate::connectors::guard::ConnectorStatus>,
         ),
+        route(
+            "post",
+            "/api/v1/intake/classify",
+            "Classify a text, or a proposal's input and rationale, through the compliance intake gate (changes nothing)",
+            Some(schema::<api::ClassifyBody>),
+            schema::<crate::intake::Classification>,
+        ),
+        route(
+            "get",
+            "/api/v1/intake/queue",
+            "The proposals and agent requests the intake gate routed to mandatory human review",
+            None,
+            schema::<Vec<crate::engine::intake::Queued>>,
+        ),
+        route(
+            "post",
+            "/api/v1/intake/override",
+            "A staff member's decision on a routed proposal or agent request (never its proposer)",
+            Some(schema::<api::OverrideBody>),
+            schema::<crate::intake::IntakeRecord>,
+        ),
     ]
 }
 

@@ -165,6 +165,8 @@ pub struct DecisionFacts {
     pub approvals: Vec<Approval>,
     pub exemptions: Vec<ExemptionRecord>,
     pub newest_snapshot: Option<SnapshotMeta>,
+    /// The proposal's compliance intake record (`intake:<proposal id>`), when it was routed.
+    pub intake: Option<crate::store::KvEntry>,
 }
 
 impl SnapshotRecord {

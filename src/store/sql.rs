@@ -1108,6 +1108,8 @@ macro_rules! sql_store {
                       FROM audit_head WHERE id = 1 \
                     UNION ALL SELECT 'k', key, value, updated_at, updated_by, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
                       FROM runtime_kv WHERE substr(key, 1, length($1)) = $1 \
+                    UNION ALL SELECT 'i', key, value, updated_at, updated_by, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+                      FROM runtime_kv WHERE key = 'intake:' || $2 \
                     UNION ALL SELECT 'a', id, proposal_id, approver, input_hash, comment, created_at, expires_at, \
                       NULL, NULL, NULL, NULL FROM approvals WHERE proposal_id = $2 \
                     UNION ALL SELECT 'e', id, kind, revokes, capability, owner, starts, expires, justification, \
@@ -1147,6 +1149,12 @@ macro_rules! sql_store {
                             self.head = Some((seq, text(row, "c2")?));
                         }
                         "k" => facts.runtime.push($crate::store::KvEntry {
+                            key: text(row, "c1")?,
+                            value: text(row, "c2")?,
+                            updated_at: text(row, "c3")?,
+                            updated_by: text(row, "c4")?,
+                        }),
+                        "i" => facts.intake = Some($crate::store::KvEntry {
                             key: text(row, "c1")?,
                             value: text(row, "c2")?,
                             updated_at: text(row, "c3")?,

@@ -804,6 +804,7 @@ mod tests {
             model: &model,
             history: &history,
             devices: &devices,
+            intake: &crate::intake::Classifier::built_in(),
         };
         let mut finance = Finance::new(FinanceRules::default());
         let mut out = Collector::new(100);

@@ -1017,6 +1017,7 @@ mod tests {
             model: &model,
             history,
             devices: &devices,
+            intake: &crate::intake::Classifier::built_in(),
         };
         let mut marketing = Marketing::new(rules, templates(), chrono_tz::UTC);
         let mut out = Collector::new(50);

@@ -178,6 +178,8 @@ pub struct RunContext<'a> {
     pub history: &'a [SnapshotRecord],
     /// Each connector's latest readings.
     pub devices: &'a BTreeMap<String, ConnectorDevices>,
+    /// The compliance intake gate's classifier (the triage classifies agent requests with it).
+    pub intake: &'a crate::intake::Classifier,
 }
 
 impl RunContext<'_> {
@@ -229,6 +231,8 @@ pub struct Collector {
     findings: Vec<Finding>,
     /// Drafts refused before they were proposed (the personal-data check), by rule.
     refused: BTreeMap<String, u64>,
+    /// Records the intake gate routed to review (agent requests), to record after the run.
+    intake: Vec<crate::intake::IntakeRecord>,
 }
 
 impl Collector {
@@ -258,6 +262,16 @@ impl Collector {
     pub fn refuse(&mut self, rule: &str) {
         *self.hits.entry(rule.to_string()).or_default() += 1;
         *self.refused.entry(rule.to_string()).or_default() += 1;
+    }
+
+    /// A record the intake gate routed to review.
+    pub fn route(&mut self, record: crate::intake::IntakeRecord) {
+        self.intake.push(record);
+    }
+
+    /// The records routed to review, taken out.
+    pub fn take_routed(&mut self) -> Vec<crate::intake::IntakeRecord> {
+        std::mem::take(&mut self.intake)
     }
 
     pub fn hits(&self) -> &BTreeMap<String, u64> {

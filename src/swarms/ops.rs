@@ -1077,6 +1077,7 @@ mod tests {
                 model: &self.model,
                 history: &self.history,
                 devices: &self.devices,
+                intake: &crate::intake::Classifier::built_in(),
             };
             let mut ops = Ops::new(rules);
             let mut out = Collector::new(100);

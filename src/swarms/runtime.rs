@@ -103,6 +103,9 @@ pub struct RunReport {
     pub findings: Vec<Reported>,
     /// The findings by rule and severity (finance's weekly reconciliation summary).
     pub summary: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Records the compliance intake gate routed to review in this run (agent requests).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routed_to_review: Vec<String>,
     /// The reason codes of a denial.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
@@ -216,6 +219,7 @@ pub async fn run(
             .collect(),
         findings: Vec::new(),
         summary: BTreeMap::new(),
+        routed_to_review: Vec::new(),
         reasons: Vec::new(),
         problem: None,
     };
@@ -243,6 +247,7 @@ pub async fn run(
         model: &model,
         history: &history,
         devices: &devices,
+        intake: &engine.policy().intake,
     };
     let mut collector =
         Collector::new(usize::try_from(settings.max_findings_per_rule).unwrap_or(20));
@@ -311,6 +316,7 @@ pub async fn run(
         return finish(engine, settings, report, options, started, clock).await;
     }
     swarm.finish(&context, &mut collector);
+    let routed = collector.take_routed();
     for (rule, hits) in collector.hits() {
         report.rules.entry(rule.clone()).or_default().hits = *hits;
     }
@@ -426,6 +432,10 @@ pub async fn run(
             Err(other) => return Err(other),
         }
     }
+    if !options.dry_run && report.outcome == "completed" && !routed.is_empty() {
+        engine.record_intakes(agent, &routed).await?;
+    }
+    report.routed_to_review = routed.iter().map(|record| record.subject.clone()).collect();
     finish(engine, settings, report, options, started, clock).await
 }
 

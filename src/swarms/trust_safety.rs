@@ -343,6 +343,35 @@ impl TrustSafety {
     pub fn new(rules: TrustSafetyRules, lists: Lists) -> Self {
         Self { rules, lists }
     }
+
+    /// An open agent request through the compliance intake gate: a high-risk one is routed to
+    /// mandatory human review (recorded after the run, audited; the queue shows it).
+    fn intake(&self, context: &RunContext<'_>, seen: &Seen<'_>, out: &mut Collector) {
+        let open = context
+            .model
+            .lifecycle_value(seen.collection, &seen.record.fields)
+            .and_then(|value| context.model.classify(seen.collection, value))
+            .is_some_and(|found| found.class != Class::Closed);
+        if !open {
+            return;
+        }
+        let fields = &seen.record.fields;
+        let text = ["title", "request", "details", "description", "kind"]
+            .iter()
+            .filter_map(|name| fields.get(*name).and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let classification = context.intake.classify(&text);
+        if classification.needs_review() {
+            out.route(crate::intake::IntakeRecord::new(
+                &seen.path(),
+                classification,
+                &text,
+                "",
+                &crate::clock::format_time(context.now),
+            ));
+        }
+    }
 }
 
 impl Swarm for TrustSafety {
@@ -352,13 +381,17 @@ impl Swarm for TrustSafety {
 
     fn collections(&self) -> Vec<&'static str> {
         if self.rules.enabled {
-            vec!["communityReports"]
+            vec!["communityReports", "agentRequests"]
         } else {
             Vec::new()
         }
     }
 
     fn observe(&mut self, context: &RunContext<'_>, seen: &Seen<'_>, out: &mut Collector) {
+        if seen.collection == "agentRequests" {
+            self.intake(context, seen, out);
+            return;
+        }
         if seen.collection != "communityReports" {
             return;
         }

@@ -10,6 +10,7 @@ mod console;
 mod engine;
 mod engine_property;
 mod firestore;
+mod intake;
 mod lint;
 mod ops_note;
 mod policy;

@@ -71,6 +71,7 @@ fn random_facts(rng: &mut Rng, principal: &Principal) -> Facts {
         snapshot_stale: rng.below(5) == 0,
         snapshot_age_seconds: [60, 4000][rng.below(2)],
         quota_exceeded: rng.below(8) == 0,
+        intake_review_required: rng.below(8) == 0,
     }
 }
 
@@ -313,6 +314,10 @@ fn malformed_yaml_and_cedar_never_panic() {
                     "swarms/marketing/t.yaml",
                     mutate(&mut rng, brain::swarms::marketing::BUILT_IN_TEMPLATES[0].1),
                 )],
+                intake: Some(SourceFile::new(
+                    "specs/intake.yaml",
+                    mutate(&mut rng, brain::intake::BUILT_IN),
+                )),
                 term_lists: vec![SourceFile::new(
                     "swarms/trust-safety/terms.yaml",
                     mutate(&mut rng, brain::swarms::trust_safety::BUILT_IN_TERMS),

@@ -18,6 +18,7 @@ mod file_name_mismatch;
 mod forbid_without_reason;
 mod high_risk_too_few_approvers;
 mod high_risk_without_spec;
+mod intake_terms_invalid;
 mod invalid_exemption;
 mod invalid_input_schema;
 mod invalid_manifest;
@@ -80,6 +81,7 @@ pub static RULES: &[&Rule] = &[
     &state_model_malformed::RULE,
     &swarm_template_invalid::RULE,
     &swarm_terms_invalid::RULE,
+    &intake_terms_invalid::RULE,
     &cedar_syntax::RULE,
     &cedar_validation::RULE,
     &cedar_validation_warning::RULE,

@@ -124,6 +124,7 @@ pub fn facts(kill_switches: &[&str], approvals: i64, exemption: bool, stale: boo
         snapshot_stale: stale,
         snapshot_age_seconds: if stale { 86_400 } else { 60 },
         quota_exceeded: false,
+        intake_review_required: false,
     }
 }
 

@@ -1166,7 +1166,7 @@ mod tests {
             "/drafts?swarm=ops&rule=stalled_batch&severity=high&state=rejected"
         );
         assert_eq!(parse("", "", "", "all").href(), "/drafts?state=all");
-        let wrong = parse("finance", "firing_completed", "urgent", "maybe");
+        let wrong = parse("payroll", "firing_completed", "urgent", "maybe");
         assert_eq!(wrong.swarm, None);
         assert_eq!(wrong.rule.as_deref(), Some("firing_completed"));
         assert_eq!(wrong.severity, None);
