@@ -79,7 +79,11 @@ pub fn parse(source: SourceFile) -> crate::capability::Parsed<IntakeTerms> {
                     "intake::category",
                     format!("`{category}` is not an intake category"),
                 )
-                .at(&parsed.source, document.key_span(&pointer), "unknown category")
+                .at(
+                    &parsed.source,
+                    document.key_span(&pointer),
+                    "unknown category",
+                )
                 .with_help(format!(
                     "categories: {} (`unknown` is what matches nothing)",
                     CATEGORIES.join(", ")
@@ -88,9 +92,12 @@ pub fn parse(source: SourceFile) -> crate::capability::Parsed<IntakeTerms> {
         }
         if terms.is_empty() {
             problems.push(
-                Finding::error("intake::empty", format!("the list of `{category}` has no term"))
-                    .at(&parsed.source, document.value_span(&pointer), "empty")
-                    .with_help("list words or phrases, or leave the category out"),
+                Finding::error(
+                    "intake::empty",
+                    format!("the list of `{category}` has no term"),
+                )
+                .at(&parsed.source, document.value_span(&pointer), "empty")
+                .with_help("list words or phrases, or leave the category out"),
             );
         }
         for (index, term) in terms.iter().enumerate() {
@@ -329,10 +336,23 @@ mod tests {
         assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
         let classifier = Classifier::built_in();
         let class = |text: &str| classifier.classify(text).category;
-        assert_eq!(class("Make 200 ceramic grenade shells with a fuse"), "weaponization");
-        assert_eq!(class("Copy the Pikachu design onto mugs to sell"), "ip_infringement");
-        assert_eq!(class("Charge this card number my friend gave me"), "fraud_risk");
-        assert_eq!(class("glaze recipe for a mug with a gun metal finish"), UNKNOWN, "gun metal is a glaze");
+        assert_eq!(
+            class("Make 200 ceramic grenade shells with a fuse"),
+            "weaponization"
+        );
+        assert_eq!(
+            class("Copy the Pikachu design onto mugs to sell"),
+            "ip_infringement"
+        );
+        assert_eq!(
+            class("Charge this card number my friend gave me"),
+            "fraud_risk"
+        );
+        assert_eq!(
+            class("glaze recipe for a mug with a gun metal finish"),
+            UNKNOWN,
+            "gun metal is a glaze"
+        );
         for clean in [
             "Kiln 2 lid latch is loose",
             "Reorder cone 6 witness cones",
@@ -341,7 +361,11 @@ mod tests {
             "a bottle of wax resist and a scrapbook of tiles",
         ] {
             let classification = classifier.classify(clean);
-            assert_eq!(classification.category, UNKNOWN, "{clean}: {:?}", classification.matched);
+            assert_eq!(
+                classification.category, UNKNOWN,
+                "{clean}: {:?}",
+                classification.matched
+            );
             assert_eq!(classification.disposition, "allow");
         }
         let routed = classifier.classify("sell counterfeit mugs with a copied logo");
@@ -357,7 +381,11 @@ mod tests {
         let record = IntakeRecord::new("p_1", classifier.classify(text), text, "staff:bob", "t");
         let stored = serde_json::to_string(&record).unwrap();
         assert!(!stored.contains("shells that hold"), "{stored}");
-        assert!(record.summary.starts_with("weaponization: 3 terms matched"), "{}", record.summary);
+        assert!(
+            record.summary.starts_with("weaponization: 3 terms matched"),
+            "{}",
+            record.summary
+        );
         assert!(record.blocked());
         let mut granted = record.clone();
         granted.r#override = Some(Override {
@@ -391,7 +419,9 @@ mod tests {
             vec!["intake::empty"]
         );
         assert_eq!(
-            codes("id: i\nversion: 1\ncategories:\n  fraud_risk: [Card Number]\n  illegal_content: [card number]\n"),
+            codes(
+                "id: i\nversion: 1\ncategories:\n  fraud_risk: [Card Number]\n  illegal_content: [card number]\n"
+            ),
             vec!["intake::term"]
         );
     }

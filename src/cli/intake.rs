@@ -153,14 +153,24 @@ pub fn run(cli: &Cli, command: &IntakeCommand) -> miette::Result<ExitCode> {
                 }
                 IntakeCommand::Override(args) => {
                     let record = engine
-                        .intake_override(&caller, &args.id, args.grant, &args.reason_code, &args.note)
+                        .intake_override(
+                            &caller,
+                            &args.id,
+                            args.grant,
+                            &args.reason_code,
+                            &args.note,
+                        )
                         .await?;
                     if cli.format == Format::Json {
                         let _ = output::print_json(&record);
                     } else {
                         output::success(&format!(
                             "{} for `{}` ({}): {}",
-                            if args.grant { "override granted" } else { "override denied" },
+                            if args.grant {
+                                "override granted"
+                            } else {
+                                "override denied"
+                            },
                             record.subject,
                             record.classification.category,
                             if args.grant {

@@ -274,7 +274,9 @@ impl Engine {
             intake_review_required: read
                 .intake
                 .as_ref()
-                .and_then(|entry| serde_json::from_str::<crate::intake::IntakeRecord>(&entry.value).ok())
+                .and_then(|entry| {
+                    serde_json::from_str::<crate::intake::IntakeRecord>(&entry.value).ok()
+                })
                 .is_some_and(|record| record.blocked()),
         };
         let mut decision = self.policy.decider.decide(&Question {

@@ -44,17 +44,21 @@ impl Engine {
             updated_by: actor.to_string(),
         })
         .await?;
-        let mut built = event(actor, "intake.classified", &record.classification.disposition)
-            .reasons(&[record.classification.reason_code.as_str()])
-            .input_hash(&record.text_hash)
-            .detail(serde_json::json!({
-                "subject": record.subject,
-                "category": record.classification.category,
-                "confidence": record.classification.confidence,
-                "matched": record.classification.matched.len(),
-                "summary": record.summary,
-                "rule_set": record.classification.rule_set,
-            }));
+        let mut built = event(
+            actor,
+            "intake.classified",
+            &record.classification.disposition,
+        )
+        .reasons(&[record.classification.reason_code.as_str()])
+        .input_hash(&record.text_hash)
+        .detail(serde_json::json!({
+            "subject": record.subject,
+            "category": record.classification.category,
+            "confidence": record.classification.confidence,
+            "matched": record.classification.matched.len(),
+            "summary": record.summary,
+            "rule_set": record.classification.rule_set,
+        }));
         if record.subject.starts_with("p_") {
             built = built.proposal(&record.subject);
         }
@@ -204,7 +208,11 @@ impl Engine {
         }
         if !decision.allowed {
             return Err(self
-                .refuse(tx, built, super::denied(Action::ReviewIntake, None, &decision))
+                .refuse(
+                    tx,
+                    built,
+                    super::denied(Action::ReviewIntake, None, &decision),
+                )
                 .await);
         }
         record.r#override = Some(Override {

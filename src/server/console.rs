@@ -291,6 +291,8 @@ pub fn routes() -> Router<AppState> {
         .route("/studio-state/history", get(studio_state::history))
         .route("/devices", get(devices_page))
         .route("/drafts", get(drafts_page))
+        .route("/intake", get(intake_page))
+        .route("/intake/override", post(intake_override))
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -312,6 +314,7 @@ fn layout(
         ("/", "Cockpit"),
         ("/approvals", "Approvals"),
         ("/drafts", "Drafts"),
+        ("/intake", "Intake"),
         ("/studio-state", "StudioState"),
         ("/devices", "Devices"),
         ("/kill-switches", "Kill switches"),
@@ -881,8 +884,13 @@ async fn proposal_page(
         ),
         _ => String::new(),
     };
+    // A proposal the compliance intake gate routed to review says so first.
+    let intake = match state.engine.intake_record(&viewer.caller, &id).await {
+        Ok(Some(record)) => intake::banner(&record),
+        _ => String::new(),
+    };
     let body = format!(
-        "<table class=\"facts\" id=\"proposal\"><tr><th>State</th><td id=\"state\">{state}</td></tr>\
+        "{intake}<table class=\"facts\" id=\"proposal\"><tr><th>State</th><td id=\"state\">{state}</td></tr>\
          <tr><th>Capability</th><td><code>{capability}</code> — {title}<br>risk tier <strong>{tier}</strong>, owned by {owner}</td></tr>\
          <tr><th>Proposer</th><td>{proposer} (for {resource_owner})</td></tr>\
          <tr><th>Rationale</th><td>{rationale}</td></tr>\
@@ -1369,6 +1377,21 @@ async fn drafts_page(
     Query(params): Query<drafts::DraftParams>,
 ) -> Response {
     drafts::page(&state, &viewer, &params).await
+}
+
+// ---- Intake review -----------------------------------------------------------------------
+
+mod intake;
+
+async fn intake_page(State(state): State<AppState>, viewer: Viewer) -> Response {
+    intake::page(&state, &viewer).await
+}
+
+async fn intake_override(
+    State(state): State<AppState>,
+    checked: Checked<intake::OverrideForm>,
+) -> Response {
+    intake::override_post(&state, checked).await
 }
 
 // ---- Devices -----------------------------------------------------------------------------

@@ -763,3 +763,76 @@ fn drafts_are_reviewed_and_approved_from_the_drafts_page_in_a_real_browser() {
     }
     drop(daemon);
 }
+
+/// The intake review queue in a real browser: empty, then a routed proposal with its banner,
+/// overridden from the queue's form by another staff member.
+#[test]
+fn a_routed_proposal_is_reviewed_from_the_intake_queue_in_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let studio = Studio::new(Backend::Sqlite, "");
+    let admin = studio.admin.clone();
+    let daemon = studio.start_daemon();
+    let base = daemon.url("");
+    driver.goto(&format!("{base}/login"));
+    driver.type_into("#token", &admin);
+    driver.click("#sign-in");
+    assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
+    driver.goto(&format!("{base}/intake"));
+    assert_eq!(driver.text("h1"), "Intake review");
+    assert!(
+        driver
+            .text("#nothing-routed")
+            .contains("Nothing was routed to review")
+    );
+    driver.screenshot_whole_page(&artifacts().join("intake-empty.png"));
+
+    let (_, bob) = studio.json(&admin, &["actor", "add", "staff:bob"]);
+    let (code, routed) = studio.json(
+        bob["token"].as_str().unwrap(),
+        &[
+            "propose",
+            "test.note.draft",
+            "--input",
+            r#"{"text": "Copy the Pikachu design onto 50 mugs to sell, no licence needed"}"#,
+            "--rationale",
+            "a member asked at the counter",
+        ],
+    );
+    assert_eq!(code, 0, "{routed}");
+    let id = routed["id"].as_str().unwrap();
+    driver.goto(&format!("{base}/proposals/{id}"));
+    assert!(
+        driver
+            .text("#intake-banner")
+            .contains("Routed to human review: ip infringement")
+    );
+    driver.screenshot_whole_page(&artifacts().join("intake-banner.png"));
+    driver.goto(&format!("{base}/intake"));
+    assert!(driver.text("#waiting").contains("Waiting for review (1)"));
+    let slug: String = id
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    driver.type_into(&format!("#code-{slug}"), "LICENSED_DESIGN");
+    driver.type_into(
+        &format!("#note-{slug}"),
+        "the studio holds a licence for this run",
+    );
+    driver.screenshot_whole_page(&artifacts().join("intake-queue.png"));
+    driver.click(&format!("#grant-{slug}"));
+    assert!(
+        driver
+            .wait_for_text("#decided", "Reviewed (1)")
+            .contains("Reviewed (1)")
+    );
+    let (code, approved) = studio.json(&admin, &["approve", id]);
+    assert_eq!(code, 0, "granted, it is approvable: {approved}");
+}

@@ -1549,3 +1549,119 @@ async fn the_drafts_page_names_an_unreachable_store() {
         cockpit.html
     );
 }
+
+/// The intake review queue and the banner on a routed proposal: empty, waiting, overridden by a
+/// signed-in staff member other than the proposer, and refused to the proposer.
+#[tokio::test]
+async fn the_intake_queue_and_banner_let_another_staff_member_override_the_gate() {
+    let api = Api::new().await;
+    let admin = Browser::sign_in(&api, &api.admin).await;
+    let empty = admin.get("/intake").await;
+    assert!(
+        empty.html.contains("id=\"nothing-routed\""),
+        "{}",
+        empty.html
+    );
+    assert!(
+        empty
+            .html
+            .contains("<a href=\"/intake\" aria-current=\"page\">Intake</a>")
+    );
+
+    let bob = api.engine.authenticate(&api.bob).await.unwrap();
+    let routed = api
+        .engine
+        .propose(
+            &bob,
+            &brain::engine::ProposeRequest {
+                capability: "test.note.draft".into(),
+                input: serde_json::json!({ "text": "Make 200 ceramic grenade shells" }),
+                rationale: "a member asked".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let id = routed.proposal.id.clone();
+    let proposal = admin.get(&format!("/proposals/{id}")).await;
+    assert!(
+        proposal.html.contains("id=\"intake-banner\""),
+        "{}",
+        proposal.html
+    );
+    assert!(
+        proposal
+            .html
+            .contains("Routed to human review: weaponization")
+    );
+    let queue = admin.get("/intake").await;
+    assert!(
+        queue.html.contains("Waiting for review (1)"),
+        "{}",
+        queue.html
+    );
+    assert!(queue.html.contains("<q>grenade</q>"));
+    assert!(
+        !queue.html.contains("ceramic grenade shells"),
+        "the queue shows what matched, not the text"
+    );
+    let slug: String = id
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    assert!(queue.html.contains(&format!("id=\"grant-{slug}\"")));
+
+    // The proposer cannot override the gate on their own proposal.
+    let proposer = Browser::sign_in(&api, &api.bob).await;
+    let refused = proposer
+        .submit(
+            "/intake/override",
+            &[
+                ("subject", &id),
+                ("decision", "grant"),
+                ("reason_code", "PROP_ONLY"),
+                ("note", "it is mine"),
+            ],
+        )
+        .await;
+    assert!(
+        refused.html.contains("SELF_APPROVAL_FORBIDDEN"),
+        "{}",
+        refused.html
+    );
+
+    let granted = admin
+        .submit(
+            "/intake/override",
+            &[
+                ("subject", &id),
+                ("decision", "grant"),
+                ("reason_code", "PROP_ONLY"),
+                ("note", "inert film prop"),
+            ],
+        )
+        .await;
+    assert!(
+        granted.html.contains("override granted for"),
+        "{}",
+        granted.html
+    );
+    assert!(granted.html.contains("Reviewed (1)"));
+    let proposal = admin.get(&format!("/proposals/{id}")).await;
+    assert!(
+        proposal.html.contains("risk-banner risk-cleared"),
+        "{}",
+        proposal.html
+    );
+    // A wall display sees the queue without the form.
+    let wall = Api::with_config("server:\n  auth:\n    mode: none\n").await;
+    let page = send(&wall, Request::get("/intake").body(Body::empty()).unwrap()).await;
+    assert!(page.html.contains("id=\"no-actions\""), "{}", page.html);
+    assert!(!page.html.contains("action=\"/intake/override\""));
+}

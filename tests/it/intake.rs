@@ -71,7 +71,13 @@ fn a_routed_proposal_waits_for_an_override_by_someone_else() {
         let (code, refused) = studio.json(
             &bob,
             &[
-                "intake", "override", &id, "--grant", "--reason-code", "PROP_ONLY", "--note",
+                "intake",
+                "override",
+                &id,
+                "--grant",
+                "--reason-code",
+                "PROP_ONLY",
+                "--note",
                 "it is a prop",
             ],
         );
@@ -84,7 +90,13 @@ fn a_routed_proposal_waits_for_an_override_by_someone_else() {
         let (code, denied) = studio.json(
             &carol,
             &[
-                "intake", "override", &id, "--deny", "--reason-code", "WEAPON_LIKE", "--note",
+                "intake",
+                "override",
+                &id,
+                "--deny",
+                "--reason-code",
+                "WEAPON_LIKE",
+                "--note",
                 "realistic grenade shells are not something we make",
             ],
         );
@@ -95,7 +107,13 @@ fn a_routed_proposal_waits_for_an_override_by_someone_else() {
         let (code, granted) = studio.json(
             &carol,
             &[
-                "intake", "override", &id, "--grant", "--reason-code", "PROP_ONLY", "--note",
+                "intake",
+                "override",
+                &id,
+                "--grant",
+                "--reason-code",
+                "PROP_ONLY",
+                "--note",
                 "inert, hollow, for the film club's set; no fuse",
             ],
         );
@@ -117,7 +135,9 @@ fn a_routed_proposal_waits_for_an_override_by_someone_else() {
         assert_eq!(classified["reason_codes"], json!(["INTAKE_WEAPONIZATION"]));
         assert!(classified["input_hash"].as_str().unwrap().len() == 64);
         assert!(
-            !classified["detail"].to_string().contains("ceramic grenade shells"),
+            !classified["detail"]
+                .to_string()
+                .contains("ceramic grenade shells"),
             "{classified}"
         );
         for action in ["intake.override_denied", "intake.override_granted"] {
@@ -145,7 +165,12 @@ fn classify_changes_nothing_and_agent_requests_go_through_the_same_gate() {
     let admin = studio.admin.clone();
     let (code, classified) = studio.json(
         &admin,
-        &["intake", "classify", "--text", "sell counterfeit mugs with a copied logo"],
+        &[
+            "intake",
+            "classify",
+            "--text",
+            "sell counterfeit mugs with a copied logo",
+        ],
     );
     assert_eq!(code, 0);
     assert_eq!(classified["category"], "ip_infringement");
@@ -153,19 +178,31 @@ fn classify_changes_nothing_and_agent_requests_go_through_the_same_gate() {
     assert_eq!(classified["matched"], json!(["copied logo", "counterfeit"]));
     let (_, clean) = studio.json(
         &admin,
-        &["intake", "classify", "--text", "a bottle of wax resist for the scrapbook tiles"],
+        &[
+            "intake",
+            "classify",
+            "--text",
+            "a bottle of wax resist for the scrapbook tiles",
+        ],
     );
     assert_eq!(clean["category"], "unknown");
     assert_eq!(clean["disposition"], "allow");
     let (_, queue) = studio.json(&admin, &["intake", "queue"]);
     assert_eq!(queue, json!([]), "classify records nothing");
 
-    assert_eq!(studio.json(&admin, &["swarm", "enroll", "trust-safety"]).0, 0);
+    assert_eq!(
+        studio.json(&admin, &["swarm", "enroll", "trust-safety"]).0,
+        0
+    );
     let (code, report) = studio.json(&admin, &["swarm", "run", "trust-safety"]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(
         report["routed_to_review"],
-        json!(["agentRequests/ar-58", "agentRequests/ar-59", "agentRequests/ar-60"])
+        json!([
+            "agentRequests/ar-58",
+            "agentRequests/ar-59",
+            "agentRequests/ar-60"
+        ])
     );
     let (_, queue) = studio.json(&admin, &["intake", "queue"]);
     let categories: std::collections::BTreeMap<String, String> = queue
@@ -194,8 +231,14 @@ fn classify_changes_nothing_and_agent_requests_go_through_the_same_gate() {
     let (code, _) = studio.json(
         &admin,
         &[
-            "intake", "override", "agentRequests/ar-59", "--deny", "--reason-code",
-            "UNLICENSED_DESIGN", "--note", "we do not copy characters",
+            "intake",
+            "override",
+            "agentRequests/ar-59",
+            "--deny",
+            "--reason-code",
+            "UNLICENSED_DESIGN",
+            "--note",
+            "we do not copy characters",
         ],
     );
     assert_eq!(code, 0);
@@ -222,8 +265,14 @@ fn classify_changes_nothing_and_agent_requests_go_through_the_same_gate() {
     let (code, missing) = studio.json(
         &admin,
         &[
-            "intake", "override", "p_000000000000", "--grant", "--reason-code", "OK_FINE",
-            "--note", "n",
+            "intake",
+            "override",
+            "p_000000000000",
+            "--grant",
+            "--reason-code",
+            "OK_FINE",
+            "--note",
+            "n",
         ],
     );
     assert_eq!(code, 1, "{missing}");
@@ -231,12 +280,23 @@ fn classify_changes_nothing_and_agent_requests_go_through_the_same_gate() {
     let (code, bad) = studio.json(
         &admin,
         &[
-            "intake", "override", "agentRequests/ar-58", "--grant", "--reason-code", "ok",
-            "--note", "n",
+            "intake",
+            "override",
+            "agentRequests/ar-58",
+            "--grant",
+            "--reason-code",
+            "ok",
+            "--note",
+            "n",
         ],
     );
     assert_eq!(code, 1);
-    assert!(bad["error"]["message"].as_str().unwrap().contains("is not a reason code"));
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not a reason code")
+    );
 }
 
 #[tokio::test]
