@@ -5,14 +5,22 @@
 //!
 //! Memory: the benchmark also reports the process's peak resident set (VmHWM) after folding
 //! 10,000 and then 100,000 documents; with streaming it must not grow with the count.
+//!
+//! Reconciliation: the same fake serves `materialsOrders` and a Stripe `payment_intents` list
+//! (pages of 100, Stripe's largest), one payment per order with a few discrepancies planted,
+//! and the finance swarm matches them; `read_orders_and_payments` reads the same records
+//! without matching them (the baseline).
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::Query;
+use axum::extract::{Path, Query};
 use axum::routing::get;
 use brain::cloud::Source;
 use brain::cloud::firestore::{FirestoreClient, FirestoreSource, Limits};
+use brain::cloud::stripe::{StripeClient, StripeSource};
+use brain::config::Secret;
 use brain::snapshot::Model;
+use brain::swarms::finance::{Finance, FinanceRules};
 use brain::swarms::ops::{Ops, OpsRules};
 use brain::swarms::{Collector, RunContext, Seen, Swarm};
 use serde_json::{Value, json};
@@ -57,6 +65,98 @@ async fn page(Query(query): Query<std::collections::HashMap<String, String>>) ->
     axum::Json(answer)
 }
 
+/// When the generated orders and payments were made: five days before the run, settled and
+/// within Stripe's window.
+fn order_time() -> chrono::DateTime<chrono::Utc> {
+    static AT: OnceLock<chrono::DateTime<chrono::Utc>> = OnceLock::new();
+    *AT.get_or_init(|| brain::clock::now() - chrono::Duration::days(5))
+}
+
+fn cents(n: usize) -> i64 {
+    1_000 + (n % 5_000) as i64
+}
+
+/// Materials orders, each paid through its own payment intent.
+async fn orders(
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<Value> {
+    let total: usize = query
+        .get("total")
+        .and_then(|total| total.parse().ok())
+        .unwrap_or(0);
+    let start: usize = query
+        .get("pageToken")
+        .and_then(|token| token.parse().ok())
+        .unwrap_or(0);
+    let end = (start + PAGE).min(total);
+    let at = brain::clock::format_time(order_time());
+    let documents: Vec<Value> = (start..end)
+        .map(|n| {
+            json!({
+                "name": format!("projects/p/databases/(default)/documents/materialsOrders/mo{n:07}"),
+                "fields": {
+                    "status": { "stringValue": "paid" },
+                    "totalCents": { "integerValue": cents(n).to_string() },
+                    "currency": { "stringValue": "usd" },
+                    "stripePaymentIntentId": { "stringValue": format!("pi{n:07}") },
+                    "createdAt": { "timestampValue": at },
+                    "updatedAt": { "timestampValue": at },
+                    "uid": { "stringValue": format!("m-{}", n % 97) },
+                },
+                "updateTime": at,
+            })
+        })
+        .collect();
+    let mut answer = json!({ "documents": documents });
+    if end < total {
+        answer["nextPageToken"] = Value::from(end.to_string());
+    }
+    axum::Json(answer)
+}
+
+/// Every 997th payment charged a different amount; every 1,009th never succeeded.
+const MISMATCH_EVERY: usize = 997;
+const UNPAID_EVERY: usize = 1_009;
+
+/// Stripe's `payment_intents` list for `total` orders.
+async fn payment_intents(
+    Path(total): Path<usize>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<Value> {
+    let limit: usize = query
+        .get("limit")
+        .and_then(|limit| limit.parse().ok())
+        .unwrap_or(10);
+    let start = query
+        .get("starting_after")
+        .and_then(|after| after.strip_prefix("pi"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(0, |n| n + 1);
+    let end = (start + limit).min(total);
+    let created = order_time().timestamp();
+    let data: Vec<Value> = (start..end)
+        .map(|n| {
+            let amount = cents(n) + if n % MISMATCH_EVERY == 1 { 100 } else { 0 };
+            let status = if n % UNPAID_EVERY == 2 {
+                "requires_payment_method"
+            } else {
+                "succeeded"
+            };
+            json!({
+                "id": format!("pi{n:07}"),
+                "object": "payment_intent",
+                "status": status,
+                "amount": amount,
+                "amount_received": if status == "succeeded" { amount } else { 0 },
+                "currency": "usd",
+                "created": created,
+                "metadata": { "orderId": format!("mo{n:07}") },
+            })
+        })
+        .collect();
+    axum::Json(json!({ "object": "list", "data": data, "has_more": end < total }))
+}
+
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     base: String,
@@ -71,10 +171,16 @@ fn fixture() -> &'static Fixture {
             .build()
             .unwrap();
         let base = runtime.block_on(async {
-            let app = axum::Router::new().route(
-                "/v1/projects/p/databases/(default)/documents/batches",
-                get(page),
-            );
+            let app = axum::Router::new()
+                .route(
+                    "/v1/projects/p/databases/(default)/documents/batches",
+                    get(page),
+                )
+                .route(
+                    "/v1/projects/p/databases/(default)/documents/materialsOrders",
+                    get(orders),
+                )
+                .route("/stripe/{total}/payment_intents", get(payment_intents));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -159,6 +265,99 @@ fn swarm(total: usize) -> u64 {
     })
 }
 
+/// A Firestore source over the fake whose `materialsOrders` hold `total` orders, and a Stripe
+/// source whose `payment_intents` hold one payment for each.
+fn orders_and_payments(total: usize) -> (FirestoreSource, StripeSource) {
+    let stripe = StripeClient::new(
+        Some(&format!("{}/stripe/{total}", fixture().base)),
+        Secret::new("rk_test_bench"),
+        brain::cloud::stripe::Limits {
+            page_size: 100,
+            max_pages: total / 100 + 2,
+            ..brain::cloud::stripe::Limits::default()
+        },
+    )
+    .unwrap();
+    (source(total), StripeSource::new(stripe))
+}
+
+/// Reads `total` orders and `total` payments, handing each record to `each`; returns how many
+/// records were read.
+async fn read_both(
+    firestore: &FirestoreSource,
+    stripe: &StripeSource,
+    each: &mut (dyn FnMut(&str, &str, brain::snapshot::Record) + Send),
+) -> u64 {
+    let orders = firestore
+        .read("materialsOrders", &mut |record| {
+            each("firestore", "materialsOrders", record)
+        })
+        .await
+        .unwrap();
+    let payments = stripe
+        .read("stripe:payment_intents", &mut |record| {
+            each("stripe", "stripe:payment_intents", record)
+        })
+        .await
+        .unwrap();
+    orders.documents + payments.documents
+}
+
+/// The baseline: the orders and the payments read, nothing matched.
+fn read_alone(total: usize) -> u64 {
+    let (firestore, stripe) = orders_and_payments(total);
+    fixture().runtime.block_on(async {
+        read_both(&firestore, &stripe, &mut |_, _, record| {
+            divan::black_box(record);
+        })
+        .await
+    })
+}
+
+/// The same reads, each record observed by the finance swarm, then its `finish` matches every
+/// order to its payments and judges both sides. Returns the records read and the findings.
+fn reconcile(total: usize) -> (u64, usize) {
+    let (firestore, stripe) = orders_and_payments(total);
+    let model = Model::built_in();
+    let history = Vec::new();
+    let devices = std::collections::BTreeMap::new();
+    let intake = brain::intake::Classifier::built_in();
+    fixture().runtime.block_on(async {
+        let context = RunContext {
+            now: brain::clock::now(),
+            model: &model,
+            history: &history,
+            devices: &devices,
+            intake: &intake,
+        };
+        let mut finance = Finance::new(FinanceRules::default());
+        // Every finding kept: the benchmark checks the matcher found each planted one.
+        let mut out = Collector::new(usize::MAX);
+        let read = read_both(&firestore, &stripe, &mut |source, collection, record| {
+            finance.observe(
+                &context,
+                &Seen {
+                    source,
+                    collection,
+                    record: &record,
+                },
+                &mut out,
+            );
+        })
+        .await;
+        finance.finish(&context, &mut out);
+        let findings = out.into_findings();
+        (read, findings.len())
+    })
+}
+
+/// The discrepancies planted among `total` orders: amount mismatches and unpaid payments.
+fn planted(total: usize) -> usize {
+    (0..total)
+        .filter(|n| n % MISMATCH_EVERY == 1 || n % UNPAID_EVERY == 2)
+        .count()
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -210,5 +409,44 @@ fn peak_memory() {
     let after_large = peak_rss_kib();
     eprintln!(
         "peak RSS after 10,000 documents: {after_small} KiB; after 100,000: {after_large} KiB"
+    );
+}
+
+/// Reading `total` orders and `total` payments, nothing matched (the reconciliation's baseline).
+#[divan::bench(args = [10_000, 100_000], sample_count = 5)]
+fn read_orders_and_payments(bencher: divan::Bencher, total: usize) {
+    bencher
+        .counter(divan::counter::ItemsCount::new(2 * total))
+        .bench(|| assert_eq!(read_alone(total), 2 * total as u64));
+}
+
+/// The finance swarm reconciling `total` orders against `total` payments (compare with
+/// `read_orders_and_payments`).
+#[divan::bench(args = [10_000, 100_000], sample_count = 5)]
+fn reconcile_orders_and_payments(bencher: divan::Bencher, total: usize) {
+    let expected = planted(total);
+    bencher
+        .counter(divan::counter::ItemsCount::new(2 * total))
+        .bench(|| {
+            let (read, findings) = reconcile(total);
+            assert_eq!(read, 2 * total as u64);
+            assert_eq!(findings, expected, "every planted discrepancy found once");
+        });
+}
+
+/// Peak memory of reading 100,000 orders and 100,000 payments, then of reconciling 10,000 and
+/// 100,000 of each
+/// (printed, not timed; run it alone: `cargo bench --bench snapshot -- reconcile_peak_memory`).
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn reconcile_peak_memory() {
+    let before = peak_rss_kib();
+    read_alone(100_000);
+    let after_read = peak_rss_kib();
+    reconcile(10_000);
+    let after_small = peak_rss_kib();
+    reconcile(100_000);
+    let after_large = peak_rss_kib();
+    eprintln!(
+        "reconcile: peak RSS at start: {before} KiB; after reading 100,000 orders and 100,000 payments: {after_read} KiB; after reconciling 10,000 of each: {after_small} KiB; 100,000 of each: {after_large} KiB"
     );
 }

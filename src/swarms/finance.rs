@@ -201,6 +201,22 @@ struct Link {
     confidence: f64,
 }
 
+/// Order id → the payment intents linked to it, sorted by id, each with its best link.
+type Links<'a> = BTreeMap<&'a str, Vec<(&'a str, Link)>>;
+
+fn add_link<'a>(by_order: &mut Links<'a>, order: &'a str, intent: &'a str, confidence: f64) {
+    let intents = by_order.entry(order).or_default();
+    match intents.binary_search_by(|(id, _)| (*id).cmp(intent)) {
+        Ok(at) => {
+            let entry = &mut intents[at].1;
+            if confidence > entry.confidence {
+                entry.confidence = confidence;
+            }
+        }
+        Err(at) => intents.insert(at, (intent, Link { confidence })),
+    }
+}
+
 /// One run of the finance swarm.
 pub struct Finance {
     rules: FinanceRules,
@@ -275,20 +291,13 @@ impl Finance {
         at.is_none_or(|at| at <= now - chrono_of(self.rules.settle))
     }
 
-    /// Every order each succeeded-or-not intent links to, with the link's confidence; and the
-    /// other way round.
-    fn links(&self) -> BTreeMap<String, BTreeMap<String, Link>> {
-        let mut by_order: BTreeMap<String, BTreeMap<String, Link>> = BTreeMap::new();
-        let mut link = |order: &str, intent: &str, confidence: f64| {
-            let entry = by_order
-                .entry(order.to_string())
-                .or_default()
-                .entry(intent.to_string())
-                .or_insert(Link { confidence });
-            if confidence > entry.confidence {
-                entry.confidence = confidence;
-            }
-        };
+    /// Every order each succeeded-or-not intent links to, with the link's confidence (the
+    /// ids borrowed from the run's records: at 100,000 orders, copies would cost more than
+    /// the records).
+    fn links(&self) -> Links<'_> {
+        let mut by_order: Links<'_> = BTreeMap::new();
+        let mut link =
+            |order, intent, confidence| add_link(&mut by_order, order, intent, confidence);
         for (id, order) in &self.orders {
             if let Some(intent) = &order.payment_intent {
                 link(id, intent, 0.99);
@@ -334,27 +343,24 @@ impl Finance {
         }
     }
 
-    fn judge_orders(
-        &self,
-        context: &RunContext<'_>,
-        links: &BTreeMap<String, BTreeMap<String, Link>>,
-        out: &mut Collector,
-    ) {
+    fn judge_orders(&self, context: &RunContext<'_>, links: &Links<'_>, out: &mut Collector) {
         let now = context.now;
         let window_start = now - chrono_of(self.rules.window);
         for (id, order) in &self.orders {
             if !self.settled(order.changed, now) {
                 continue;
             }
-            let linked = links.get(id);
-            let linked_intents: Vec<(&String, &Intent, Link)> = linked
+            let linked = links.get(id.as_str());
+            let linked_intents: Vec<(&str, &Intent, Link)> = linked
                 .into_iter()
                 .flatten()
                 .filter_map(|(intent, link)| {
-                    self.intents.get(intent).map(|found| (intent, found, *link))
+                    self.intents
+                        .get(*intent)
+                        .map(|found| (*intent, found, *link))
                 })
                 .collect();
-            let succeeded: Vec<&(&String, &Intent, Link)> = linked_intents
+            let succeeded: Vec<&(&str, &Intent, Link)> = linked_intents
                 .iter()
                 .filter(|(_, intent, _)| intent.status == "succeeded")
                 .collect();
@@ -488,7 +494,7 @@ impl Finance {
             if succeeded.len() > 1 && self.on(&DUPLICATE_PAYMENT) {
                 let ids: Vec<&str> = succeeded
                     .iter()
-                    .map(|(intent_id, _, _)| intent_id.as_str())
+                    .map(|(intent_id, _, _)| *intent_id)
                     .collect();
                 out.push(Finding {
                     rule: DUPLICATE_PAYMENT.reference(),
@@ -526,33 +532,45 @@ impl Finance {
         }
     }
 
-    fn judge_reversals(
-        &self,
-        context: &RunContext<'_>,
-        links: &BTreeMap<String, BTreeMap<String, Link>>,
-        out: &mut Collector,
-    ) {
+    /// The payment intent a reversal takes money back from. A refund may name only its charge,
+    /// and may be listed before the charge: every record is in by the time this is asked.
+    fn reversed_intent(&self, reversal: &Reversal) -> Option<String> {
+        reversal.payment_intent.clone().or_else(|| {
+            reversal
+                .charge
+                .as_ref()
+                .and_then(|charge| self.charges.get(charge).cloned().flatten())
+        })
+    }
+
+    fn judge_reversals(&self, context: &RunContext<'_>, links: &Links<'_>, out: &mut Collector) {
         if !self.on(&REFUND_NOT_RECORDED) {
             return;
+        }
+        // Payment intent → the orders linked to it, for the reversed intents only (a refund is
+        // looked up once, not matched against every order).
+        let reversed: BTreeSet<String> = self
+            .reversals
+            .iter()
+            .filter_map(|reversal| self.reversed_intent(reversal))
+            .collect();
+        let mut by_intent: BTreeMap<&str, Vec<(&str, Link)>> = BTreeMap::new();
+        for (order_id, intents) in links {
+            for (intent, link) in intents {
+                if reversed.contains(*intent) {
+                    by_intent.entry(intent).or_default().push((order_id, *link));
+                }
+            }
         }
         let mut flagged: BTreeSet<&str> = BTreeSet::new();
         for reversal in &self.reversals {
             if !self.settled(reversal.created, context.now) {
                 continue;
             }
-            // A refund may name only its charge, and may be listed before the charge: every
-            // record is in by now.
-            let intent = reversal.payment_intent.clone().or_else(|| {
-                reversal
-                    .charge
-                    .as_ref()
-                    .and_then(|charge| self.charges.get(charge).cloned().flatten())
-            });
-            let Some(intent) = intent else { continue };
-            for (order_id, linked) in links {
-                let Some(link) = linked.get(&intent) else {
-                    continue;
-                };
+            let Some(intent) = self.reversed_intent(reversal) else {
+                continue;
+            };
+            for &(order_id, link) in by_intent.get(intent.as_str()).into_iter().flatten() {
                 let Some(order) = self.orders.get(order_id) else {
                     continue;
                 };
@@ -597,15 +615,10 @@ impl Finance {
         }
     }
 
-    fn judge_intents(
-        &self,
-        context: &RunContext<'_>,
-        links: &BTreeMap<String, BTreeMap<String, Link>>,
-        out: &mut Collector,
-    ) {
+    fn judge_intents(&self, context: &RunContext<'_>, links: &Links<'_>, out: &mut Collector) {
         let linked: BTreeSet<&str> = links
             .values()
-            .flat_map(|intents| intents.keys().map(String::as_str))
+            .flat_map(|intents| intents.iter().map(|(intent, _)| *intent))
             .collect();
         for (id, intent) in &self.intents {
             let age = intent.created.map(|created| context.now - created);
