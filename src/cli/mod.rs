@@ -19,6 +19,7 @@ mod output;
 mod policy;
 mod progress;
 mod remote;
+mod scorecard;
 mod serve;
 mod session;
 mod snapshot;
@@ -57,7 +58,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "BRAIN_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Output for people (`human`) or for machines (`json`).
+    /// Output for people (`human`) or for machines (`json`); `markdown` is for
+    /// `brain scorecard` only.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
@@ -156,6 +158,9 @@ pub enum Command {
     /// The department swarms: list them, run one (drafts only), read their runs, enroll one.
     #[command(subcommand)]
     Swarm(swarm::SwarmCommand),
+    /// The service-level objectives over a period: `--period 7d|30d|month:2026-11`, with
+    /// `--format json` for machines and `--format markdown` for the monthly review.
+    Scorecard(scorecard::ScorecardArgs),
     /// The compliance intake gate: classify a text, list what waits for review, override.
     #[command(subcommand)]
     Intake(intake::IntakeCommand),
@@ -181,6 +186,14 @@ pub fn run() -> ExitCode {
             code = "usage::format",
             help = "use `--format human` or `--format json` with this command",
             "`--format sarif` and `--format github` are only for `brain lint`"
+        ));
+        return ExitCode::from(2);
+    }
+    if cli.format == Format::Markdown && !matches!(cli.command, Command::Scorecard(_)) {
+        output::print_report(&miette::miette!(
+            code = "usage::format",
+            help = "use `--format human` or `--format json` with this command",
+            "`--format markdown` is only for `brain scorecard`"
         ));
         return ExitCode::from(2);
     }
@@ -214,6 +227,7 @@ pub fn run() -> ExitCode {
         Command::Retention(ref command) => backup::retention(&cli, command),
         Command::Connectors(ref command) => connectors::run(&cli, command),
         Command::Swarm(ref command) => swarm::run(&cli, command),
+        Command::Scorecard(ref args) => scorecard::run(&cli, args),
         Command::Intake(ref command) => intake::run(&cli, command),
         Command::Completions(ref args) => generate::completions(args),
         Command::Man(ref args) => generate::man(&cli, args),

@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Write};
 use miette::{GraphicalReportHandler, GraphicalTheme, MietteHandlerOpts};
 use serde::Serialize;
 
-/// Output format of a command. `sarif` and `github` are for `brain lint` only.
+/// Output format of a command. `sarif` and `github` are for `brain lint` only, `markdown` for
+/// `brain scorecard`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// For people: aligned text, colour on a terminal, diagnostics with source snippets.
@@ -17,6 +18,8 @@ pub enum Format {
     Sarif,
     /// GitHub workflow annotations (`brain lint` only).
     Github,
+    /// Markdown, the monthly review (`brain scorecard` only).
+    Markdown,
 }
 
 fn colour() -> bool {

@@ -11,6 +11,7 @@
 pub mod duration;
 pub mod schema_errors;
 pub mod secret;
+pub mod slos;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -70,6 +71,9 @@ pub struct Config {
     /// The department swarms `brain serve` runs; each drafts through the Engine as its agent.
     #[serde(default)]
     pub swarms: SwarmsConfig,
+    /// The service-level objectives of the scorecard (`brain scorecard`).
+    #[serde(default)]
+    pub slos: slos::SlosConfig,
     #[serde(default)]
     pub lint: LintConfig,
 }
@@ -1196,6 +1200,7 @@ pub fn parse_and_validate(
     context.check_connectors(&mut config, &mut findings);
     context.check_schedules(&config, &mut findings);
     context.check_swarms(&config, &mut findings);
+    context.check_slos(&config, &mut findings);
     if let Some(key) = &mut config.audit.signing_key {
         context.resolve_secret(key, "/audit/signing_key", &mut findings);
     }

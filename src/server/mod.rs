@@ -8,6 +8,7 @@
 //! Architecture Invariant: handlers hold no policy logic; decisions belong to the engine.
 //! Architecture Invariant: internal error causes are logged, never sent to clients.
 
+pub mod alerts;
 pub mod api;
 pub mod charts;
 pub mod console;
@@ -245,6 +246,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     let mut text = state.metrics.render(state.store.backend().as_str());
     state.connectors.render_metrics(&mut text);
+    state.metrics.render_slos(&mut text);
     state.swarms.render_metrics(&state.engine, &mut text).await;
     (
         [(
@@ -304,6 +306,17 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
         .local_addr()
         .map_err(|error| ServeError::Io(error.to_string()))?;
     recover_interrupted(&state.engine).await;
+    // The scorecard reads brain's downtime from these two events (and missing heartbeats).
+    if let Err(error) = state
+        .engine
+        .record_daemon(
+            "started",
+            serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+        )
+        .await
+    {
+        tracing::warn!(error = %error, "could not record the daemon's start");
+    }
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after start-up must still shut down gracefully, not kill the process.
     let shutdown = shutdown_signal()?;
@@ -315,6 +328,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
     let backups = tokio::spawn(backup_schedule(state.clone()));
     let retention = tokio::spawn(retention_schedule(state.clone()));
+    let slo_alerts = tokio::spawn(alerts::evaluate_schedule(state.clone()));
     let swarms: Vec<_> = state
         .config
         .config
@@ -334,8 +348,16 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     snapshots.abort();
     backups.abort();
     retention.abort();
+    slo_alerts.abort();
     for task in polling.into_iter().chain(swarms) {
         task.abort();
+    }
+    if let Err(error) = state
+        .engine
+        .record_daemon("stopped", serde_json::json!({}))
+        .await
+    {
+        tracing::warn!(error = %error, "could not record the daemon's stop");
     }
     // Sign the chain head, so truncating the log behind brain's back is detectable.
     match state.engine.checkpoint_now().await {
