@@ -312,6 +312,8 @@ pub struct ServerConfig {
     pub listen: String,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
 }
 
 impl Default for ServerConfig {
@@ -319,8 +321,20 @@ impl Default for ServerConfig {
         Self {
             listen: default_listen(),
             auth: AuthConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
+}
+
+/// The staff console.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Show no action control and refuse every action route (a wall display, an auditor's
+    /// view). The console is read-only while the `global` kill switch is on, too, except for
+    /// turning the switches off.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 fn default_listen() -> String {

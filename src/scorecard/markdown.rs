@@ -19,7 +19,9 @@ pub fn unit_text(value: f64, unit: &str) -> String {
     let number = if value.fract() == 0.0 {
         format!("{value:.0}")
     } else {
-        format!("{value:.2}")
+        // Small values keep enough digits not to read as zero.
+        let digits = if value.abs() < 0.01 { 4 } else { 2 };
+        format!("{value:.digits$}")
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_string()

@@ -359,8 +359,9 @@ struct Span {
 }
 
 impl Span {
-    fn seconds(self) -> i64 {
-        seconds_between(self.from, self.to).max(0)
+    /// Its length in seconds, to the millisecond (a daemon up for half a second was up).
+    fn seconds(self) -> f64 {
+        (self.to - self.from).num_milliseconds().max(0) as f64 / 1000.0
     }
 
     fn clip(self, within: Span) -> Option<Span> {
@@ -503,8 +504,8 @@ impl Uptime {
                 "brain's daemon recorded no start in or before the period".into(),
             );
         };
-        let alive: i64 = self.alive.iter().map(|span| span.seconds()).sum();
-        let value = percent(alive as f64, covered.seconds() as f64);
+        let alive: f64 = self.alive.iter().map(|span| span.seconds()).sum();
+        let value = percent(alive, covered.seconds());
         let note = format!(
             "{} downtime window(s) since {}",
             self.downtime.len(),
@@ -675,7 +676,7 @@ fn uptime(timed: &[Timed<'_>], evidence: &Evidence, observed: Span, settings: &S
             .map(|(span, cause)| Downtime {
                 from: format_time(span.from),
                 to: format_time(span.to),
-                minutes: round2(span.seconds() as f64 / 60.0),
+                minutes: round2(span.seconds() / 60.0),
                 cause,
             })
             .collect(),
@@ -881,8 +882,9 @@ impl Reviews {
         } else {
             median(&hours)
         };
+        // Four decimals: a review of seconds is not a review of zero hours.
         (
-            value.map(round2),
+            value.map(|hours| (hours * 10_000.0).round() / 10_000.0),
             format!("{} review(s) of {which}", hours.len()),
         )
     }
@@ -1136,9 +1138,9 @@ fn audit_completeness(
 
 #[derive(Default)]
 struct ConnectorHealth {
-    healthy: i64,
-    degraded: i64,
-    down: i64,
+    healthy: f64,
+    degraded: f64,
+    down: f64,
     incidents: i64,
     /// Minutes from down to healthy, per resolved incident.
     recoveries: Vec<f64>,
@@ -1152,7 +1154,7 @@ struct Connectors {
 impl Connectors {
     fn availability_of(health: &ConnectorHealth) -> Option<f64> {
         let observed = health.healthy + health.degraded + health.down;
-        percent((health.healthy + health.degraded) as f64, observed as f64)
+        percent(health.healthy + health.degraded, observed)
     }
 
     fn availability(&self, connector: Option<&str>) -> (Option<f64>, String) {
@@ -1214,9 +1216,9 @@ impl Connectors {
                 id.clone(),
                 json!({
                     "availability_percent": Value64(Self::availability_of(health)),
-                    "healthy_seconds": health.healthy,
-                    "degraded_seconds": health.degraded,
-                    "down_seconds": health.down,
+                    "healthy_seconds": round2(health.healthy),
+                    "degraded_seconds": round2(health.degraded),
+                    "down_seconds": round2(health.down),
                     "incidents": health.incidents,
                     "resolved": recoveries.len(),
                     "mttr_minutes": Value64((!recoveries.is_empty()).then(|| {
@@ -1239,14 +1241,14 @@ fn connectors(timed: &[Timed<'_>], observed: Span, uptime: &Uptime) -> Connector
     let credit = |health: &mut ConnectorHealth, state: &str, span: Span| {
         // Only time brain was up and watching counts; before the daemon's first start there
         // is no uptime record, so the span counts as observed.
-        let seconds: i64 = if uptime.covered.is_some() {
+        let seconds: f64 = if uptime.covered.is_some() {
             alive
                 .iter()
                 .filter_map(|up| span.clip(*up))
                 .map(Span::seconds)
                 .sum()
         } else {
-            span.clip(observed).map_or(0, Span::seconds)
+            span.clip(observed).map_or(0.0, Span::seconds)
         };
         match state {
             "healthy" => health.healthy += seconds,
@@ -1328,7 +1330,7 @@ fn connectors(timed: &[Timed<'_>], observed: Span, uptime: &Uptime) -> Connector
     }
     // A connector seen only before the period has nothing to say about it.
     by_id.retain(|_, health| {
-        health.healthy + health.degraded + health.down > 0
+        health.healthy + health.degraded + health.down > 0.0
             || health.incidents > 0
             || health.open_since.is_some()
     });

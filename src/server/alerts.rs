@@ -28,10 +28,15 @@ pub async fn evaluate_schedule(state: AppState) {
         }
     };
     let every = state.config.config.slos.evaluate_every.as_std();
+    // The first evaluation fills `/metrics` at start; the daily computation is audited from
+    // the next one on, so a daemon's start is not followed by an event of its own making at a
+    // time that races with its first requests.
+    let mut record_daily = false;
     loop {
-        if let Err(error) = evaluate_once(&state, &client).await {
+        if let Err(error) = evaluate_once(&state, &client, record_daily).await {
             tracing::warn!(error = %error, "SLO evaluation failed");
         }
+        record_daily = true;
         tokio::time::sleep(every).await;
     }
 }
@@ -40,6 +45,7 @@ pub async fn evaluate_schedule(state: AppState) {
 pub async fn evaluate_once(
     state: &AppState,
     client: &reqwest::Client,
+    record_daily: bool,
 ) -> Result<(), crate::engine::EngineError> {
     let slos = &state.config.config.slos;
     let now = crate::clock::now();
@@ -93,6 +99,19 @@ pub async fn evaluate_once(
             ));
         }
     }
+    for webhook in &slos.webhooks {
+        for notification in &notifications {
+            tokio::spawn(deliver(
+                state.clone(),
+                client.clone(),
+                webhook.clone(),
+                notification.clone(),
+            ));
+        }
+    }
+    if !record_daily {
+        return Ok(());
+    }
     // The daily computation, audited once per studio-local day.
     let day = now.with_timezone(&zone).format("%Y-%m-%d").to_string();
     let daily_period = Period {
@@ -110,16 +129,6 @@ pub async fn evaluate_once(
             .await?
     };
     state.engine.record_daily_scorecard(&day, &daily).await?;
-    for webhook in &slos.webhooks {
-        for notification in &notifications {
-            tokio::spawn(deliver(
-                state.clone(),
-                client.clone(),
-                webhook.clone(),
-                notification.clone(),
-            ));
-        }
-    }
     Ok(())
 }
 
