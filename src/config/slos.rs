@@ -18,8 +18,8 @@ pub struct SlosConfig {
     /// The objectives. Left out, brain uses its defaults (`brain config check` prints them).
     #[serde(default = "default_objectives")]
     pub objectives: Vec<SloConfig>,
-    /// brain's daemon counts as down when it recorded nothing for longer than this. Defaults
-    /// to twice the snapshot interval plus its jitter, and at least 5 minutes.
+    /// brain's daemon counts as down when its heartbeat (written every minute) is older than
+    /// this and it did not start again. Defaults to 5 minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_gap: Option<Duration>,
     /// How often `brain serve` evaluates the objectives and alerts on changes.
@@ -256,17 +256,16 @@ impl SlosConfig {
         crate::scorecard::Settings {
             snapshot_every,
             snapshot_jitter,
-            heartbeat_gap: self.heartbeat_gap_seconds(snapshot_every, snapshot_jitter),
+            heartbeat_gap: self.heartbeat_gap_seconds(),
             ..crate::scorecard::Settings::default()
         }
     }
 
-    /// The heartbeat gap in seconds, given the snapshot schedule.
-    pub fn heartbeat_gap_seconds(&self, snapshot_every: i64, jitter: i64) -> i64 {
-        match self.heartbeat_gap {
-            Some(gap) => i64::try_from(gap.as_secs()).unwrap_or(i64::MAX / 4),
-            None => (2 * snapshot_every + jitter).max(300),
-        }
+    /// The heartbeat gap in seconds.
+    pub fn heartbeat_gap_seconds(&self) -> i64 {
+        self.heartbeat_gap.map_or(300, |gap| {
+            i64::try_from(gap.as_secs()).unwrap_or(i64::MAX / 4)
+        })
     }
 }
 
@@ -561,12 +560,12 @@ impl Check<'_> {
                 self.at_value(
                     Finding::error(
                         "config::slo",
-                        format!("a heartbeat gap of `{gap}` would call brain down between its own records"),
+                        format!("a heartbeat gap of `{gap}` would call brain down between its own heartbeats"),
                     ),
                     "/slos/heartbeat_gap",
                     "too short",
                 )
-                .with_help("use at least `1m`; longer than the snapshot interval is safest"),
+                .with_help("the daemon writes a heartbeat every minute: use at least `1m`, `5m` is safest"),
             );
         }
     }

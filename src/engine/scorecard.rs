@@ -1,7 +1,7 @@
 //! The Engine side of the scorecard: the evidence it reads from the store (audit events of the
 //! period and a look-back before it, swarm drafts, the capabilities' tiers), and the records
-//! the scorecard needs that nothing else writes: the daemon's start and stop, and connectors'
-//! health changes, each an audit event.
+//! the scorecard needs that nothing else writes: the daemon's runs (runtime entries with a
+//! heartbeat) and connectors' health changes (audit events).
 
 use std::collections::BTreeMap;
 
@@ -12,18 +12,15 @@ use crate::audit::AuditEvent;
 use crate::clock::parse_time;
 use crate::policy::decide::Action;
 use crate::scorecard::{
-    self, CONNECTOR_HEALTH_ACTION, CapabilityFacts, DAEMON_ACTION, DAEMON_ACTOR, Evidence,
+    self, CONNECTOR_HEALTH_ACTION, CapabilityFacts, DAEMON_RUN_KV_PREFIX, DaemonRun, Evidence,
     Objective, Period, Scorecard, Settings,
 };
-use crate::store::{AuditFilter, SwarmDraftFilter};
+use crate::store::SwarmDraftFilter;
 
 const PAGE: i64 = 2_000;
 /// Records of other processes may be this far off in time; the scan reaches this far past the
 /// period's edges.
 const SKEW_MARGIN_SECONDS: i64 = 3_600;
-/// Events that carry no meaning for the scorecard are kept only as signs of life, at most one
-/// a minute (the heartbeat gap is at least a minute).
-const HEARTBEAT_RESOLUTION_SECONDS: i64 = 60;
 
 /// The actions whose events the scorecard reads in full.
 fn meaningful(action: &str) -> bool {
@@ -38,7 +35,6 @@ fn meaningful(action: &str) -> bool {
             | "execute"
             | "execution"
             | "rollback_result"
-            | DAEMON_ACTION
             | CONNECTOR_HEALTH_ACTION
             | scorecard::SLO_ACTION
     )
@@ -84,26 +80,14 @@ impl Engine {
             Some(first) => self.seq_before(first.seq, head, scan_from).await?,
             None => 0,
         };
-        let daemon_before = self
-            .store
-            .audit_filtered(&AuditFilter {
-                actor: Some(DAEMON_ACTOR.into()),
-                before: Some(start_after + 1),
-                limit: 1,
-                ..AuditFilter::default()
-            })
-            .await?
-            .into_iter()
-            .next();
         let mut events: Vec<AuditEvent> = Vec::new();
-        let mut last_heartbeat: Option<DateTime<Utc>> = None;
         let mut after = start_after;
         'pages: loop {
             let page = self.store.audit_events(after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             let full = i64::try_from(page.len()).unwrap_or(0) == PAGE;
-            for mut event in page {
+            for event in page {
                 let Some(at) = parse_time(&event.at) else {
                     continue;
                 };
@@ -114,14 +98,7 @@ impl Engine {
                     continue;
                 }
                 if !meaningful(&event.action) {
-                    if last_heartbeat.is_some_and(|last| {
-                        (at - last).num_seconds().abs() < HEARTBEAT_RESOLUTION_SECONDS
-                    }) {
-                        continue;
-                    }
-                    last_heartbeat = Some(at);
-                    event.detail = serde_json::Value::Null;
-                    event.policy_ids = Vec::new();
+                    continue;
                 }
                 events.push(event);
             }
@@ -152,9 +129,16 @@ impl Engine {
                 )
             })
             .collect();
+        let runs = self
+            .store
+            .kv_list(DAEMON_RUN_KV_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|entry| serde_json::from_str(&entry.value).ok())
+            .collect();
         Ok(Evidence {
             events,
-            daemon_before,
+            runs,
             first_event_at,
             drafts,
             capabilities,
@@ -198,18 +182,48 @@ impl Engine {
         Ok(low - 1)
     }
 
-    /// Record the daemon's start or stop (`started` / `stopped`), from which the scorecard
-    /// reads brain's downtime.
-    pub async fn record_daemon(
-        &self,
-        decision: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), EngineError> {
+    /// Record the daemon's start (a runtime entry `daemon.run:<started_at>`, from which the
+    /// scorecard reads brain's downtime); returns the run's key for its heartbeats.
+    pub async fn daemon_started(&self) -> Result<String, EngineError> {
+        let now = crate::clock::format_time(crate::clock::now());
+        let key = format!("{DAEMON_RUN_KV_PREFIX}{now}");
+        let run = DaemonRun {
+            started_at: now.clone(),
+            last_seen: now,
+            stopped_at: None,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        self.write_run(&key, &run).await?;
+        Ok(key)
+    }
+
+    /// The daemon's heartbeat (and, with `stopped`, its clean stop) on its run `key`.
+    pub async fn daemon_heartbeat(&self, key: &str, stopped: bool) -> Result<(), EngineError> {
+        let now = crate::clock::format_time(crate::clock::now());
+        let mut run = match self.store.kv_get(key).await? {
+            Some(entry) => serde_json::from_str(&entry.value).unwrap_or(DaemonRun {
+                started_at: now.clone(),
+                last_seen: now.clone(),
+                stopped_at: None,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            }),
+            None => return Ok(()),
+        };
+        run.last_seen = now.clone();
+        if stopped {
+            run.stopped_at = Some(now);
+        }
+        self.write_run(key, &run).await
+    }
+
+    async fn write_run(&self, key: &str, run: &DaemonRun) -> Result<(), EngineError> {
         let mut tx = self.store.begin().await?;
-        self.append(
-            &mut *tx,
-            event(DAEMON_ACTOR, DAEMON_ACTION, decision).detail(detail),
-        )
+        tx.kv_set(&crate::store::KvEntry {
+            key: key.to_string(),
+            value: serde_json::to_string(run).unwrap_or_default(),
+            updated_at: run.last_seen.clone(),
+            updated_by: "system:daemon".into(),
+        })
         .await?;
         tx.commit().await?;
         Ok(())

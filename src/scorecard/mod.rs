@@ -28,10 +28,8 @@ use crate::engine::lifecycle::ProposalState;
 use crate::store::SwarmDraft;
 pub use period::Period;
 
-/// The actor brain's own daemon records its start and stop as.
-pub const DAEMON_ACTOR: &str = "system:daemon";
-/// The action of the daemon's start and stop events (decision `started` / `stopped`).
-pub const DAEMON_ACTION: &str = "daemon";
+/// The runtime entries of the daemon's runs, one per start (`daemon.run:<started_at>`).
+pub const DAEMON_RUN_KV_PREFIX: &str = "daemon.run:";
 /// The action of a connector's health change (decision: the new health).
 pub const CONNECTOR_HEALTH_ACTION: &str = "connector_health";
 /// The action of the SLO evaluation's events (breach, recovery, the daily computation).
@@ -220,14 +218,26 @@ pub struct CapabilityFacts {
 pub struct Evidence {
     /// Audit events of the period and the look-back before it (any order).
     pub events: Vec<AuditEvent>,
-    /// The newest daemon event before `events` begin, so a daemon started long ago is known to
-    /// be running.
-    pub daemon_before: Option<AuditEvent>,
+    /// The daemon's runs (any order): when each started, was last seen, and stopped.
+    pub runs: Vec<DaemonRun>,
     /// When brain recorded its first event at all (windows before it are not counted).
     pub first_event_at: Option<DateTime<Utc>>,
     /// Swarm drafts (any order).
     pub drafts: Vec<SwarmDraft>,
     pub capabilities: BTreeMap<String, CapabilityFacts>,
+}
+
+/// One run of `brain serve`, as it records itself (a runtime entry, not an audit event: a
+/// start is not a decision, and a daemon must not change the log its clients read by
+/// starting). `last_seen` is its heartbeat, written every minute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonRun {
+    pub started_at: String,
+    pub last_seen: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    #[serde(default)]
+    pub version: String,
 }
 
 /// How the computation reads time.
@@ -248,7 +258,7 @@ impl Default for Settings {
         Self {
             snapshot_every: 15 * 60,
             snapshot_jitter: 30,
-            heartbeat_gap: 31 * 60,
+            heartbeat_gap: 5 * 60,
             in_flight_grace: 10 * 60,
         }
     }
@@ -381,8 +391,8 @@ struct Downtime {
     from: String,
     to: String,
     minutes: f64,
-    /// `stopped` (a clean stop), `crashed` (started again without a stop), `no_heartbeat`
-    /// (nothing recorded for longer than the heartbeat gap).
+    /// `stopped` (a clean stop), `crashed` (started again without a stop, down from its last
+    /// heartbeat), `no_heartbeat` (no heartbeat for longer than the gap, and no start since).
     cause: &'static str,
 }
 
@@ -406,7 +416,7 @@ pub fn compute(
         from: period.start,
         to: period.end.min(now),
     };
-    let uptime = uptime(&timed, evidence, observed, settings);
+    let uptime = uptime(evidence, observed, settings);
     let freshness = snapshot_freshness(&timed, evidence, observed, settings);
     let reviews = reviews(&timed, evidence, observed);
     let completeness = audit_completeness(&timed, evidence, observed, now, settings);
@@ -501,7 +511,7 @@ impl Uptime {
         let Some(covered) = self.covered else {
             return (
                 None,
-                "brain's daemon recorded no start in or before the period".into(),
+                "brain's daemon recorded no run in or before the period".into(),
             );
         };
         let alive: f64 = self.alive.iter().map(|span| span.seconds()).sum();
@@ -519,147 +529,70 @@ impl Uptime {
     }
 }
 
-fn uptime(timed: &[Timed<'_>], evidence: &Evidence, observed: Span, settings: &Settings) -> Uptime {
+fn uptime(evidence: &Evidence, observed: Span, settings: &Settings) -> Uptime {
     let gap = settings.heartbeat_gap.max(1);
-    let mut alive: Vec<Span> = Vec::new();
-    let mut down: Vec<(Span, &'static str)> = Vec::new();
-    // Was the daemon running when the evidence begins?
-    let scan_start = timed
-        .iter()
-        .map(|item| item.at)
-        .min()
-        .unwrap_or(observed.from);
-    let mut running_since: Option<DateTime<Utc>> = evidence
-        .daemon_before
-        .as_ref()
-        .filter(|event| event.decision == "started")
-        .map(|_| scan_start.min(observed.from));
-    let mut stopped_at: Option<DateTime<Utc>> = evidence
-        .daemon_before
-        .as_ref()
-        .filter(|event| event.decision == "stopped")
-        .and_then(|event| parse_time(&event.at));
-    let mut first_start: Option<DateTime<Utc>> = running_since.or(stopped_at);
-    // The newest sign of life of the current run.
-    let mut last_seen: Option<DateTime<Utc>> = running_since;
-    let mut alive_from: Option<DateTime<Utc>> = running_since;
-    for item in timed {
-        if item.at > observed.to {
-            continue;
-        }
-        let is_daemon = item.event.actor == DAEMON_ACTOR && item.event.action == DAEMON_ACTION;
-        if is_daemon && item.event.decision == "started" {
-            first_start.get_or_insert(item.at);
-            if let (Some(from), Some(seen)) = (alive_from, last_seen) {
-                // Started again without a stop: it crashed after its last sign of life.
-                if seen > from {
-                    alive.push(Span { from, to: seen });
-                }
-                if item.at > seen {
-                    down.push((
-                        Span {
-                            from: seen,
-                            to: item.at,
-                        },
-                        "crashed",
-                    ));
-                }
-            } else if let Some(stopped) = stopped_at
-                && item.at > stopped
-            {
-                down.push((
-                    Span {
-                        from: stopped,
-                        to: item.at,
-                    },
-                    "stopped",
-                ));
-            }
-            running_since = Some(item.at);
-            alive_from = Some(item.at);
-            last_seen = Some(item.at);
-            stopped_at = None;
-            continue;
-        }
-        let Some(seen) = last_seen else {
-            continue;
-        };
-        if running_since.is_none() {
-            continue;
-        }
-        if seconds_between(seen, item.at) > gap {
-            if let Some(from) = alive_from
-                && seen > from
-            {
-                alive.push(Span { from, to: seen });
-            }
-            down.push((
-                Span {
-                    from: seen,
-                    to: item.at,
-                },
-                "no_heartbeat",
-            ));
-            alive_from = Some(item.at);
-        }
-        last_seen = Some(item.at.max(seen));
-        if is_daemon && item.event.decision == "stopped" {
-            if let Some(from) = alive_from
-                && item.at > from
-            {
-                alive.push(Span { from, to: item.at });
-            }
-            running_since = None;
-            alive_from = None;
-            last_seen = None;
-            stopped_at = Some(item.at);
-        }
-    }
-    // The end of the observed time: still running, or stopped.
-    if let (Some(from), Some(seen)) = (alive_from, last_seen) {
-        if seconds_between(seen, observed.to) > gap {
-            if seen > from {
-                alive.push(Span { from, to: seen });
-            }
-            down.push((
-                Span {
-                    from: seen,
-                    to: observed.to,
-                },
-                "no_heartbeat",
-            ));
-        } else if observed.to > from {
-            alive.push(Span {
-                from,
-                to: observed.to,
-            });
-        }
-    } else if let Some(stopped) = stopped_at
-        && observed.to > stopped
-    {
-        down.push((
-            Span {
-                from: stopped,
-                to: observed.to,
-            },
-            "stopped",
-        ));
-    }
-    let covered = first_start.and_then(|first| {
-        Span {
-            from: first,
-            to: observed.to,
-        }
-        .clip(observed)
-    });
-    let Some(covered) = covered else {
-        return Uptime {
-            covered: None,
-            alive: Vec::new(),
-            down: Vec::new(),
-            downtime: Vec::new(),
-        };
+    let none = Uptime {
+        covered: None,
+        alive: Vec::new(),
+        down: Vec::new(),
+        downtime: Vec::new(),
     };
+    // (started, last seen, stopped) of each run.
+    type Run = (DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
+    let mut runs: Vec<Run> = evidence
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let started = parse_time(&run.started_at)?;
+            let seen = parse_time(&run.last_seen).unwrap_or(started).max(started);
+            let stopped = run
+                .stopped_at
+                .as_deref()
+                .and_then(parse_time)
+                .map(|stopped| stopped.max(started));
+            Some((started, seen, stopped))
+        })
+        .filter(|(started, _, _)| *started < observed.to)
+        .collect();
+    runs.sort_by_key(|run| run.0);
+    let Some(first) = runs.first() else {
+        return none;
+    };
+    let Some(covered) = (Span {
+        from: first.0,
+        to: observed.to,
+    })
+    .clip(observed) else {
+        return none;
+    };
+    let mut alive = Vec::new();
+    let mut down: Vec<(Span, &'static str)> = Vec::new();
+    for (index, (started, seen, stopped)) in runs.iter().enumerate() {
+        let next_start = runs.get(index + 1).map(|run| run.0);
+        let (end, cause) = match (stopped, next_start) {
+            (Some(stopped), _) => (*stopped, "stopped"),
+            // Started again without a stop: it crashed after its last heartbeat.
+            (None, Some(_)) => (*seen, "crashed"),
+            (None, None) if seconds_between(*seen, observed.to) > gap => (*seen, "no_heartbeat"),
+            (None, None) => (observed.to, "running"),
+        };
+        // Two daemons sharing a store overlap: each counts until the next one started.
+        let end = next_start.map_or(end, |next| end.min(next));
+        alive.push(Span {
+            from: *started,
+            to: end,
+        });
+        let down_until = next_start.unwrap_or(observed.to);
+        if down_until > end {
+            down.push((
+                Span {
+                    from: end,
+                    to: down_until,
+                },
+                cause,
+            ));
+        }
+    }
     let alive: Vec<Span> = alive
         .into_iter()
         .filter_map(|span| span.clip(covered))
@@ -1259,24 +1192,6 @@ fn connectors(timed: &[Timed<'_>], observed: Span, uptime: &Uptime) -> Connector
     };
     for item in timed {
         let event = item.event;
-        let stop = event.actor == DAEMON_ACTOR
-            && event.action == DAEMON_ACTION
-            && matches!(event.decision.as_str(), "stopped" | "started");
-        if stop {
-            // The daemon's connectors start over as not read yet.
-            for (id, (since, state)) in std::mem::take(&mut current) {
-                let health = by_id.entry(id).or_default();
-                credit(
-                    health,
-                    &state,
-                    Span {
-                        from: since,
-                        to: item.at,
-                    },
-                );
-            }
-            continue;
-        }
         if event.action != CONNECTOR_HEALTH_ACTION {
             continue;
         }

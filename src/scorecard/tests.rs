@@ -111,7 +111,7 @@ fn run(events: Vec<AuditEvent>, from: &str, to: &str) -> Scorecard {
         .min();
     let evidence = Evidence {
         events,
-        daemon_before: None,
+        runs: Vec::new(),
         first_event_at: first,
         drafts: Vec::new(),
         capabilities: capabilities(),
@@ -397,62 +397,40 @@ fn audit_completeness_names_the_proposals_with_gaps() {
     );
 }
 
-fn heartbeats(
-    from: &str,
-    minutes: std::ops::Range<i64>,
-    step: usize,
-    seq: &mut i64,
-) -> Vec<AuditEvent> {
-    minutes
-        .step_by(step)
-        .map(|minute| {
-            *seq += 1;
-            event(
-                *seq,
-                &plus(from, minute),
-                "system:connector:hubitat",
-                "read",
-                "allow",
-            )
-        })
-        .collect()
+fn daemon_run(started: &str, last_seen: &str, stopped: Option<&str>) -> DaemonRun {
+    DaemonRun {
+        started_at: started.to_string(),
+        last_seen: last_seen.to_string(),
+        stopped_at: stopped.map(str::to_string),
+        version: "test".into(),
+    }
+}
+
+fn with_runs(events: Vec<AuditEvent>, runs: Vec<DaemonRun>, from: &str, to: &str) -> Scorecard {
+    let evidence = Evidence {
+        events,
+        runs,
+        capabilities: capabilities(),
+        ..Evidence::default()
+    };
+    compute(
+        &every_objective(),
+        &period(from, to),
+        at(to),
+        &evidence,
+        &Settings::default(),
+    )
 }
 
 #[test]
 fn downtime_comes_from_stops_crashes_and_missing_heartbeats() {
-    let mut seq = 0;
-    let mut events = vec![event(1, T0, DAEMON_ACTOR, DAEMON_ACTION, "started")];
-    seq += 1;
-    events.extend(heartbeats(T0, 5..60, 5, &mut seq));
-    events.push(event(
-        100,
-        &plus(T0, 60),
-        DAEMON_ACTOR,
-        DAEMON_ACTION,
-        "stopped",
-    ));
-    // Down an hour; a CLI command meanwhile does not make the daemon up.
-    events.push(event(101, &plus(T0, 90), "staff:a", "kill_switch", "allow"));
-    events.push(event(
-        102,
-        &plus(T0, 120),
-        DAEMON_ACTOR,
-        DAEMON_ACTION,
-        "started",
-    ));
-    let mut seq = 102;
-    events.extend(heartbeats(T0, 125..180, 5, &mut seq));
-    // Crashed at 175 (its last sign of life); started again at 200.
-    events.push(event(
-        200,
-        &plus(T0, 200),
-        DAEMON_ACTOR,
-        DAEMON_ACTION,
-        "started",
-    ));
-    let mut seq = 200;
-    events.extend(heartbeats(T0, 205..240, 5, &mut seq));
-    let scorecard = run(events, T0, &plus(T0, 240));
+    let runs = vec![
+        daemon_run(T0, &plus(T0, 60), Some(&plus(T0, 60))),
+        // Crashed after its last heartbeat at 175; started again at 200.
+        daemon_run(&plus(T0, 120), &plus(T0, 175), None),
+        daemon_run(&plus(T0, 200), &plus(T0, 239), None),
+    ];
+    let scorecard = with_runs(Vec::new(), runs, T0, &plus(T0, 240));
     let downtime = scorecard.details["local_failure"]["downtime"]
         .as_array()
         .cloned()
@@ -475,82 +453,48 @@ fn downtime_comes_from_stops_crashes_and_missing_heartbeats() {
 #[test]
 fn a_silent_daemon_is_down_after_the_heartbeat_gap_and_writes_then_are_named() {
     let cap = "firestore.ops_note.append";
-    let mut seq = 1;
-    let mut events = vec![event(1, T0, DAEMON_ACTOR, DAEMON_ACTION, "started")];
-    events.extend(heartbeats(T0, 5..30, 5, &mut seq));
-    // Silent from 25 to 120 (longer than the 31-minute gap); an execution lands at 60.
-    events.push(on(
+    // Its last heartbeat at 25, nothing since: down from 25 (the gap is 5 minutes).
+    let runs = vec![daemon_run(T0, &plus(T0, 25), None)];
+    let events = vec![on(
         event(50, &plus(T0, 60), "staff:a", "execution", "succeeded"),
         cap,
         "p_9",
         json!({}),
-    ));
-    let mut seq = 60;
-    events.extend(heartbeats(T0, 120..180, 5, &mut seq));
-    let scorecard = run(events, T0, &plus(T0, 180));
+    )];
+    let scorecard = with_runs(events, runs.clone(), T0, &plus(T0, 180));
     let downtime = &scorecard.details["local_failure"]["downtime"];
-    // The execution is the only record between 25 and 120: two silent windows.
-    assert_eq!(downtime.as_array().map(Vec::len), Some(2), "{downtime}");
+    assert_eq!(downtime.as_array().map(Vec::len), Some(1), "{downtime}");
     assert_eq!(downtime[0]["cause"], "no_heartbeat");
-    // With no heartbeat on either side, the execution happened while the daemon was down.
-    assert_eq!(value(&scorecard, "cloud_writes_during_downtime"), Some(1.0));
-    // Silence long enough on both sides: the write falls inside a window.
-    let mut seq = 1;
-    let mut events = vec![event(1, T0, DAEMON_ACTOR, DAEMON_ACTION, "started")];
-    events.extend(heartbeats(T0, 5..30, 5, &mut seq));
-    events.push(event(
-        40,
-        &plus(T0, 30),
-        DAEMON_ACTOR,
-        DAEMON_ACTION,
-        "stopped",
-    ));
-    events.push(on(
-        event(50, &plus(T0, 60), "staff:a", "execution", "succeeded"),
-        cap,
-        "p_9",
-        json!({}),
-    ));
-    let scorecard = run(events, T0, &plus(T0, 180));
+    assert_eq!(downtime[0]["from"], plus(T0, 25));
     assert_eq!(value(&scorecard, "cloud_writes_during_downtime"), Some(1.0));
     assert_eq!(
         scorecard.details["local_failure"]["cloud_writes_during_downtime"][0]["proposal"],
         "p_9"
     );
+    // Within the gap it is up, and the same write is not during downtime.
+    let scorecard = with_runs(Vec::new(), runs, T0, &plus(T0, 28));
+    assert_eq!(value(&scorecard, "brain_uptime"), Some(100.0));
 }
 
 #[test]
-fn a_daemon_started_before_the_evidence_is_known_to_be_running() {
-    let mut seq = 10;
-    let events = heartbeats(T0, 0..60, 5, &mut seq);
-    let evidence = Evidence {
-        events,
-        daemon_before: Some(event(
-            1,
-            "2026-10-01T00:00:00.000000Z",
-            DAEMON_ACTOR,
-            DAEMON_ACTION,
-            "started",
-        )),
-        first_event_at: Some(at("2026-10-01T00:00:00.000000Z")),
-        ..Evidence::default()
-    };
-    let end = plus(T0, 60);
-    let scorecard = compute(
-        &every_objective(),
-        &period(T0, &end),
-        at(&end),
-        &evidence,
-        &Settings::default(),
-    );
+fn a_daemon_started_before_the_period_is_known_to_be_running() {
+    let runs = vec![daemon_run(
+        "2026-10-01T00:00:00.000000Z",
+        &plus(T0, 59),
+        None,
+    )];
+    let scorecard = with_runs(Vec::new(), runs, T0, &plus(T0, 60));
     assert_eq!(value(&scorecard, "brain_uptime"), Some(100.0));
+    // Runs only after the period: nothing to say about it.
+    let runs = vec![daemon_run(&plus(T0, 90), &plus(T0, 95), None)];
+    let scorecard = with_runs(Vec::new(), runs, T0, &plus(T0, 60));
+    assert_eq!(value(&scorecard, "brain_uptime"), None);
 }
 
 #[test]
 fn connector_availability_and_time_to_recover_come_from_health_changes() {
     let actor = "system:connector:hubitat";
     let events = vec![
-        event(1, T0, DAEMON_ACTOR, DAEMON_ACTION, "started"),
         event(2, &plus(T0, 1), actor, CONNECTOR_HEALTH_ACTION, "healthy"),
         event(
             3,

@@ -306,17 +306,15 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
         .local_addr()
         .map_err(|error| ServeError::Io(error.to_string()))?;
     recover_interrupted(&state.engine).await;
-    // The scorecard reads brain's downtime from these two events (and missing heartbeats).
-    if let Err(error) = state
-        .engine
-        .record_daemon(
-            "started",
-            serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
-        )
-        .await
-    {
-        tracing::warn!(error = %error, "could not record the daemon's start");
-    }
+    // The scorecard reads brain's downtime from its runs: the start, a heartbeat a minute, the
+    // stop.
+    let run = match state.engine.daemon_started().await {
+        Ok(run) => Some(run),
+        Err(error) => {
+            tracing::warn!(error = %error, "could not record the daemon's start");
+            None
+        }
+    };
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after start-up must still shut down gracefully, not kill the process.
     let shutdown = shutdown_signal()?;
@@ -329,6 +327,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let backups = tokio::spawn(backup_schedule(state.clone()));
     let retention = tokio::spawn(retention_schedule(state.clone()));
     let slo_alerts = tokio::spawn(alerts::evaluate_schedule(state.clone()));
+    let heartbeat = tokio::spawn(heartbeat(state.engine.clone(), run.clone()));
     let swarms: Vec<_> = state
         .config
         .config
@@ -352,10 +351,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     for task in polling.into_iter().chain(swarms) {
         task.abort();
     }
-    if let Err(error) = state
-        .engine
-        .record_daemon("stopped", serde_json::json!({}))
-        .await
+    heartbeat.abort();
+    if let Some(run) = &run
+        && let Err(error) = state.engine.daemon_heartbeat(run, true).await
     {
         tracing::warn!(error = %error, "could not record the daemon's stop");
     }
@@ -369,6 +367,17 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     }
     tracing::info!("shut down cleanly");
     result
+}
+
+/// The daemon's heartbeat on its run, once a minute.
+async fn heartbeat(engine: Arc<Engine>, run: Option<String>) {
+    let Some(run) = run else { return };
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        if let Err(error) = engine.daemon_heartbeat(&run, false).await {
+            tracing::warn!(error = %error, "could not record the daemon's heartbeat");
+        }
+    }
 }
 
 /// Resolve executions a crash interrupted, by asking their targets; never re-executes.

@@ -862,7 +862,7 @@ fn the_cockpit_shows_objectives_and_the_read_only_mode_in_a_real_browser() {
     assert!(tile.contains("no data"), "{tile}");
     assert!(tile.contains("no breach recorded"), "{tile}");
     assert!(driver.text("#slo-uptime").contains("ok"));
-    assert!(driver.text("#timeline").contains("daemon"));
+    assert!(driver.text("#timeline").contains("manage_actors"));
     driver.screenshot_whole_page(&artifacts().join("cockpit-objectives-empty.png"));
 
     // A review that took longer than zero: the tile turns critical.
