@@ -16,6 +16,7 @@ pub mod engine;
 pub mod intake;
 pub mod lint;
 pub mod policy;
+pub mod review;
 pub mod server;
 pub mod snapshot;
 pub mod store;

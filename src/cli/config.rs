@@ -119,7 +119,7 @@ fn report_findings(cli: &Cli, findings: &Findings) {
     output::print_diagnostic(findings);
 }
 
-fn report_config_error(cli: &Cli, error: &ConfigError) {
+pub(super) fn report_config_error(cli: &Cli, error: &ConfigError) {
     match error {
         ConfigError::Invalid(findings) => report_findings(cli, findings),
         other => {
@@ -172,20 +172,22 @@ pub fn run(cli: &Cli, command: &ConfigCommand) -> miette::Result<ExitCode> {
             }
             let effective = loaded.effective_json();
             match cli.format {
-                Format::Json | Format::Sarif | Format::Github => output::print_json(&json!({
-                    "valid": true,
-                    "config_file": loaded.origin_name(),
-                    "policies": policies.policies.len(),
-                    "kill_switches": policies.kill_switches(),
-                    "state_model": {
-                        "id": model.model.id,
-                        "version": model.model.version,
-                        "hash": model.hash,
-                        "origin": model.origin,
-                    },
-                    "warnings": warnings.iter().map(|warning| warning.to_json()).collect::<Vec<_>>(),
-                    "effective": effective,
-                }))?,
+                Format::Json | Format::Sarif | Format::Github | Format::Markdown => {
+                    output::print_json(&json!({
+                        "valid": true,
+                        "config_file": loaded.origin_name(),
+                        "policies": policies.policies.len(),
+                        "kill_switches": policies.kill_switches(),
+                        "state_model": {
+                            "id": model.model.id,
+                            "version": model.model.version,
+                            "hash": model.hash,
+                            "origin": model.origin,
+                        },
+                        "warnings": warnings.iter().map(|warning| warning.to_json()).collect::<Vec<_>>(),
+                        "effective": effective,
+                    }))?
+                }
                 Format::Human => {
                     print!("{}", crate::yaml::emit(&effective));
                     output::success(&format!(

@@ -272,12 +272,14 @@ pub fn run(cli: &Cli, args: &InitArgs) -> miette::Result<ExitCode> {
         Err(error) => return Ok(report_error(cli, &error)),
     };
     match cli.format {
-        Format::Json | Format::Sarif | Format::Github => output::print_json(&json!({
-            "dir": args.dir.display().to_string(),
-            "created": created,
-            "signing_key": signing_key.display().to_string(),
-            "admin": admin,
-        }))?,
+        Format::Json | Format::Sarif | Format::Github | Format::Markdown => {
+            output::print_json(&json!({
+                "dir": args.dir.display().to_string(),
+                "created": created,
+                "signing_key": signing_key.display().to_string(),
+                "admin": admin,
+            }))?
+        }
         Format::Human => {
             for path in &created {
                 println!("created {path}");

@@ -87,7 +87,7 @@ pub fn run(cli: &Cli, args: &LintArgs) -> miette::Result<ExitCode> {
         Format::Json => output::print_json(&lint_output::json(&findings, summary))?,
         Format::Sarif => output::print_json(&lint_output::sarif(&findings))?,
         Format::Github => print!("{}", lint_output::github(&findings)),
-        Format::Human => {
+        Format::Human | Format::Markdown => {
             for finding in &findings {
                 output::print_diagnostic(finding);
             }

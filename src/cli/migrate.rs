@@ -52,11 +52,13 @@ pub fn run(cli: &Cli) -> miette::Result<ExitCode> {
         let current = status.applied.last().copied().unwrap_or(0);
         let backend = store.backend().as_str();
         match cli.format {
-            Format::Json | Format::Sarif | Format::Github => output::print_json(&json!({
-                "backend": backend,
-                "applied_now": applied_now,
-                "current_version": current,
-            }))?,
+            Format::Json | Format::Sarif | Format::Github | Format::Markdown => {
+                output::print_json(&json!({
+                    "backend": backend,
+                    "applied_now": applied_now,
+                    "current_version": current,
+                }))?
+            }
             Format::Human if applied_now.is_empty() => {
                 output::success(&format!(
                     "{backend} store is up to date (migration {current})"

@@ -19,6 +19,7 @@ mod output;
 mod policy;
 mod progress;
 mod remote;
+mod review;
 mod serve;
 mod session;
 mod snapshot;
@@ -106,6 +107,10 @@ pub enum Command {
     Test(policy::TestArgs),
     /// Decide one question against the policy set: exit 0 allow, 1 deny.
     Eval(policy::EvalArgs),
+    /// What a change of the policy set does: `diff` two policy sets, `replay` the audit log's
+    /// decisions under a candidate.
+    #[command(subcommand)]
+    Policy(review::PolicyCommand),
     /// Format Cedar policy files with Cedar's own formatter.
     Fmt(policy::FmtArgs),
     /// Manage actors and their tokens: bootstrap, add, list, revoke.
@@ -174,13 +179,26 @@ pub enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     output::install_miette_hook();
-    if matches!(cli.format, Format::Sarif | Format::Github)
-        && !matches!(cli.command, Command::Lint(_))
-    {
+    let diff = matches!(cli.command, Command::Policy(review::PolicyCommand::Diff(_)));
+    let replay = matches!(
+        cli.command,
+        Command::Policy(review::PolicyCommand::Replay(_))
+    );
+    let lint = matches!(cli.command, Command::Lint(_));
+    let refused = match cli.format {
+        Format::Human | Format::Json => None,
+        Format::Sarif => (!lint).then_some("`--format sarif` is only for `brain lint`"),
+        Format::Github => (!lint && !diff)
+            .then_some("`--format github` is only for `brain lint` and `brain policy diff`"),
+        Format::Markdown => (!diff && !replay).then_some(
+            "`--format markdown` is only for `brain policy diff` and `brain policy replay`",
+        ),
+    };
+    if let Some(message) = refused {
         output::print_report(&miette::miette!(
             code = "usage::format",
             help = "use `--format human` or `--format json` with this command",
-            "`--format sarif` and `--format github` are only for `brain lint`"
+            "{message}"
         ));
         return ExitCode::from(2);
     }
@@ -194,6 +212,7 @@ pub fn run() -> ExitCode {
         Command::Test(ref args) => policy::test(&cli, args),
         Command::Eval(ref args) => policy::eval(&cli, args),
         Command::Fmt(ref args) => policy::fmt(&cli, args),
+        Command::Policy(ref command) => review::run(&cli, command),
         Command::Actor(ref command) => governance::actor(&cli, command),
         Command::Delegate(ref args) => governance::delegate(&cli, args),
         Command::Delegations(ref command) => governance::delegations(&cli, command),

@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Write};
 use miette::{GraphicalReportHandler, GraphicalTheme, MietteHandlerOpts};
 use serde::Serialize;
 
-/// Output format of a command. `sarif` and `github` are for `brain lint` only.
+/// Output format of a command. `sarif` is for `brain lint` only, `github` for `brain lint` and
+/// `brain policy diff`, `markdown` for `brain policy diff` and `brain policy replay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// For people: aligned text, colour on a terminal, diagnostics with source snippets.
@@ -15,8 +16,10 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code scanning (`brain lint` only).
     Sarif,
-    /// GitHub workflow annotations (`brain lint` only).
+    /// GitHub workflow annotations (`brain lint`, `brain policy diff`).
     Github,
+    /// Markdown for a pull request comment (`brain policy diff`, `brain policy replay`).
+    Markdown,
 }
 
 fn colour() -> bool {

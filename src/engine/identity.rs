@@ -245,12 +245,15 @@ impl Engine {
             kill_switches: super::switches::active_in(tx).await?,
             ..Facts::default()
         };
-        Ok(self.policy.decider.decide(&Question {
-            principal: &principal,
-            action,
-            resource,
-            facts: &facts,
-        }))
+        Ok(self.policy.decider.decide_recorded(
+            &Question {
+                principal: &principal,
+                action,
+                resource,
+                facts: &facts,
+            },
+            false,
+        ))
     }
 
     /// Add an actor (staff, human or agent) as `caller` and return its token, shown once.

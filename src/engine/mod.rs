@@ -417,25 +417,31 @@ pub(crate) fn new_id(prefix: &str) -> Result<String, EngineError> {
 }
 
 /// An audit event under construction.
-pub(crate) struct EventBuilder(NewAuditEvent);
+pub(crate) struct EventBuilder(
+    NewAuditEvent,
+    Option<Arc<crate::policy::request::RecordedRequest>>,
+);
 
 /// Start an audit event by `actor` for `action` with outcome `decision` (`allow`, `deny`,
 /// `error`, `succeeded`, `failed`, ...).
 pub(crate) fn event(actor: &str, action: &str, decision: &str) -> EventBuilder {
-    EventBuilder(NewAuditEvent {
-        at: crate::clock::format_time(crate::clock::now()),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        capability: None,
-        proposal_id: None,
-        decision: decision.to_string(),
-        reason_codes: Vec::new(),
-        policy_ids: Vec::new(),
-        policy_set_hash: None,
-        input_hash: None,
-        output_hash: None,
-        detail: Value::Object(Default::default()),
-    })
+    EventBuilder(
+        NewAuditEvent {
+            at: crate::clock::format_time(crate::clock::now()),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            capability: None,
+            proposal_id: None,
+            decision: decision.to_string(),
+            reason_codes: Vec::new(),
+            policy_ids: Vec::new(),
+            policy_set_hash: None,
+            input_hash: None,
+            output_hash: None,
+            detail: Value::Object(Default::default()),
+        },
+        None,
+    )
 }
 
 impl EventBuilder {
@@ -453,6 +459,7 @@ impl EventBuilder {
     pub(crate) fn decision(mut self, decision: &Decision) -> Self {
         self.0.reason_codes = decision.reasons.clone();
         self.0.policy_ids = decision.policy_ids.clone();
+        self.1 = decision.request.clone();
         self
     }
 
@@ -526,7 +533,15 @@ impl Engine {
         tx: &mut dyn WriteTx,
         event: EventBuilder,
     ) -> Result<AuditEvent, EngineError> {
-        let mut event = event.0;
+        let EventBuilder(mut event, request) = event;
+        if let Some(request) = request {
+            // The decision's request, canonical and hashed, for `brain policy replay`.
+            let (value, hash) = request.encode();
+            if let Value::Object(detail) = &mut event.detail {
+                detail.insert("request".into(), value);
+                detail.insert("request_hash".into(), Value::String(hash));
+            }
+        }
         event.policy_set_hash = Some(self.policy.hash().to_string());
         let sealed = tx.append_audit(event).await?;
         if sealed.seq % self.settings.checkpoint_every == 0 {
@@ -599,12 +614,15 @@ impl Engine {
                     kill_switches: switches::active_in(&mut *tx).await?,
                     ..Facts::default()
                 };
-                self.policy.decider.decide(&Question {
-                    principal: &principal,
-                    action: Action::Read,
-                    resource: Resource::Capability(manifest),
-                    facts: &facts,
-                })
+                self.policy.decider.decide_recorded(
+                    &Question {
+                        principal: &principal,
+                        action: Action::Read,
+                        resource: Resource::Capability(manifest),
+                        facts: &facts,
+                    },
+                    false,
+                )
             }
         };
         self.append(
@@ -673,12 +691,15 @@ impl Engine {
             ..Facts::default()
         };
         let principal = caller.principal();
-        let decision = self.policy.decider.decide(&Question {
-            principal: &principal,
-            action: Action::SetKillSwitch,
-            resource: Resource::KillSwitch(name),
-            facts: &facts,
-        });
+        let decision = self.policy.decider.decide_recorded(
+            &Question {
+                principal: &principal,
+                action: Action::SetKillSwitch,
+                resource: Resource::KillSwitch(name),
+                facts: &facts,
+            },
+            false,
+        );
         let detail = serde_json::json!({ "switch": name, "on": on, "reason": reason });
         self.append(
             &mut *tx,

@@ -15,6 +15,7 @@ mod lint;
 mod ops_note;
 mod policy;
 mod recovery;
+mod review;
 mod serve;
 mod snapshot;
 mod store;
