@@ -165,6 +165,9 @@ pub struct EngineSettings {
     /// The agents of the configured swarms (`swarms.*.agent`): their principals carry
     /// `swarm: true`, which the policies confine to drafts.
     pub swarm_agents: BTreeSet<String>,
+    /// The daemon this Engine serves in (`brain serve`'s instance id), named in every audit
+    /// event it writes; `None` in a command-line process.
+    pub instance: Option<String>,
 }
 
 fn chrono_duration(duration: crate::config::Duration) -> chrono::Duration {
@@ -187,6 +190,7 @@ impl EngineSettings {
                 .iter()
                 .map(|swarm| swarm.agent.to_string())
                 .collect(),
+            instance: None,
         }
     }
 }
@@ -199,6 +203,7 @@ impl Default for EngineSettings {
             max_exemption: chrono::Duration::days(30),
             checkpoint_every: 100,
             swarm_agents: BTreeSet::new(),
+            instance: None,
         }
     }
 }
@@ -510,6 +515,12 @@ impl Engine {
         }
     }
 
+    /// The Engine of daemon `instance`: its audit events name it.
+    pub fn for_instance(mut self, instance: &str) -> Self {
+        self.settings.instance = Some(instance.to_string());
+        self
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -534,6 +545,11 @@ impl Engine {
         event: EventBuilder,
     ) -> Result<AuditEvent, EngineError> {
         let EventBuilder(mut event, request) = event;
+        if let (Some(instance), Value::Object(detail)) =
+            (&self.settings.instance, &mut event.detail)
+        {
+            detail.insert("instance".into(), Value::String(instance.clone()));
+        }
         if let Some(request) = request {
             // The decision's request, canonical and hashed, for `brain policy replay`.
             let (value, hash) = request.encode();

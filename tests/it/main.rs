@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod cli;
+mod cluster;
 mod config;
 mod connectors;
 mod console;
