@@ -12,6 +12,7 @@ pub mod config;
 pub mod connectors;
 pub mod demo;
 pub mod diagnostic;
+pub mod drill;
 pub mod engine;
 pub mod intake;
 pub mod lint;

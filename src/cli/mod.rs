@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod config;
 mod connectors;
+mod drill;
 mod generate;
 mod governance;
 mod init;
@@ -164,6 +165,9 @@ pub enum Command {
     /// The compliance intake gate: classify a text, list what waits for review, override.
     #[command(subcommand)]
     Intake(intake::IntakeCommand),
+    /// Resilience drills against a sandbox brain: list them, run one (recorded in the audit log).
+    #[command(subcommand)]
+    Drill(drill::DrillCommand),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     ///
     /// For example `brain completions bash > ~/.local/share/bash-completion/completions/brain`,
@@ -234,6 +238,7 @@ pub fn run() -> ExitCode {
         Command::Connectors(ref command) => connectors::run(&cli, command),
         Command::Swarm(ref command) => swarm::run(&cli, command),
         Command::Intake(ref command) => intake::run(&cli, command),
+        Command::Drill(ref command) => drill::run(&cli, command),
         Command::Completions(ref args) => generate::completions(args),
         Command::Man(ref args) => generate::man(&cli, args),
     };

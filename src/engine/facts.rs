@@ -281,7 +281,7 @@ impl Engine {
                 })
                 .is_some_and(|record| record.blocked()),
         };
-        let mut decision = self.policy.decider.decide_recorded(
+        let decision = self.policy.decider.decide_recorded(
             &Question {
                 principal: &principal,
                 action,
@@ -290,6 +290,7 @@ impl Engine {
             },
             runtime_exemption,
         );
+        let mut decision = super::identity::refuse_if_revoked(tx, caller, decision).await?;
         // Approvals that would count but for their age: say so beside APPROVAL_REQUIRED.
         if !decision.allowed
             && lapsed > 0

@@ -8,6 +8,7 @@ mod cluster;
 mod config;
 mod connectors;
 mod console;
+mod drill;
 mod engine;
 mod engine_property;
 mod firestore;
