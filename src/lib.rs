@@ -18,6 +18,7 @@ pub mod intake;
 pub mod lint;
 pub mod policy;
 pub mod review;
+pub mod scorecard;
 pub mod server;
 pub mod snapshot;
 pub mod store;

@@ -64,6 +64,28 @@ pub struct Metrics {
     /// This daemon's instance id, and whether it holds the leader lease.
     instance: std::sync::OnceLock<String>,
     leader: AtomicI64,
+    slos: Mutex<SloSeries>,
+}
+
+/// The last SLO evaluation of `brain serve` and its notifications.
+#[derive(Default)]
+struct SloSeries {
+    /// (id, indicator, unit, value, status, target, warning, critical) per objective.
+    objectives: Vec<SloGauge>,
+    evaluations: u64,
+    /// Notifications by sink and result (`delivered`, `dead_letter`).
+    deliveries: BTreeMap<(String, String), u64>,
+}
+
+struct SloGauge {
+    id: String,
+    indicator: &'static str,
+    unit: &'static str,
+    value: Option<f64>,
+    status: i64,
+    target: f64,
+    warning: f64,
+    critical: f64,
 }
 
 /// The snapshotter's figures.
@@ -105,6 +127,119 @@ impl Metrics {
             }),
             instance: std::sync::OnceLock::new(),
             leader: AtomicI64::new(0),
+            slos: Mutex::new(SloSeries::default()),
+        }
+    }
+
+    /// Keep an evaluation's objectives for `/metrics`.
+    pub fn set_slos(&self, scorecard: &crate::scorecard::Scorecard) {
+        if let Ok(mut series) = self.slos.lock() {
+            series.evaluations += 1;
+            series.objectives = scorecard
+                .slos
+                .iter()
+                .map(|slo| SloGauge {
+                    id: slo.id.clone(),
+                    indicator: slo.indicator.as_str(),
+                    unit: slo.unit,
+                    value: slo.value.0,
+                    status: slo.status.metric_value(),
+                    target: slo.target,
+                    warning: slo.warning,
+                    critical: slo.critical,
+                })
+                .collect();
+        }
+    }
+
+    /// Count one notification's fate at `sink`: `delivered` or `dead_letter`.
+    pub fn record_alert_delivery(&self, sink: &str, result: &str) {
+        if let Ok(mut series) = self.slos.lock() {
+            *series
+                .deliveries
+                .entry((sink.to_string(), result.to_string()))
+                .or_default() += 1;
+        }
+    }
+
+    /// The SLO families: each objective's value (absent without data), status (0 ok, 1
+    /// warning, 2 critical, -1 no data) and thresholds, and the notifications' fates.
+    pub fn render_slos(&self, out: &mut String) {
+        let Ok(series) = self.slos.lock() else {
+            return;
+        };
+        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(
+            out,
+            "brain_slo_evaluations_total",
+            "counter",
+            "SLO evaluations brain serve ran.",
+        );
+        let _ = writeln!(out, "brain_slo_evaluations_total {}", series.evaluations);
+        family(
+            out,
+            "brain_slo_value",
+            "gauge",
+            "Each objective's value over the alert window, in its unit; absent without data.",
+        );
+        for gauge in &series.objectives {
+            if let Some(value) = gauge.value {
+                let _ = writeln!(
+                    out,
+                    "brain_slo_value{{slo=\"{}\",indicator=\"{}\",unit=\"{}\"}} {value}",
+                    escape(&gauge.id),
+                    gauge.indicator,
+                    gauge.unit
+                );
+            }
+        }
+        family(
+            out,
+            "brain_slo_status",
+            "gauge",
+            "Each objective's status: 0 ok, 1 warning, 2 critical, -1 no data.",
+        );
+        for gauge in &series.objectives {
+            let _ = writeln!(
+                out,
+                "brain_slo_status{{slo=\"{}\"}} {}",
+                escape(&gauge.id),
+                gauge.status
+            );
+        }
+        for (name, help, pick) in [
+            ("brain_slo_target", "Each objective's target.", 0),
+            (
+                "brain_slo_warning_threshold",
+                "Past this an objective warns.",
+                1,
+            ),
+            (
+                "brain_slo_critical_threshold",
+                "Past this an objective is critical.",
+                2,
+            ),
+        ] {
+            family(out, name, "gauge", help);
+            for gauge in &series.objectives {
+                let value = [gauge.target, gauge.warning, gauge.critical][pick];
+                let _ = writeln!(out, "{name}{{slo=\"{}\"}} {value}", escape(&gauge.id));
+            }
+        }
+        family(
+            out,
+            "brain_slo_notifications_total",
+            "counter",
+            "SLO notifications by sink and result (delivered, dead_letter).",
+        );
+        for ((sink, result), count) in &series.deliveries {
+            let _ = writeln!(
+                out,
+                "brain_slo_notifications_total{{sink=\"{}\",result=\"{result}\"}} {count}",
+                escape(sink)
+            );
         }
     }
 

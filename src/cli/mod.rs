@@ -21,6 +21,7 @@ mod policy;
 mod progress;
 mod remote;
 mod review;
+mod scorecard;
 mod serve;
 mod session;
 mod snapshot;
@@ -59,7 +60,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "BRAIN_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Output for people (`human`) or for machines (`json`).
+    /// Output for people (`human`) or for machines (`json`); `markdown` is for
+    /// `brain scorecard` only.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
@@ -162,6 +164,9 @@ pub enum Command {
     /// The department swarms: list them, run one (drafts only), read their runs, enroll one.
     #[command(subcommand)]
     Swarm(swarm::SwarmCommand),
+    /// The service-level objectives over a period: `--period 7d|30d|month:2026-11`, with
+    /// `--format json` for machines and `--format markdown` for the monthly review.
+    Scorecard(scorecard::ScorecardArgs),
     /// The compliance intake gate: classify a text, list what waits for review, override.
     #[command(subcommand)]
     Intake(intake::IntakeCommand),
@@ -189,13 +194,14 @@ pub fn run() -> ExitCode {
         Command::Policy(review::PolicyCommand::Replay(_))
     );
     let lint = matches!(cli.command, Command::Lint(_));
+    let scorecard = matches!(cli.command, Command::Scorecard(_));
     let refused = match cli.format {
         Format::Human | Format::Json => None,
         Format::Sarif => (!lint).then_some("`--format sarif` is only for `brain lint`"),
         Format::Github => (!lint && !diff)
             .then_some("`--format github` is only for `brain lint` and `brain policy diff`"),
-        Format::Markdown => (!diff && !replay).then_some(
-            "`--format markdown` is only for `brain policy diff` and `brain policy replay`",
+        Format::Markdown => (!diff && !replay && !scorecard).then_some(
+            "`--format markdown` is only for `brain policy diff`, `brain policy replay` and `brain scorecard`",
         ),
     };
     if let Some(message) = refused {
@@ -237,6 +243,7 @@ pub fn run() -> ExitCode {
         Command::Retention(ref command) => backup::retention(&cli, command),
         Command::Connectors(ref command) => connectors::run(&cli, command),
         Command::Swarm(ref command) => swarm::run(&cli, command),
+        Command::Scorecard(ref args) => scorecard::run(&cli, args),
         Command::Intake(ref command) => intake::run(&cli, command),
         Command::Drill(ref command) => drill::run(&cli, command),
         Command::Completions(ref args) => generate::completions(args),

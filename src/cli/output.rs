@@ -7,7 +7,8 @@ use miette::{GraphicalReportHandler, GraphicalTheme, MietteHandlerOpts};
 use serde::Serialize;
 
 /// Output format of a command. `sarif` is for `brain lint` only, `github` for `brain lint` and
-/// `brain policy diff`, `markdown` for `brain policy diff` and `brain policy replay`.
+/// `brain policy diff`, `markdown` for `brain policy diff`, `brain policy replay` and
+/// `brain scorecard`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// For people: aligned text, colour on a terminal, diagnostics with source snippets.
@@ -18,7 +19,8 @@ pub enum Format {
     Sarif,
     /// GitHub workflow annotations (`brain lint`, `brain policy diff`).
     Github,
-    /// Markdown for a pull request comment (`brain policy diff`, `brain policy replay`).
+    /// Markdown: a pull request comment (`brain policy diff`, `brain policy replay`) or the
+    /// monthly review (`brain scorecard`).
     Markdown,
 }
 

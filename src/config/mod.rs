@@ -11,6 +11,7 @@
 pub mod duration;
 pub mod schema_errors;
 pub mod secret;
+pub mod slos;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -70,6 +71,9 @@ pub struct Config {
     /// The department swarms `brain serve` runs; each drafts through the Engine as its agent.
     #[serde(default)]
     pub swarms: SwarmsConfig,
+    /// The service-level objectives of the scorecard (`brain scorecard`).
+    #[serde(default)]
+    pub slos: slos::SlosConfig,
     #[serde(default)]
     pub lint: LintConfig,
 }
@@ -308,6 +312,8 @@ pub struct ServerConfig {
     pub listen: String,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
 }
 
 impl Default for ServerConfig {
@@ -315,8 +321,20 @@ impl Default for ServerConfig {
         Self {
             listen: default_listen(),
             auth: AuthConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
+}
+
+/// The staff console.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Show no action control and refuse every action route (a wall display, an auditor's
+    /// view). The console is read-only while the `global` kill switch is on, too, except for
+    /// turning the switches off.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 fn default_listen() -> String {
@@ -1196,6 +1214,7 @@ pub fn parse_and_validate(
     context.check_connectors(&mut config, &mut findings);
     context.check_schedules(&config, &mut findings);
     context.check_swarms(&config, &mut findings);
+    context.check_slos(&config, &mut findings);
     if let Some(key) = &mut config.audit.signing_key {
         context.resolve_secret(key, "/audit/signing_key", &mut findings);
     }

@@ -407,8 +407,25 @@ impl Member {
             return;
         };
         tracing::info!(connector = %self.id, every = ?self.poll_interval, "connector polling started");
+        let mut recorded = Health::Unknown;
         loop {
-            match self.poll_once(engine).await {
+            let outcome = self.poll_once(engine).await;
+            // A health change is audited: the scorecard reads availability and time to
+            // recover from these events.
+            let health = connector.health();
+            if health != recorded && health != Health::Unknown {
+                let reason = connector.status().reason;
+                match engine
+                    .record_connector_health(&self.id, health.as_str(), reason.as_deref())
+                    .await
+                {
+                    Ok(()) => recorded = health,
+                    Err(error) => {
+                        tracing::warn!(connector = %self.id, error = %error, "could not record a health change")
+                    }
+                }
+            }
+            match outcome {
                 Ok(PollOutcome::Failed(error)) if error.kind == ErrorKind::Auth => {
                     tracing::error!(
                         connector = %self.id,

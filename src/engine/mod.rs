@@ -23,6 +23,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod proposals;
 pub mod retention;
+pub mod scorecard;
 pub mod snapshots;
 pub mod swarms;
 mod switches;

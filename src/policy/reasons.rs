@@ -164,6 +164,16 @@ pub const CATALOGUE: &[ReasonCode] = &[
         "no executor is configured for the capability's target",
         "configure the target's connector in brain.yaml",
     ),
+    code(
+        "SLO_BREACH",
+        "a service-level objective went past its warning or critical threshold (audited by the daemon's evaluation)",
+        "follow the objective's `on_call` notes in brain.yaml; `brain scorecard` shows its value and details",
+    ),
+    code(
+        "SLO_RECOVERED",
+        "a breached service-level objective is back within its objective",
+        "nothing to do; the monthly review (`brain scorecard --format markdown`) lists the breach",
+    ),
 ];
 
 /// Look a code up.

@@ -25,6 +25,8 @@ use serde::Deserialize;
 use super::AppState;
 use crate::engine::lifecycle::ProposalState;
 use crate::engine::{Caller, EngineError, ErrorBody, ExemptionView, ProposalView};
+
+mod cockpit;
 use crate::policy::decide::Action;
 use crate::store::{AuditFilter, ProposalFilter};
 
@@ -212,6 +214,48 @@ struct Viewer {
     csrf: String,
     session_id: String,
     flash: Option<Flash>,
+    /// Why the console is read-only now, when it is.
+    read_only: Option<ReadOnly>,
+}
+
+/// Why the console shows no action control and its action routes refuse.
+#[derive(Debug, Clone)]
+enum ReadOnly {
+    /// `server.console.read_only`: nothing can be posted but signing out.
+    Configured,
+    /// The global kill switch is on (or the switches cannot be read): only the kill switches
+    /// can be changed, since that is how this mode ends.
+    GlobalSwitch(String),
+}
+
+async fn read_only(state: &AppState) -> Option<ReadOnly> {
+    if state.config.config.server.console.read_only {
+        return Some(ReadOnly::Configured);
+    }
+    match state.engine.kill_switches().await {
+        Ok(all) => all
+            .into_iter()
+            .find(|switch| switch.name == "global" && switch.on)
+            .map(|switch| ReadOnly::GlobalSwitch(switch.reason)),
+        Err(_) => Some(ReadOnly::GlobalSwitch(
+            "the kill switches cannot be read, so they are treated as on".into(),
+        )),
+    }
+}
+
+fn read_only_refused(mode: &ReadOnly) -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Refused: the console is read-only",
+        &match mode {
+            ReadOnly::Configured => {
+                "`server.console.read_only` is set in brain.yaml: nothing can be changed from this console.".to_string()
+            }
+            ReadOnly::GlobalSwitch(reason) => format!(
+                "The global kill switch is on ({reason}): nothing but the kill switches can be changed until it is off."
+            ),
+        },
+    )
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -248,6 +292,7 @@ impl FromRequestParts<AppState> for Viewer {
                     csrf: String::new(),
                     session_id: String::new(),
                     flash: None,
+                    read_only: read_only(state).await,
                 });
             }
             return Err(to_login());
@@ -277,6 +322,7 @@ impl FromRequestParts<AppState> for Viewer {
             csrf: session.csrf,
             session_id: id,
             flash,
+            read_only: read_only(state).await,
         })
     }
 }
@@ -298,6 +344,7 @@ impl<T: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Checked<T>
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
         let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let path = parts.uri.path().to_string();
         let request = Request::from_parts(parts, body);
         let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
             .await
@@ -306,6 +353,13 @@ impl<T: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Checked<T>
         match csrf.csrf {
             Some(token) if same_secret(&token, &viewer.csrf) => {}
             _ => return Err(csrf_refused()),
+        }
+        if let Some(mode) = &viewer.read_only {
+            let allowed = path == "/logout"
+                || (matches!(mode, ReadOnly::GlobalSwitch(_)) && path == "/kill-switches");
+            if !allowed {
+                return Err(read_only_refused(mode));
+            }
         }
         let form: T = serde_urlencoded_form(&bytes)
             .map_err(|problem| bad_form(&format!("the form is not valid: {problem}")))?;
@@ -423,8 +477,24 @@ fn layout(
         ),
         Some(Flash::Refused(body)) => refusal_html(body),
     };
+    // Read-only: every action form is hidden by the stylesheet and refused by `Checked`.
+    let (body_class, read_only_note) = match &viewer.read_only {
+        None => ("", String::new()),
+        Some(ReadOnly::Configured) => (
+            " class=\"read-only locked\"",
+            "<div class=\"read-only-note\" id=\"read-only\" role=\"status\"><strong>Read-only console.</strong> <code>server.console.read_only</code> is set: nothing can be changed from here.</div>".to_string(),
+        ),
+        Some(ReadOnly::GlobalSwitch(reason)) => (
+            " class=\"read-only\"",
+            format!(
+                "<div class=\"read-only-note\" id=\"read-only\" role=\"status\"><strong>Read-only while the global kill switch is on</strong> ({}): only the <a href=\"/kill-switches\">kill switches</a> can be changed.</div>",
+                esc(reason)
+            ),
+        ),
+    };
+    let banner = format!("{banner}{read_only_note}");
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — brain</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body><header><span class=\"brand\">brain</span><nav>{nav}</nav><form method=\"post\" action=\"/logout\" class=\"who\"><span>{who}</span><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Sign out</button></form></header>{banner}<main><h1>{title}</h1>{flash}{body}</main><footer>The cloud stays authoritative; brain computes and proposes; irreversible actions need approval; everything is auditable; the system fails safe.</footer></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — brain</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body{body_class}><header><span class=\"brand\">brain</span><nav>{nav}</nav><form method=\"post\" action=\"/logout\" class=\"who\"><span>{who}</span><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Sign out</button></form></header>{banner}<main><h1>{title}</h1>{flash}{body}</main><footer>The cloud stays authoritative; brain computes and proposes; irreversible actions need approval; everything is auditable; the system fails safe.</footer></body></html>",
         title = esc(title),
         who = esc(&viewer.caller.id),
         csrf = esc(&viewer.csrf),
@@ -735,11 +805,17 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
                 active
                     .iter()
                     .map(|view| {
+                        let left = view.seconds_left.unwrap_or(0);
                         format!(
-                            "<code>{}</code> for <code>{}</code>, {} left",
+                            "<code>{}</code> for <code>{}</code>, {} left{}",
                             esc(&view.id),
                             esc(view.capability.as_deref().unwrap_or("?")),
-                            crate::clock::human_duration(view.seconds_left.unwrap_or(0))
+                            crate::clock::human_duration(left),
+                            if left < 3 * 86_400 {
+                                " <span class=\"badge expiring\">expires soon</span>"
+                            } else {
+                                ""
+                            }
                         )
                     })
                     .collect::<Vec<_>>()
@@ -794,7 +870,9 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         esc(&state.engine.policy().hash()[..12.min(state.engine.policy().hash().len())]),
         state.engine.policy().decider.policies().policies.len()
     ));
+    body.push_str(&cockpit::slo_panel(&state).await);
     body.push_str(&drafts::cockpit_panel(&state, &viewer).await);
+    body.push_str(&cockpit::timeline_panel(&state, &viewer).await);
     layout(&banner, &viewer, "Cockpit", "/", &body).into_response()
 }
 
@@ -1166,17 +1244,17 @@ async fn switches_page(State(state): State<AppState>, viewer: Viewer) -> Respons
         .any(|switch| switch.name == "global" && switch.on);
     let big_button = if global_on {
         format!(
-            "<form method=\"post\" action=\"/kill-switches\" class=\"action\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"name\" value=\"global\"><input type=\"hidden\" name=\"on\" value=\"false\"><label for=\"off-reason\">Reason for turning it off</label><input type=\"text\" id=\"off-reason\" name=\"reason\" required maxlength=\"500\"><button type=\"submit\" id=\"global-off\">Turn the global switch off</button></form>"
+            "<form method=\"post\" action=\"/kill-switches\" class=\"action switch-control\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"name\" value=\"global\"><input type=\"hidden\" name=\"on\" value=\"false\"><label for=\"off-reason\">Reason for turning it off</label><input type=\"text\" id=\"off-reason\" name=\"reason\" required maxlength=\"500\"><button type=\"submit\" id=\"global-off\">Turn the global switch off</button></form>"
         )
     } else {
         format!(
-            "<form method=\"post\" action=\"/kill-switches\" class=\"action stop\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"name\" value=\"global\"><input type=\"hidden\" name=\"on\" value=\"true\"><label for=\"on-reason\">Reason</label><input type=\"text\" id=\"on-reason\" name=\"reason\" required maxlength=\"500\" value=\"\"><button type=\"submit\" id=\"global-on\" class=\"danger\">STOP: turn the global kill switch on</button></form>"
+            "<form method=\"post\" action=\"/kill-switches\" class=\"action stop switch-control\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"name\" value=\"global\"><input type=\"hidden\" name=\"on\" value=\"true\"><label for=\"on-reason\">Reason</label><input type=\"text\" id=\"on-reason\" name=\"reason\" required maxlength=\"500\" value=\"\"><button type=\"submit\" id=\"global-on\" class=\"danger\">STOP: turn the global kill switch on</button></form>"
         )
     };
     let body = format!(
         "<p>A kill switch stops what its policy says, at the next decision of every process sharing the store. The global switch stops every propose, approve, execute and rollback.</p>{big_button}\
          <h2>Switches</h2>{table}\
-         <h2>Another switch</h2><form method=\"post\" action=\"/kill-switches\" class=\"action\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label for=\"name\">Name</label><input type=\"text\" id=\"name\" name=\"name\" required placeholder=\"target:hubitat\"><label for=\"state\">State</label><select id=\"state\" name=\"on\"><option value=\"true\">on</option><option value=\"false\">off</option></select><label for=\"other-reason\">Reason</label><input type=\"text\" id=\"other-reason\" name=\"reason\" required maxlength=\"500\"><button type=\"submit\">Set</button></form><p>The policy set declares: {declared}</p>",
+         <h2>Another switch</h2><form method=\"post\" action=\"/kill-switches\" class=\"action switch-control\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label for=\"name\">Name</label><input type=\"text\" id=\"name\" name=\"name\" required placeholder=\"target:hubitat\"><label for=\"state\">State</label><select id=\"state\" name=\"on\"><option value=\"true\">on</option><option value=\"false\">off</option></select><label for=\"other-reason\">Reason</label><input type=\"text\" id=\"other-reason\" name=\"reason\" required maxlength=\"500\"><button type=\"submit\">Set</button></form><p>The policy set declares: {declared}</p>",
         table = if rows.is_empty() {
             "<p>No switch was ever set: all off.</p>".to_string()
         } else {

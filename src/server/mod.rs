@@ -10,6 +10,7 @@
 //! Architecture Invariant: handlers hold no policy logic; decisions belong to the engine.
 //! Architecture Invariant: internal error causes are logged, never sent to clients.
 
+pub mod alerts;
 pub mod api;
 pub mod charts;
 pub mod cluster;
@@ -250,6 +251,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     let mut text = state.metrics.render(state.store.backend().as_str());
     state.connectors.render_metrics(&mut text);
+    state.metrics.render_slos(&mut text);
     state.swarms.render_metrics(&state.engine, &mut text).await;
     (
         [(
@@ -309,15 +311,25 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
         .local_addr()
         .map_err(|error| ServeError::Io(error.to_string()))?;
     recover_interrupted(&state.engine).await;
+    // The scorecard reads brain's downtime from its runs: the start, a heartbeat a minute, the
+    // stop.
+    let run = match state.engine.daemon_started().await {
+        Ok(run) => Some(run),
+        Err(error) => {
+            tracing::warn!(error = %error, "could not record the daemon's start");
+            None
+        }
+    };
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after start-up must still shut down gracefully, not kill the process.
     let shutdown = shutdown_signal()?;
     let app = router(state.clone());
     let monitor = tokio::spawn(monitor_store(state.clone()));
-    let heartbeat = {
+    let cluster_beat = {
         let state = state.clone();
         tokio::spawn(async move { state.cluster.run(&*state.store).await })
     };
+    let daemon_beat = tokio::spawn(heartbeat(state.engine.clone(), run.clone()));
     // The scheduled work runs on the lease holder only.
     let leading = tokio::spawn(lead(state.clone()));
     tracing::info!(address = %address, instance = %state.cluster.instance_id, "listening on http://{address}");
@@ -327,9 +339,15 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
         .map_err(|error| ServeError::Io(error.to_string()));
     monitor.abort();
     leading.abort();
-    heartbeat.abort();
+    cluster_beat.abort();
+    daemon_beat.abort();
     let _ = leading.await;
     state.cluster.release(&*state.store).await;
+    if let Some(run) = &run
+        && let Err(error) = state.engine.daemon_heartbeat(run, true).await
+    {
+        tracing::warn!(error = %error, "could not record the daemon's stop");
+    }
     // Sign the chain head, so truncating the log behind brain's back is detectable.
     match state.engine.checkpoint_now().await {
         Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint"),
@@ -393,6 +411,17 @@ async fn lead(state: AppState) {
         }
         drop(work);
         state.metrics.set_leader(false);
+    }
+}
+
+/// The daemon's heartbeat on its run, once a minute.
+async fn heartbeat(engine: Arc<Engine>, run: Option<String>) {
+    let Some(run) = run else { return };
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        if let Err(error) = engine.daemon_heartbeat(&run, false).await {
+            tracing::warn!(error = %error, "could not record the daemon's heartbeat");
+        }
     }
 }
 

@@ -836,3 +836,82 @@ fn a_routed_proposal_is_reviewed_from_the_intake_queue_in_a_real_browser() {
     let (code, approved) = studio.json(&admin, &["approve", id]);
     assert_eq!(code, 0, "granted, it is approvable: {approved}");
 }
+
+/// The cockpit's objectives in Chromium: tiles without data on a fresh studio, a tile turning
+/// critical after a slow review, and under the global kill switch the degraded banner and the
+/// read-only mode (no action control visible, the switches' own still there).
+#[test]
+fn the_cockpit_shows_objectives_and_the_read_only_mode_in_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let mut studio = Studio::new(
+        Backend::Sqlite,
+        "slos:\n  heartbeat_gap: 1m\n  objectives:\n    - id: review-instant\n      indicator: review_median\n      title: Reviews at once\n      target: 0\n      critical: 0\n      owner: staff:admin\n      on_call: ask the front desk\n    - id: uptime\n      indicator: brain_uptime\n      target: 99\n      critical: 95\n      owner: staff:admin\n",
+    );
+    let bob = studio.add("staff:bob");
+    let admin = studio.admin.clone();
+    studio.through_daemon();
+    let base = studio.daemon.as_ref().unwrap().url("");
+    driver.goto(&format!("{base}/login"));
+    driver.type_into("#token", &bob);
+    driver.click("#sign-in");
+    assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
+    // Empty: no review yet, so no data rather than a number.
+    let tile = driver.text("#slo-review-instant");
+    assert!(tile.contains("no data"), "{tile}");
+    assert!(tile.contains("no breach recorded"), "{tile}");
+    assert!(driver.text("#slo-uptime").contains("ok"));
+    assert!(driver.text("#timeline").contains("manage_actors"));
+    driver.screenshot_whole_page(&artifacts().join("cockpit-objectives-empty.png"));
+
+    // A review that took longer than zero: the tile turns critical.
+    let id = studio.propose(&admin, "test.note.draft", r#"{"text": "Kiln 3 is loud"}"#);
+    std::thread::sleep(Duration::from_millis(1_100));
+    assert_eq!(studio.json(&bob, &["approve", &id]).0, 0);
+    driver.goto(&format!("{base}/"));
+    let tile = driver.text("#slo-review-instant");
+    assert!(tile.contains("CRITICAL"), "{tile}");
+    assert!(
+        driver
+            .text("#slos-summary")
+            .contains("1 objective(s) breached")
+    );
+    driver.screenshot_element("#slos", &artifacts().join("cockpit-objectives-breach.png"));
+
+    // Degraded and read-only: the global switch is on.
+    let own = studio.propose(
+        &admin,
+        "test.note.draft",
+        r#"{"text": "Glaze shelf is low"}"#,
+    );
+    assert_eq!(
+        studio
+            .json(
+                &admin,
+                &["kill-switch", "on", "--reason", "smoke in the kiln room"]
+            )
+            .0,
+        0
+    );
+    driver.goto(&format!("{base}/"));
+    assert!(driver.text("#degraded").contains("kill switch on: global"));
+    assert!(driver.text("#read-only").contains("smoke in the kiln room"));
+    driver.screenshot_whole_page(&artifacts().join("cockpit-read-only.png"));
+    driver.goto(&format!("{base}/proposals/{own}"));
+    let visible = driver.script(
+        "return [...document.querySelectorAll('main form[method=post]')].filter(f => f.offsetParent !== null).length;",
+    );
+    assert_eq!(visible, json!(0), "{}", driver.source());
+    driver.goto(&format!("{base}/kill-switches"));
+    let visible =
+        driver.script("return document.querySelector('#global-off').offsetParent !== null;");
+    assert_eq!(visible, json!(true));
+    for name in [
+        "cockpit-objectives-empty.png",
+        "cockpit-objectives-breach.png",
+        "cockpit-read-only.png",
+    ] {
+        assert!(artifacts().join(name).is_file(), "{name}");
+    }
+}

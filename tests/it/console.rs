@@ -1665,3 +1665,150 @@ async fn the_intake_queue_and_banner_let_another_staff_member_override_the_gate(
     assert!(page.html.contains("id=\"no-actions\""), "{}", page.html);
     assert!(!page.html.contains("action=\"/intake/override\""));
 }
+
+/// The tile of objective `id` on the cockpit.
+fn slo_tile<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"slo-{id}\""))
+        .unwrap_or_else(|| panic!("no tile for `{id}` in {html}"));
+    let end = html[start..]
+        .find("</div>")
+        .map_or(html.len(), |end| start + end);
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn the_cockpit_shows_each_objective_without_data_then_breached_with_the_timeline() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let cockpit = bob.get("/").await;
+    assert_eq!(cockpit.status, StatusCode::OK);
+    // A fresh studio: every default objective as a tile, none with a made-up number.
+    for id in [
+        "snapshot-freshness",
+        "review-median-low",
+        "audit-completeness",
+        "brain-uptime",
+        "cloud-writes-while-down",
+    ] {
+        let tile = slo_tile(&cockpit.html, id);
+        assert!(tile.contains("data-status=\"no_data\""), "{tile}");
+        assert!(tile.contains("no data"), "{tile}");
+        assert!(tile.contains("no breach recorded"), "{tile}");
+    }
+    assert!(cockpit.html.contains("No objective is breached."));
+    // The timeline names the events so far (the actors added).
+    assert!(cockpit.html.contains("id=\"timeline\""), "{}", cockpit.html);
+    assert!(cockpit.html.contains("manage_actors"));
+
+    // The daemon started and stopped at once: down ever since, uptime critical.
+    let run = api.engine.daemon_started().await.unwrap();
+    api.engine.daemon_heartbeat(&run, true).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cockpit = bob.get("/").await;
+    let tile = slo_tile(&cockpit.html, "brain-uptime");
+    assert!(tile.contains("data-status=\"critical\""), "{tile}");
+    assert!(tile.contains("CRITICAL"), "{tile}");
+    assert!(
+        tile.contains("target 99%; warning under 99%, critical under 95%"),
+        "{tile}"
+    );
+    assert!(
+        slo_tile(&cockpit.html, "cloud-writes-while-down").contains("data-status=\"ok\""),
+        "{}",
+        cockpit.html
+    );
+    assert!(
+        cockpit.html.contains("objective(s) breached"),
+        "{}",
+        cockpit.html
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_console_shows_no_action_and_refuses_every_action_route() {
+    let api = Api::with_config("server:\n  console:\n    read_only: true\n").await;
+    let id = api.propose(&api.admin, "Kiln 2 lid latch is loose").await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let cockpit = bob.get("/").await;
+    assert!(
+        cockpit.html.contains("id=\"read-only\""),
+        "{}",
+        cockpit.html
+    );
+    assert!(cockpit.html.contains("<body class=\"read-only locked\">"));
+    // The action routes refuse, the kill switches' too; signing out still works.
+    for (path, fields) in [
+        (format!("/proposals/{id}/approve"), vec![]),
+        (format!("/proposals/{id}/reject"), vec![("reason", "no")]),
+        (
+            "/kill-switches".to_string(),
+            vec![("name", "global"), ("on", "true"), ("reason", "x")],
+        ),
+    ] {
+        let mut fields = fields;
+        fields.push(("csrf", &bob.csrf));
+        let refused = bob.post_raw(&path, &form(&fields)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(refused.html.contains("read-only"), "{}", refused.html);
+    }
+    let state = api
+        .engine
+        .store()
+        .proposal(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(
+        state,
+        brain::engine::lifecycle::ProposalState::PendingApproval
+    );
+    assert!(api.engine.active_kill_switches().await.unwrap().is_empty());
+    let out = bob.post_raw("/logout", &form(&[("csrf", &bob.csrf)])).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn under_the_global_switch_only_the_switches_can_be_changed() {
+    let api = Api::new().await;
+    let id = api.propose(&api.admin, "Glaze shelf is low").await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let page = bob
+        .submit(
+            "/kill-switches",
+            &[("name", "global"), ("on", "true"), ("reason", "smoke")],
+        )
+        .await;
+    assert!(
+        page.html.contains("kill switch global is ON"),
+        "{}",
+        page.html
+    );
+    let cockpit = bob.get("/").await;
+    assert!(cockpit.html.contains("<body class=\"read-only\">"));
+    assert!(
+        cockpit
+            .html
+            .contains("Read-only while the global kill switch is on")
+    );
+    let refused = bob
+        .post_raw(
+            &format!("/proposals/{id}/approve"),
+            &form(&[("csrf", &bob.csrf)]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.html.contains("smoke"), "{}", refused.html);
+    // The switches page keeps its controls: that is how the mode ends.
+    let switches = bob.get("/kill-switches").await;
+    assert!(switches.html.contains("class=\"action switch-control\""));
+    let page = bob
+        .submit(
+            "/kill-switches",
+            &[("name", "global"), ("on", "false"), ("reason", "all clear")],
+        )
+        .await;
+    assert!(page.html.contains("kill switch global is off"));
+    assert!(!bob.get("/").await.html.contains("id=\"read-only\""));
+}

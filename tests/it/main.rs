@@ -18,6 +18,7 @@ mod ops_note;
 mod policy;
 mod recovery;
 mod review;
+mod scorecard;
 mod serve;
 mod snapshot;
 mod store;

@@ -1,0 +1,144 @@
+//! `brain scorecard`: the service-level objectives over a period, computed from the local
+//! store's records. `--format json` prints `{period, computed_at, slos, details}`,
+//! `--format markdown` the monthly review (trends against the previous period, breaches,
+//! action items), `human` an aligned table.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::Cli;
+use super::output::{self, Format};
+use super::session::{Paint, on_local_store, paint};
+use crate::config::LoadedConfig;
+use crate::engine::EngineError;
+use crate::scorecard::{Period, Scorecard, Settings, Status, markdown};
+
+#[derive(Debug, Args)]
+pub struct ScorecardArgs {
+    /// The period: `day`, `week`, a length such as `7d`, `30d` or `24h` (ending now), or a
+    /// calendar month in the studio's time zone such as `month:2026-11`.
+    #[arg(long, default_value = "7d")]
+    pub period: String,
+}
+
+/// How the computation reads time, from the config.
+pub fn settings(loaded: &LoadedConfig) -> Settings {
+    loaded.config.slos.settings(&loaded.config)
+}
+
+/// The studio's time zone (the config check refuses an unknown one).
+pub fn zone(loaded: &LoadedConfig) -> chrono_tz::Tz {
+    loaded
+        .config
+        .studio
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::UTC)
+}
+
+pub fn run(cli: &Cli, args: &ScorecardArgs) -> miette::Result<ExitCode> {
+    on_local_store(cli, "`brain scorecard`", |engine, loaded, caller| {
+        Box::pin(async move {
+            let now = crate::clock::now();
+            let period = match Period::parse(&args.period, now, zone(&loaded)) {
+                Ok(period) => period,
+                Err(message) => {
+                    output::print_report(&miette::miette!(
+                        code = "usage::period",
+                        help =
+                            "for example `--period 7d`, `--period 30d` or `--period month:2026-11`",
+                        "--period: {message}"
+                    ));
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let objectives = loaded.config.slos.objectives();
+            let settings = settings(&loaded);
+            let scorecard = engine
+                .scorecard(&caller, &objectives, &period, &settings)
+                .await?;
+            match cli.format {
+                Format::Json => {
+                    output::print_json(&scorecard).map_err(|report| EngineError::Conflict {
+                        message: report.to_string(),
+                        help: None,
+                    })?;
+                }
+                Format::Markdown => {
+                    let previous = engine
+                        .compute_scorecard(&objectives, &period.previous(), &settings, now)
+                        .await?;
+                    let text =
+                        markdown::render(&loaded.config.studio.name, &scorecard, Some(&previous));
+                    let _ = write!(std::io::stdout().lock(), "{text}");
+                }
+                _ => print_table(&scorecard),
+            }
+            Ok(ExitCode::SUCCESS)
+        })
+    })
+}
+
+fn print_table(scorecard: &Scorecard) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "{} {} to {} (computed {})",
+        paint(
+            Paint::Bold,
+            &format!("Scorecard, {}:", scorecard.period.label)
+        ),
+        scorecard.period.start,
+        scorecard.period.end,
+        scorecard.computed_at
+    );
+    let rows: Vec<[String; 6]> = scorecard
+        .slos
+        .iter()
+        .map(|slo| {
+            [
+                slo.id.clone(),
+                markdown::value_text(slo),
+                markdown::unit_text(slo.target, slo.unit),
+                slo.status.as_str().to_string(),
+                slo.owner.clone(),
+                slo.last_breach_at.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let header = ["SLO", "VALUE", "TARGET", "STATUS", "OWNER", "LAST BREACH"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let _ = writeln!(stdout, "{}", paint(Paint::Dim, &line(header)));
+    for (row, slo) in rows.iter().zip(&scorecard.slos) {
+        let text = line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
+        let painted = match slo.status {
+            Status::Ok => text,
+            Status::Warning => paint(Paint::Yellow, &text),
+            Status::Critical => paint(Paint::Red, &text),
+            Status::NoData => paint(Paint::Dim, &text),
+        };
+        let _ = writeln!(stdout, "{painted}");
+    }
+    for slo in &scorecard.slos {
+        if slo.status != Status::Ok {
+            let _ = writeln!(stdout, "  {}: {}", slo.id, slo.note);
+        }
+    }
+}
