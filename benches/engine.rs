@@ -306,6 +306,10 @@ fn http_base() -> &'static str {
                 config,
                 metrics: Arc::new(brain::telemetry::Metrics::new()),
                 connectors: Arc::default(),
+                cluster: Arc::new(brain::server::cluster::Cluster::new(
+                    "127.0.0.1:0".into(),
+                    brain::server::cluster::Mode::Single,
+                )),
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();

@@ -246,10 +246,12 @@ impl Diagnostic for Findings {
 
 /// "1 problem" / "3 problems".
 pub fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
+    match noun.strip_suffix('y') {
+        Some(stem) if count != 1 && !stem.ends_with(['a', 'e', 'o', 'u']) => {
+            format!("{count} {stem}ies")
+        }
+        _ if count == 1 => format!("1 {noun}"),
+        _ => format!("{count} {noun}s"),
     }
 }
 

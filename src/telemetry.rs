@@ -61,6 +61,9 @@ pub struct Metrics {
     store_migrated: AtomicI64,
     policies_loaded: AtomicI64,
     snapshot: Mutex<SnapshotSeries>,
+    /// This daemon's instance id, and whether it holds the leader lease.
+    instance: std::sync::OnceLock<String>,
+    leader: AtomicI64,
     slos: Mutex<SloSeries>,
 }
 
@@ -122,6 +125,8 @@ impl Metrics {
                 age_seconds: -1,
                 ..SnapshotSeries::default()
             }),
+            instance: std::sync::OnceLock::new(),
+            leader: AtomicI64::new(0),
             slos: Mutex::new(SloSeries::default()),
         }
     }
@@ -238,6 +243,16 @@ impl Metrics {
         }
     }
 
+    /// Name the daemon whose figures these are (`brain_leader{instance=...}`).
+    pub fn set_instance(&self, instance: &str) {
+        let _ = self.instance.set(instance.to_string());
+    }
+
+    /// Whether this daemon holds the leader lease now.
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.store(i64::from(leader), Ordering::Relaxed);
+    }
+
     /// Record one snapshot run: how long it took, what it read, and how it ended.
     pub fn record_snapshot(&self, seconds: f64, documents: u64, drift: u64, complete: bool) {
         if let Ok(mut series) = self.snapshot.lock() {
@@ -341,6 +356,20 @@ impl Metrics {
             "brain_store_migrated {}",
             self.store_migrated.load(Ordering::Relaxed)
         );
+        if let Some(instance) = self.instance.get() {
+            family(
+                &mut out,
+                "brain_leader",
+                "gauge",
+                "1 while this daemon holds the leader lease and runs the scheduled work.",
+            );
+            let _ = writeln!(
+                out,
+                "brain_leader{{instance=\"{}\"}} {}",
+                escape(instance),
+                self.leader.load(Ordering::Relaxed)
+            );
+        }
         family(
             &mut out,
             "brain_policies_loaded",

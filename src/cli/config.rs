@@ -119,7 +119,7 @@ fn report_findings(cli: &Cli, findings: &Findings) {
     output::print_diagnostic(findings);
 }
 
-fn report_config_error(cli: &Cli, error: &ConfigError) {
+pub(super) fn report_config_error(cli: &Cli, error: &ConfigError) {
     match error {
         ConfigError::Invalid(findings) => report_findings(cli, findings),
         other => {

@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod config;
 mod connectors;
+mod drill;
 mod generate;
 mod governance;
 mod init;
@@ -19,6 +20,7 @@ mod output;
 mod policy;
 mod progress;
 mod remote;
+mod review;
 mod scorecard;
 mod serve;
 mod session;
@@ -108,6 +110,10 @@ pub enum Command {
     Test(policy::TestArgs),
     /// Decide one question against the policy set: exit 0 allow, 1 deny.
     Eval(policy::EvalArgs),
+    /// What a change of the policy set does: `diff` two policy sets, `replay` the audit log's
+    /// decisions under a candidate.
+    #[command(subcommand)]
+    Policy(review::PolicyCommand),
     /// Format Cedar policy files with Cedar's own formatter.
     Fmt(policy::FmtArgs),
     /// Manage actors and their tokens: bootstrap, add, list, revoke.
@@ -164,6 +170,9 @@ pub enum Command {
     /// The compliance intake gate: classify a text, list what waits for review, override.
     #[command(subcommand)]
     Intake(intake::IntakeCommand),
+    /// Resilience drills against a sandbox brain: list them, run one (recorded in the audit log).
+    #[command(subcommand)]
+    Drill(drill::DrillCommand),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     ///
     /// For example `brain completions bash > ~/.local/share/bash-completion/completions/brain`,
@@ -179,21 +188,27 @@ pub enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     output::install_miette_hook();
-    if matches!(cli.format, Format::Sarif | Format::Github)
-        && !matches!(cli.command, Command::Lint(_))
-    {
+    let diff = matches!(cli.command, Command::Policy(review::PolicyCommand::Diff(_)));
+    let replay = matches!(
+        cli.command,
+        Command::Policy(review::PolicyCommand::Replay(_))
+    );
+    let lint = matches!(cli.command, Command::Lint(_));
+    let scorecard = matches!(cli.command, Command::Scorecard(_));
+    let refused = match cli.format {
+        Format::Human | Format::Json => None,
+        Format::Sarif => (!lint).then_some("`--format sarif` is only for `brain lint`"),
+        Format::Github => (!lint && !diff)
+            .then_some("`--format github` is only for `brain lint` and `brain policy diff`"),
+        Format::Markdown => (!diff && !replay && !scorecard).then_some(
+            "`--format markdown` is only for `brain policy diff`, `brain policy replay` and `brain scorecard`",
+        ),
+    };
+    if let Some(message) = refused {
         output::print_report(&miette::miette!(
             code = "usage::format",
             help = "use `--format human` or `--format json` with this command",
-            "`--format sarif` and `--format github` are only for `brain lint`"
-        ));
-        return ExitCode::from(2);
-    }
-    if cli.format == Format::Markdown && !matches!(cli.command, Command::Scorecard(_)) {
-        output::print_report(&miette::miette!(
-            code = "usage::format",
-            help = "use `--format human` or `--format json` with this command",
-            "`--format markdown` is only for `brain scorecard`"
+            "{message}"
         ));
         return ExitCode::from(2);
     }
@@ -207,6 +222,7 @@ pub fn run() -> ExitCode {
         Command::Test(ref args) => policy::test(&cli, args),
         Command::Eval(ref args) => policy::eval(&cli, args),
         Command::Fmt(ref args) => policy::fmt(&cli, args),
+        Command::Policy(ref command) => review::run(&cli, command),
         Command::Actor(ref command) => governance::actor(&cli, command),
         Command::Delegate(ref args) => governance::delegate(&cli, args),
         Command::Delegations(ref command) => governance::delegations(&cli, command),
@@ -229,6 +245,7 @@ pub fn run() -> ExitCode {
         Command::Swarm(ref command) => swarm::run(&cli, command),
         Command::Scorecard(ref args) => scorecard::run(&cli, args),
         Command::Intake(ref command) => intake::run(&cli, command),
+        Command::Drill(ref command) => drill::run(&cli, command),
         Command::Completions(ref args) => generate::completions(args),
         Command::Man(ref args) => generate::man(&cli, args),
     };

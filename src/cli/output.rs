@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Write};
 use miette::{GraphicalReportHandler, GraphicalTheme, MietteHandlerOpts};
 use serde::Serialize;
 
-/// Output format of a command. `sarif` and `github` are for `brain lint` only, `markdown` for
+/// Output format of a command. `sarif` is for `brain lint` only, `github` for `brain lint` and
+/// `brain policy diff`, `markdown` for `brain policy diff`, `brain policy replay` and
 /// `brain scorecard`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -16,9 +17,10 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code scanning (`brain lint` only).
     Sarif,
-    /// GitHub workflow annotations (`brain lint` only).
+    /// GitHub workflow annotations (`brain lint`, `brain policy diff`).
     Github,
-    /// Markdown, the monthly review (`brain scorecard` only).
+    /// Markdown: a pull request comment (`brain policy diff`, `brain policy replay`) or the
+    /// monthly review (`brain scorecard`).
     Markdown,
 }
 

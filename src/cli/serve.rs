@@ -90,6 +90,30 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
+        // One daemon per SQLite file; several share a PostgreSQL store under the leader lease.
+        let (mode, _sqlite_lock) = match crate::store::StoreTarget::from_config(&loaded) {
+            Ok(crate::store::StoreTarget::Sqlite(path)) => {
+                let locked = crate::store::ensure_parent_dir(&path)
+                    .map_err(|error| error.to_string())
+                    .and_then(|()| server::cluster::lock_sqlite(&path));
+                match locked {
+                    Ok(lock) => (server::cluster::Mode::Single, Some(lock)),
+                    Err(message) => {
+                        output::print_report(&miette::miette!(
+                            code = "serve::store_in_use",
+                            help = "stop the other daemon first; to run several daemons on one store, use PostgreSQL (`store.postgres` in brain.yaml)",
+                            "{message}"
+                        ));
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            }
+            _ => (server::cluster::Mode::Lease, None),
+        };
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| listen.to_string(), |address| address.to_string());
+        let cluster = Arc::new(server::cluster::Cluster::new(address, mode));
         let policy_count = policies.policies.len();
         let bundle = match load_bundle(cli, &loaded, policies) {
             Ok(bundle) => bundle,
@@ -103,7 +127,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
             }
         };
         let engine = match engine_for(&loaded, bundle, store.clone()) {
-            Ok(engine) => Arc::new(engine),
+            Ok(engine) => Arc::new(engine.for_instance(&cluster.instance_id)),
             Err(code) => {
                 store.close().await;
                 return Ok(code);
@@ -111,6 +135,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
         };
         let metrics = Arc::new(Metrics::new());
         metrics.set_policies_loaded(policy_count);
+        metrics.set_instance(&cluster.instance_id);
         metrics.set_store(true, true);
         tracing::info!(
             config = %loaded.origin_name(),
@@ -152,6 +177,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
             metrics,
             connectors,
             swarms,
+            cluster,
         };
         let result = server::serve(listener, state).await;
         store.close().await;

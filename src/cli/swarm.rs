@@ -301,6 +301,13 @@ pub fn run(cli: &Cli, command: &SwarmCommand) -> miette::Result<ExitCode> {
                             "set `cloud.fixtures.dir`, `cloud.firestore` or `cloud.stripe` in brain.yaml",
                         ));
                     }
+                    let progress = super::progress::Progress::spinner(
+                        cli,
+                        format!(
+                            "swarm `{}`: reading records and proposing drafts",
+                            args.name
+                        ),
+                    );
                     let report = runtime::run(
                         &engine,
                         &settings,
@@ -312,7 +319,9 @@ pub fn run(cli: &Cli, command: &SwarmCommand) -> miette::Result<ExitCode> {
                             dry_run: args.dry_run,
                         },
                     )
-                    .await?;
+                    .await;
+                    drop(progress);
+                    let report = report?;
                     if cli.format == Format::Json {
                         let _ = output::print_json(&report);
                     } else {

@@ -32,6 +32,41 @@ pub struct AuditExport {
 }
 
 impl Engine {
+    /// Record a drill's outcome (`brain drill run`) as `caller`, who must be allowed to read
+    /// the audit log: an event `drill` whose decision is the outcome and whose detail is the
+    /// drill's report.
+    pub async fn record_drill(
+        &self,
+        caller: &Caller,
+        scenario: &str,
+        passed: bool,
+        report: serde_json::Value,
+    ) -> Result<AuditEvent, EngineError> {
+        let tx = self.store.begin().await?;
+        let (mut tx, decision) = self
+            .area_step(
+                tx,
+                caller,
+                Action::Audit,
+                &serde_json::json!({ "drill": scenario }),
+            )
+            .await?;
+        let sealed = self
+            .append(
+                &mut *tx,
+                event(
+                    &caller.id,
+                    "drill",
+                    if passed { "passed" } else { "failed" },
+                )
+                .decision(&decision)
+                .detail(report),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(sealed)
+    }
+
     /// The newest events matching `filter`.
     pub async fn audit_tail(
         &self,

@@ -233,16 +233,18 @@ impl Engine {
             }
             None => (Vec::new(), Vec::new(), Default::default(), 0),
         };
-        let exemption_in_force = {
-            exemptions::in_force(
-                &self.policy.declared_exemptions,
-                &read.exemptions,
-                &manifest.id,
-                owner,
-                now,
-            )
-            .is_some()
-        };
+        let exemption_in_force = exemptions::in_force(
+            &self.policy.declared_exemptions,
+            &read.exemptions,
+            &manifest.id,
+            owner,
+            now,
+        )
+        .is_some();
+        // Whether a runtime exemption alone would do: replay asks a candidate policy set's
+        // declared exemptions instead of the ones in force here.
+        let runtime_exemption = exemption_in_force
+            && exemptions::in_force(&[], &read.exemptions, &manifest.id, owner, now).is_some();
         let freshness = self.freshness_of(read.newest_snapshot.as_ref(), now);
         let (snapshot_stale, snapshot_age_seconds) =
             (freshness.stale, freshness.age_seconds.unwrap_or(-1));
@@ -279,12 +281,16 @@ impl Engine {
                 })
                 .is_some_and(|record| record.blocked()),
         };
-        let mut decision = self.policy.decider.decide(&Question {
-            principal: &principal,
-            action,
-            resource: Resource::Capability(manifest),
-            facts: &facts,
-        });
+        let decision = self.policy.decider.decide_recorded(
+            &Question {
+                principal: &principal,
+                action,
+                resource: Resource::Capability(manifest),
+                facts: &facts,
+            },
+            runtime_exemption,
+        );
+        let mut decision = super::identity::refuse_if_revoked(tx, caller, decision).await?;
         // Approvals that would count but for their age: say so beside APPROVAL_REQUIRED.
         if !decision.allowed
             && lapsed > 0

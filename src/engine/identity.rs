@@ -194,7 +194,7 @@ impl Engine {
     /// Decide an administrative `action` (on its area) inside `tx`. A denial is audited with
     /// `detail`, committed and returned as the error; otherwise the transaction comes back with
     /// the decision, for the step's own allow event.
-    async fn area_step(
+    pub(crate) async fn area_step(
         &self,
         mut tx: Box<dyn WriteTx>,
         caller: &Caller,
@@ -245,12 +245,16 @@ impl Engine {
             kill_switches: super::switches::active_in(tx).await?,
             ..Facts::default()
         };
-        Ok(self.policy.decider.decide(&Question {
-            principal: &principal,
-            action,
-            resource,
-            facts: &facts,
-        }))
+        let decision = self.policy.decider.decide_recorded(
+            &Question {
+                principal: &principal,
+                action,
+                resource,
+                facts: &facts,
+            },
+            false,
+        );
+        refuse_if_revoked(tx, caller, decision).await
     }
 
     /// Add an actor (staff, human or agent) as `caller` and return its token, shown once.
@@ -514,6 +518,34 @@ impl Engine {
         tx.commit().await?;
         Ok(delegation)
     }
+}
+
+/// `decision`, unless `caller` was revoked by the time this transaction reads it: then a denial
+/// `ACTOR_REVOKED`. A request that authenticated a moment before a revocation committed is
+/// refused like every later one; brain's own `system:` actors have no record.
+pub(crate) async fn refuse_if_revoked(
+    tx: &mut dyn WriteTx,
+    caller: &Caller,
+    decision: decide::Decision,
+) -> Result<decide::Decision, EngineError> {
+    if caller.actor_type == ActorType::System {
+        return Ok(decision);
+    }
+    // Actors are revoked, never deleted; a caller with no record is one brain made up for a
+    // page (the wall display of `server.auth.mode: none`), decided by the policies as it is.
+    let revoked = tx
+        .actor(&caller.id)
+        .await?
+        .is_some_and(|actor| actor.revoked_at.is_some());
+    if !revoked {
+        return Ok(decision);
+    }
+    let mut denied = decide::Decision::deny(
+        "ACTOR_REVOKED",
+        format!("actor `{}` was revoked", caller.id),
+    );
+    denied.request = decision.request;
+    Ok(denied)
 }
 
 #[cfg(test)]

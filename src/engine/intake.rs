@@ -179,12 +179,15 @@ impl Engine {
             kill_switches: super::switches::active_in(&mut *tx).await?,
             ..Facts::default()
         };
-        let decision = self.policy.decider.decide(&Question {
-            principal: &principal,
-            action: Action::ReviewIntake,
-            resource: Resource::Area("intake"),
-            facts: &facts,
-        });
+        let decision = self.policy.decider.decide_recorded(
+            &Question {
+                principal: &principal,
+                action: Action::ReviewIntake,
+                resource: Resource::Area("intake"),
+                facts: &facts,
+            },
+            false,
+        );
         let action = if grant {
             "intake.override_granted"
         } else {

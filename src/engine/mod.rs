@@ -166,6 +166,9 @@ pub struct EngineSettings {
     /// The agents of the configured swarms (`swarms.*.agent`): their principals carry
     /// `swarm: true`, which the policies confine to drafts.
     pub swarm_agents: BTreeSet<String>,
+    /// The daemon this Engine serves in (`brain serve`'s instance id), named in every audit
+    /// event it writes; `None` in a command-line process.
+    pub instance: Option<String>,
 }
 
 fn chrono_duration(duration: crate::config::Duration) -> chrono::Duration {
@@ -188,6 +191,7 @@ impl EngineSettings {
                 .iter()
                 .map(|swarm| swarm.agent.to_string())
                 .collect(),
+            instance: None,
         }
     }
 }
@@ -200,6 +204,7 @@ impl Default for EngineSettings {
             max_exemption: chrono::Duration::days(30),
             checkpoint_every: 100,
             swarm_agents: BTreeSet::new(),
+            instance: None,
         }
     }
 }
@@ -418,25 +423,31 @@ pub(crate) fn new_id(prefix: &str) -> Result<String, EngineError> {
 }
 
 /// An audit event under construction.
-pub(crate) struct EventBuilder(NewAuditEvent);
+pub(crate) struct EventBuilder(
+    NewAuditEvent,
+    Option<Arc<crate::policy::request::RecordedRequest>>,
+);
 
 /// Start an audit event by `actor` for `action` with outcome `decision` (`allow`, `deny`,
 /// `error`, `succeeded`, `failed`, ...).
 pub(crate) fn event(actor: &str, action: &str, decision: &str) -> EventBuilder {
-    EventBuilder(NewAuditEvent {
-        at: crate::clock::format_time(crate::clock::now()),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        capability: None,
-        proposal_id: None,
-        decision: decision.to_string(),
-        reason_codes: Vec::new(),
-        policy_ids: Vec::new(),
-        policy_set_hash: None,
-        input_hash: None,
-        output_hash: None,
-        detail: Value::Object(Default::default()),
-    })
+    EventBuilder(
+        NewAuditEvent {
+            at: crate::clock::format_time(crate::clock::now()),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            capability: None,
+            proposal_id: None,
+            decision: decision.to_string(),
+            reason_codes: Vec::new(),
+            policy_ids: Vec::new(),
+            policy_set_hash: None,
+            input_hash: None,
+            output_hash: None,
+            detail: Value::Object(Default::default()),
+        },
+        None,
+    )
 }
 
 impl EventBuilder {
@@ -454,6 +465,7 @@ impl EventBuilder {
     pub(crate) fn decision(mut self, decision: &Decision) -> Self {
         self.0.reason_codes = decision.reasons.clone();
         self.0.policy_ids = decision.policy_ids.clone();
+        self.1 = decision.request.clone();
         self
     }
 
@@ -504,6 +516,12 @@ impl Engine {
         }
     }
 
+    /// The Engine of daemon `instance`: its audit events name it.
+    pub fn for_instance(mut self, instance: &str) -> Self {
+        self.settings.instance = Some(instance.to_string());
+        self
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -527,7 +545,20 @@ impl Engine {
         tx: &mut dyn WriteTx,
         event: EventBuilder,
     ) -> Result<AuditEvent, EngineError> {
-        let mut event = event.0;
+        let EventBuilder(mut event, request) = event;
+        if let (Some(instance), Value::Object(detail)) =
+            (&self.settings.instance, &mut event.detail)
+        {
+            detail.insert("instance".into(), Value::String(instance.clone()));
+        }
+        if let Some(request) = request {
+            // The decision's request, canonical and hashed, for `brain policy replay`.
+            let (value, hash) = request.encode();
+            if let Value::Object(detail) = &mut event.detail {
+                detail.insert("request".into(), value);
+                detail.insert("request_hash".into(), Value::String(hash));
+            }
+        }
         event.policy_set_hash = Some(self.policy.hash().to_string());
         let sealed = tx.append_audit(event).await?;
         if sealed.seq % self.settings.checkpoint_every == 0 {
@@ -600,12 +631,15 @@ impl Engine {
                     kill_switches: switches::active_in(&mut *tx).await?,
                     ..Facts::default()
                 };
-                self.policy.decider.decide(&Question {
-                    principal: &principal,
-                    action: Action::Read,
-                    resource: Resource::Capability(manifest),
-                    facts: &facts,
-                })
+                self.policy.decider.decide_recorded(
+                    &Question {
+                        principal: &principal,
+                        action: Action::Read,
+                        resource: Resource::Capability(manifest),
+                        facts: &facts,
+                    },
+                    false,
+                )
             }
         };
         self.append(
@@ -674,12 +708,15 @@ impl Engine {
             ..Facts::default()
         };
         let principal = caller.principal();
-        let decision = self.policy.decider.decide(&Question {
-            principal: &principal,
-            action: Action::SetKillSwitch,
-            resource: Resource::KillSwitch(name),
-            facts: &facts,
-        });
+        let decision = self.policy.decider.decide_recorded(
+            &Question {
+                principal: &principal,
+                action: Action::SetKillSwitch,
+                resource: Resource::KillSwitch(name),
+                facts: &facts,
+            },
+            false,
+        );
         let detail = serde_json::json!({ "switch": name, "on": on, "reason": reason });
         self.append(
             &mut *tx,

@@ -219,6 +219,11 @@ pub struct Decision {
     /// Evaluation errors, when a policy failed (the decision is then a deny).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The request as the audit log records it, when the Engine decided with
+    /// [`Decider::decide_recorded`]; the event builder writes it into the event's detail.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub request: Option<Arc<super::request::RecordedRequest>>,
 }
 
 impl Decision {
@@ -228,6 +233,7 @@ impl Decision {
             policy_ids: Vec::new(),
             reasons: vec![reason.to_string()],
             errors: vec![message.into()],
+            request: None,
         }
     }
 }
@@ -494,13 +500,40 @@ impl Decider {
         key
     }
 
-    fn compute_equivalence_key(&self, manifest: &Manifest) -> Option<String> {
-        const PLACEHOLDER: &str = "\u{1}capability\u{1}";
-        let id = manifest.id.as_str();
-        if id.is_empty() {
-            return None;
-        }
-        let normalized = self.normalized.get_or_init(|| {
+    /// Whether any policy that can decide `action` on capability `id` (for any principal type)
+    /// mentions `word` (a context or entity attribute's name) anywhere in its text. `true` when a
+    /// policy's text cannot be read, so that callers who skip what no policy reads stay sound.
+    pub fn slice_mentions(&self, id: &str, action: Action, word: &str) -> bool {
+        let normalized = self.normalized_texts();
+        let quoted = format!("\"{word}\"");
+        self.members(&SliceKey::Capability(action, id.to_string()), None)
+            .into_iter()
+            .any(|index| {
+                normalized
+                    .get(index)
+                    .and_then(Option::as_ref)
+                    .is_none_or(|text| text.contains(&quoted))
+            })
+    }
+
+    /// The id and reason code of every policy that can decide an action on capability `id`
+    /// (for any principal type): what an equivalence key leaves out.
+    pub fn capability_annotations(&self, id: &str) -> BTreeSet<(String, Option<String>)> {
+        Action::ALL
+            .into_iter()
+            .filter(|action| !action.on_kill_switch() && action.area().is_none())
+            .flat_map(|action| self.members(&SliceKey::Capability(action, id.to_string()), None))
+            .map(|index| {
+                let policy = self.scoped[index].1.id().to_string();
+                let reason = self.reasons.get(&policy).cloned().flatten();
+                (policy, reason)
+            })
+            .collect()
+    }
+
+    /// Each policy's text without annotations (as JSON), by index into `scoped`.
+    fn normalized_texts(&self) -> &Vec<Option<String>> {
+        self.normalized.get_or_init(|| {
             self.scoped
                 .iter()
                 .map(|(_, policy)| {
@@ -511,7 +544,16 @@ impl Decider {
                     Some(json.to_string())
                 })
                 .collect()
-        });
+        })
+    }
+
+    fn compute_equivalence_key(&self, manifest: &Manifest) -> Option<String> {
+        const PLACEHOLDER: &str = "\u{1}capability\u{1}";
+        let id = manifest.id.as_str();
+        if id.is_empty() {
+            return None;
+        }
+        let normalized = self.normalized_texts();
         let mut key = String::new();
         let mut reads_title = false;
         let mut reads_owner = false;
@@ -566,6 +608,18 @@ impl Decider {
     pub fn decide(&self, question: &Question<'_>) -> Decision {
         let slice = self.slice(question);
         self.evaluate(question, &slice)
+    }
+
+    /// [`Decider::decide`], keeping the request for the audit log (see
+    /// [`super::request::RecordedRequest`]); `runtime_exemption` says whether an exemption in
+    /// force came from the store rather than the declared files.
+    pub fn decide_recorded(&self, question: &Question<'_>, runtime_exemption: bool) -> Decision {
+        let mut decision = self.decide(question);
+        decision.request = Some(Arc::new(super::request::RecordedRequest::of(
+            question,
+            runtime_exemption,
+        )));
+        decision
     }
 
     /// Decide against the whole set (the baseline the index must match).
@@ -684,6 +738,7 @@ impl Decider {
                 policy_ids,
                 reasons: vec!["POLICY_ERROR".into()],
                 errors,
+                request: None,
             };
         }
         match response.decision() {
@@ -692,6 +747,7 @@ impl Decider {
                 policy_ids,
                 reasons: Vec::new(),
                 errors,
+                request: None,
             },
             CedarDecision::Deny => {
                 let mut reasons: Vec<String> = policy_ids
@@ -708,6 +764,7 @@ impl Decider {
                     policy_ids,
                     reasons,
                     errors,
+                    request: None,
                 }
             }
         }

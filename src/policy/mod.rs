@@ -10,6 +10,7 @@
 
 pub mod decide;
 pub mod reasons;
+pub mod request;
 pub mod synthetic;
 pub mod testing;
 

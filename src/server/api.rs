@@ -409,6 +409,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/proposals/{id}/rollback", post(rollback))
         .route("/api/v1/exemptions", get(list_exemptions).post(exempt))
         .route("/api/v1/exemptions/{id}/revoke", post(revoke_exemption))
+        .route("/api/v1/cluster", get(cluster))
         .route("/api/v1/kill-switches", get(list_switches))
         .route("/api/v1/kill-switches/{name}", post(set_switch))
         .route("/api/v1/actors", get(list_actors).post(add_actor))
@@ -638,6 +639,22 @@ async fn revoke_exemption(
     let reason = body.reason.unwrap_or_default();
     Ok(Json(
         state.engine.revoke_exemption(&caller, &id, &reason).await?,
+    ))
+}
+
+/// `GET /api/v1/cluster`: this daemon, the leader lease and every daemon sharing the store
+/// (staff: the `audit` area).
+async fn cluster(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> ApiResult<super::cluster::ClusterView> {
+    state.engine.authorize_area(&caller, Action::Audit).await?;
+    Ok(Json(
+        state
+            .cluster
+            .view(&*state.store)
+            .await
+            .map_err(EngineError::from)?,
     ))
 }
 

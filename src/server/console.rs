@@ -1,8 +1,8 @@
 //! The staff console: server-rendered HTML pages over the Engine, usable without JavaScript.
 //!
 //! Login exchanges an actor token for a session cookie (HttpOnly, SameSite=Strict, expiring
-//! after `server.auth.session_ttl`); sessions live in the daemon's memory, so a restart signs
-//! everyone out. Every form carries the session's CSRF token (the login form a pre-session one)
+//! after `server.auth.session_ttl`); sessions live in the store (keyed by a hash of the cookie
+//! value), so every daemon sharing it honours them. Every form carries the session's CSRF token (the login form a pre-session one)
 //! and every POST checks it before anything else. Each action is the Engine's decision for the
 //! session's actor, exactly as through the CLI or the API; a refusal is shown with its reason
 //! codes in words. Nothing secret is ever rendered: tokens are typed into a password field and
@@ -10,7 +10,6 @@
 //!
 //! Architecture Invariant: no page decides anything; it shows what the Engine answered.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -35,13 +34,13 @@ const SESSION_COOKIE: &str = "brain_session";
 const LOGIN_COOKIE: &str = "brain_login";
 
 /// What a finished action tells the next page.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 enum Flash {
     Done(String),
     Refused(ErrorBody),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 struct Session {
     caller: Caller,
     csrf: String,
@@ -49,12 +48,22 @@ struct Session {
     flash: Option<Flash>,
 }
 
-/// The daemon's console sessions, by the SHA-256 of their cookie value, and a cached audit
-/// verification for the cockpit.
+/// Console sessions live in the store's runtime table under `session:<SHA-256 of the cookie
+/// value>`, so a session made on one daemon is valid on every daemon sharing the store (and
+/// survives a restart until it expires); the cookie value itself is never stored. This also
+/// holds a cached audit verification for the cockpit.
 #[derive(Default)]
 pub struct Sessions {
-    sessions: Mutex<HashMap<String, Session>>,
     verified: Mutex<Option<(std::time::Instant, Result<bool, String>)>>,
+}
+
+const SESSION_PREFIX: &str = "session:";
+
+fn session_key(id: &str) -> String {
+    format!(
+        "{SESSION_PREFIX}{}",
+        crate::audit::sha256_hex(id.as_bytes())
+    )
 }
 
 fn random_hex(bytes: usize) -> Option<String> {
@@ -103,50 +112,99 @@ pub fn esc(text: &str) -> String {
 use super::encode_segment as url_encode;
 
 impl Sessions {
-    fn open(&self, caller: Caller, ttl: chrono::Duration) -> Option<(String, String)> {
+    async fn write(
+        store: &dyn crate::store::Store,
+        key: String,
+        session: &Session,
+        prune_before: Option<String>,
+    ) -> Result<(), crate::store::StoreError> {
+        let mut tx = store.begin().await?;
+        if let Some(before) = prune_before {
+            tx.prune_runtime(SESSION_PREFIX, &before).await?;
+        }
+        tx.kv_set(&crate::store::KvEntry {
+            key,
+            value: serde_json::to_string(session).unwrap_or_default(),
+            updated_at: crate::clock::format_time(crate::clock::now()),
+            updated_by: session.caller.id.clone(),
+        })
+        .await?;
+        tx.commit().await
+    }
+
+    /// Open a session for `caller`: its cookie value and CSRF token. Sessions whose last
+    /// change is older than `ttl` (so expired) are removed on the way.
+    async fn open(
+        &self,
+        store: &dyn crate::store::Store,
+        caller: Caller,
+        ttl: chrono::Duration,
+    ) -> Option<(String, String)> {
         let id = random_hex(32)?;
         let csrf = random_hex(16)?;
+        let now = crate::clock::now();
         let session = Session {
             caller,
             csrf: csrf.clone(),
-            expires: crate::clock::now() + ttl,
+            expires: now + ttl,
             flash: None,
         };
-        let mut sessions = self.sessions.lock().ok()?;
-        let now = crate::clock::now();
-        sessions.retain(|_, session| session.expires > now);
-        sessions.insert(crate::audit::sha256_hex(id.as_bytes()), session);
-        Some((id, csrf))
-    }
-
-    fn get(&self, id: &str) -> Option<Session> {
-        let sessions = self.sessions.lock().ok()?;
-        sessions
-            .get(&crate::audit::sha256_hex(id.as_bytes()))
-            .filter(|session| session.expires > crate::clock::now())
-            .cloned()
-    }
-
-    fn close(&self, id: &str) {
-        if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.remove(&crate::audit::sha256_hex(id.as_bytes()));
+        let stale = crate::clock::format_time(now - ttl);
+        match Self::write(store, session_key(&id), &session, Some(stale)).await {
+            Ok(()) => Some((id, csrf)),
+            Err(error) => {
+                tracing::error!(cause = %error, "could not record a console session");
+                None
+            }
         }
     }
 
-    fn set_flash(&self, id: &str, flash: Flash) {
-        if let Ok(mut sessions) = self.sessions.lock()
-            && let Some(session) = sessions.get_mut(&crate::audit::sha256_hex(id.as_bytes()))
-        {
+    async fn get(
+        &self,
+        store: &dyn crate::store::Store,
+        id: &str,
+    ) -> Result<Option<Session>, crate::store::StoreError> {
+        Ok(store
+            .kv_get(&session_key(id))
+            .await?
+            .and_then(|entry| serde_json::from_str::<Session>(&entry.value).ok())
+            .filter(|session| session.expires > crate::clock::now()))
+    }
+
+    async fn close(&self, store: &dyn crate::store::Store, id: &str) {
+        let closed = async {
+            let mut tx = store.begin().await?;
+            tx.prune_runtime(&session_key(id), "9999").await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(error) = closed {
+            tracing::error!(cause = %error, "could not close a console session");
+        }
+    }
+
+    async fn set_flash(&self, store: &dyn crate::store::Store, id: &str, flash: Flash) {
+        if let Ok(Some(mut session)) = self.get(store, id).await {
             session.flash = Some(flash);
+            if let Err(error) = Self::write(store, session_key(id), &session, None).await {
+                tracing::error!(cause = %error, "could not record a console message");
+            }
         }
     }
 
-    fn take_flash(&self, id: &str) -> Option<Flash> {
-        let mut sessions = self.sessions.lock().ok()?;
-        sessions
-            .get_mut(&crate::audit::sha256_hex(id.as_bytes()))?
-            .flash
-            .take()
+    /// The session's message for the next page, removed as it is read.
+    async fn take_flash(
+        &self,
+        store: &dyn crate::store::Store,
+        id: &str,
+        session: &Session,
+    ) -> Option<Flash> {
+        let mut session = session.clone();
+        let flash = session.flash.take()?;
+        if let Err(error) = Self::write(store, session_key(id), &session, None).await {
+            tracing::error!(cause = %error, "could not clear a console message");
+        }
+        Some(flash)
     }
 }
 
@@ -205,8 +263,20 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let to_login = || Redirect::to("/login").into_response();
-        let session = cookie(&parts.headers, SESSION_COOKIE)
-            .and_then(|id| state.sessions.get(&id).map(|session| (id, session)));
+        let session = match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(id) => match state.sessions.get(&*state.store, &id).await {
+                Ok(session) => session.map(|session| (id, session)),
+                Err(error) => {
+                    tracing::error!(cause = %error, "store error reading a console session");
+                    return Err(error_page(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "The store is unavailable",
+                        "brain cannot check your session while its store is down; nothing can be decided until it returns.",
+                    ));
+                }
+            },
+            None => None,
+        };
         let Some((id, session)) = session else {
             // `server.auth.mode: none` (loopback only): a wall display looks without signing
             // in, as a person with no token; its forms cannot post (there is no session).
@@ -231,7 +301,7 @@ impl FromRequestParts<AppState> for Viewer {
         match state.engine.store().actor(&session.caller.id).await {
             Ok(Some(actor)) if actor.revoked_at.is_none() => {}
             Ok(_) => {
-                state.sessions.close(&id);
+                state.sessions.close(&*state.store, &id).await;
                 return Err(to_login());
             }
             Err(error) => {
@@ -243,7 +313,10 @@ impl FromRequestParts<AppState> for Viewer {
                 ));
             }
         }
-        let flash = state.sessions.take_flash(&id);
+        let flash = state
+            .sessions
+            .take_flash(&*state.store, &id, &session)
+            .await;
         Ok(Viewer {
             caller: session.caller,
             csrf: session.csrf,
@@ -635,7 +708,7 @@ async fn login(
     let ttl = chrono::Duration::seconds(
         i64::try_from(state.config.config.server.auth.session_ttl.as_secs()).unwrap_or(43_200),
     );
-    let Some((id, _)) = state.sessions.open(caller, ttl) else {
+    let Some((id, _)) = state.sessions.open(&*state.store, caller, ttl).await else {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "No session",
@@ -654,7 +727,10 @@ async fn login(
 }
 
 async fn logout(State(state): State<AppState>, checked: Checked<CsrfOnly>) -> Response {
-    state.sessions.close(&checked.viewer.session_id);
+    state
+        .sessions
+        .close(&*state.store, &checked.viewer.session_id)
+        .await;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -1017,7 +1093,7 @@ struct CommentForm {
 }
 
 /// Run an Engine step for the session, remember its outcome, and go back to `to`.
-fn finish<T>(
+async fn finish<T>(
     state: &AppState,
     viewer: &Viewer,
     result: Result<T, EngineError>,
@@ -1028,7 +1104,10 @@ fn finish<T>(
         Ok(_) => Flash::Done(done),
         Err(error) => refused(&error),
     };
-    state.sessions.set_flash(&viewer.session_id, flash);
+    state
+        .sessions
+        .set_flash(&*state.store, &viewer.session_id, flash)
+        .await;
     Redirect::to(&to).into_response()
 }
 
@@ -1062,7 +1141,7 @@ async fn approve(
         ),
         Err(_) => String::new(),
     };
-    finish(&state, &checked.viewer, result, done, to)
+    finish(&state, &checked.viewer, result, done, to).await
 }
 
 async fn reject(
@@ -1109,7 +1188,7 @@ async fn close(
     } else {
         "cancelled"
     };
-    finish(state, &checked.viewer, result, format!("{done} {id}"), to)
+    finish(state, &checked.viewer, result, format!("{done} {id}"), to).await
 }
 
 async fn execute(
@@ -1136,6 +1215,7 @@ async fn execute(
         done,
         format!("/proposals/{}", url_encode(&id)),
     )
+    .await
 }
 
 // ---- Kill switches -----------------------------------------------------------------------
@@ -1217,6 +1297,7 @@ async fn set_switch(State(state): State<AppState>, checked: Checked<SwitchForm>)
         done,
         "/kill-switches".into(),
     )
+    .await
 }
 
 // ---- Exemptions --------------------------------------------------------------------------
@@ -1326,7 +1407,7 @@ async fn exempt(State(state): State<AppState>, checked: Checked<ExemptForm>) -> 
         Ok(view) => format!("granted {} for {}", view.id, form.capability),
         Err(_) => String::new(),
     };
-    finish(&state, &checked.viewer, result, done, "/exemptions".into())
+    finish(&state, &checked.viewer, result, done, "/exemptions".into()).await
 }
 
 async fn revoke_exemption(
@@ -1346,6 +1427,7 @@ async fn revoke_exemption(
         format!("revoked {id}"),
         "/exemptions".into(),
     )
+    .await
 }
 
 // ---- Audit -------------------------------------------------------------------------------

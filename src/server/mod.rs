@@ -1,5 +1,7 @@
 //! `brain serve`: the HTTP surface (health, readiness, metrics) and the daemon's life cycle,
-//! with its background tasks (snapshots, proposal expiry, store monitor, connector polling).
+//! with its background tasks: on every daemon the store monitor and the cluster heartbeat
+//! (`cluster.rs`); on the leader only, the scheduled work (snapshots, swarms, proposal expiry,
+//! connector polling, backups, retention).
 //!
 //! `router(state)` builds every route over shared [`AppState`]; tests drive it with `oneshot`
 //! without binding a port. Every request gets a request id (the caller's `x-request-id` when it
@@ -11,6 +13,7 @@
 pub mod alerts;
 pub mod api;
 pub mod charts;
+pub mod cluster;
 pub mod console;
 pub mod openapi;
 
@@ -48,7 +51,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Every decision and state change goes through it.
     pub engine: Arc<Engine>,
-    /// Console sessions (in memory: a restart signs everyone out).
+    /// Console sessions (kept in the store, valid on every daemon sharing it).
     pub sessions: Arc<console::Sessions>,
     pub policies: Arc<PolicySet>,
     pub config: Arc<LoadedConfig>,
@@ -57,6 +60,8 @@ pub struct AppState {
     pub connectors: Arc<crate::connectors::fleet::Fleet>,
     /// The configured swarms: their runs, locks and snapshot trigger.
     pub swarms: Arc<crate::swarms::runtime::Runner>,
+    /// This daemon among the daemons sharing the store, and the leader lease.
+    pub cluster: Arc<cluster::Cluster>,
 }
 
 /// Percent-encode one URL path segment or query value (unreserved bytes stay as they are).
@@ -320,38 +325,24 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     let shutdown = shutdown_signal()?;
     let app = router(state.clone());
     let monitor = tokio::spawn(monitor_store(state.clone()));
-    let expiry = tokio::spawn(expire_proposals(state.engine.clone()));
-    // Polling starts first, so the first snapshot can carry the devices' first readings.
-    let polling = state.connectors.spawn_polling(state.engine.clone());
-    let snapshots = tokio::spawn(snapshot_schedule(state.clone()));
-    let backups = tokio::spawn(backup_schedule(state.clone()));
-    let retention = tokio::spawn(retention_schedule(state.clone()));
-    let slo_alerts = tokio::spawn(alerts::evaluate_schedule(state.clone()));
-    let heartbeat = tokio::spawn(heartbeat(state.engine.clone(), run.clone()));
-    let swarms: Vec<_> = state
-        .config
-        .config
-        .swarms
-        .each()
-        .iter()
-        .filter(|swarm| swarm.enabled)
-        .map(|swarm| tokio::spawn(swarm_schedule(state.clone(), swarm.info.name)))
-        .collect();
-    tracing::info!(address = %address, "listening on http://{address}");
+    let cluster_beat = {
+        let state = state.clone();
+        tokio::spawn(async move { state.cluster.run(&*state.store).await })
+    };
+    let daemon_beat = tokio::spawn(heartbeat(state.engine.clone(), run.clone()));
+    // The scheduled work runs on the lease holder only.
+    let leading = tokio::spawn(lead(state.clone()));
+    tracing::info!(address = %address, instance = %state.cluster.instance_id, "listening on http://{address}");
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|error| ServeError::Io(error.to_string()));
     monitor.abort();
-    expiry.abort();
-    snapshots.abort();
-    backups.abort();
-    retention.abort();
-    slo_alerts.abort();
-    for task in polling.into_iter().chain(swarms) {
-        task.abort();
-    }
-    heartbeat.abort();
+    leading.abort();
+    cluster_beat.abort();
+    daemon_beat.abort();
+    let _ = leading.await;
+    state.cluster.release(&*state.store).await;
     if let Some(run) = &run
         && let Err(error) = state.engine.daemon_heartbeat(run, true).await
     {
@@ -367,6 +358,60 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     }
     tracing::info!("shut down cleanly");
     result
+}
+
+/// Tasks aborted when dropped: the scheduled work of one leadership.
+struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// The scheduled work: started when this daemon takes the leader lease, stopped when it loses
+/// it (or the daemon stops).
+fn scheduled_work(state: &AppState) -> Tasks {
+    let mut tasks = vec![tokio::spawn(expire_proposals(state.engine.clone()))];
+    // Polling starts first, so the first snapshot can carry the devices' first readings.
+    tasks.extend(state.connectors.spawn_polling(state.engine.clone()));
+    tasks.push(tokio::spawn(snapshot_schedule(state.clone())));
+    tasks.push(tokio::spawn(backup_schedule(state.clone())));
+    tasks.push(tokio::spawn(retention_schedule(state.clone())));
+    tasks.extend(
+        state
+            .config
+            .config
+            .swarms
+            .each()
+            .iter()
+            .filter(|swarm| swarm.enabled)
+            .map(|swarm| tokio::spawn(swarm_schedule(state.clone(), swarm.info.name))),
+    );
+    Tasks(tasks)
+}
+
+/// Follow the lease: run the scheduled work while this daemon holds it.
+async fn lead(state: AppState) {
+    let mut leading = state.cluster.subscribe();
+    loop {
+        while !*leading.borrow_and_update() {
+            if leading.changed().await.is_err() {
+                return;
+            }
+        }
+        state.metrics.set_leader(true);
+        let work = scheduled_work(&state);
+        while *leading.borrow_and_update() {
+            if leading.changed().await.is_err() {
+                return;
+            }
+        }
+        drop(work);
+        state.metrics.set_leader(false);
+    }
 }
 
 /// The daemon's heartbeat on its run, once a minute.

@@ -160,6 +160,13 @@ pub fn routes() -> Vec<RouteDoc> {
         ),
         route(
             "get",
+            "/api/v1/cluster",
+            "This daemon, the leader lease and the daemons sharing the store",
+            None,
+            schema::<super::cluster::ClusterView>,
+        ),
+        route(
+            "get",
             "/api/v1/kill-switches",
             "Kill switches and the names the policies declare",
             None,

@@ -79,6 +79,10 @@ impl Api {
             config: config.clone(),
             metrics: Arc::new(brain::telemetry::Metrics::new()),
             connectors: Arc::default(),
+            cluster: Arc::new(brain::server::cluster::Cluster::new(
+                "127.0.0.1:0".into(),
+                brain::server::cluster::Mode::Single,
+            )),
         };
         Api {
             router: brain::server::router(state),

@@ -294,7 +294,11 @@ fn studio_with_fixtures() -> crate::engine::Studio {
 #[test]
 fn long_commands_draw_no_progress_off_a_terminal() {
     let studio = studio_with_fixtures();
-    for args in [&["snapshot", "run"][..], &["audit", "verify"]] {
+    for args in [
+        &["snapshot", "run"][..],
+        &["audit", "verify"],
+        &["policy", "replay", "--candidate", "."],
+    ] {
         let output = studio.run(Some(&studio.admin), args);
         assert_eq!(
             output.status.code(),
@@ -307,6 +311,7 @@ fn long_commands_draw_no_progress_off_a_terminal() {
         assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
         assert!(!stderr.contains("computing StudioState"), "{stderr}");
         assert!(!stderr.contains("verifying the audit log"), "{stderr}");
+        assert!(!stderr.contains("reading the audit log"), "{stderr}");
     }
     let output = studio.run(Some(&studio.admin), &["snapshot", "run"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -345,6 +350,10 @@ fn long_commands_show_progress_on_a_terminal_for_people_only() {
     assert!(shown.contains("read batches: 8 documents"), "{shown:?}");
     let shown = on_terminal("audit verify");
     assert!(shown.contains("verifying the audit log"), "{shown:?}");
+    let candidate = studio.path().display().to_string();
+    let shown = on_terminal(&format!("policy replay --candidate {candidate}"));
+    assert!(shown.contains("the audit log"), "{shown:?}");
+    assert!(shown.contains("decisions replayed"), "{shown:?}");
     let silent = on_terminal("--format json snapshot run");
     assert!(!silent.contains("computing StudioState"), "{silent:?}");
 }

@@ -72,13 +72,13 @@ fn the_scorecard_needs_a_token_and_a_period_it_understands() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("month:YYYY-MM"));
-    // Markdown is the scorecard's format only.
+    // Markdown is for the scorecard and the policy reviews only.
     let output = studio.run(
         Some(&studio.admin),
         &["--format", "markdown", "proposals", "list"],
     );
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("only for `brain scorecard`"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`--format markdown` is only for"));
 }
 
 /// A studio reading the demo's fixtures, snapshotting every 2 seconds.

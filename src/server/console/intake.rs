@@ -207,5 +207,5 @@ pub(super) async fn override_post(state: &AppState, checked: Checked<OverrideFor
         if grant { "granted" } else { "denied" },
         form.subject.trim()
     );
-    finish(state, &checked.viewer, result, done, ACTIVE.into())
+    finish(state, &checked.viewer, result, done, ACTIVE.into()).await
 }

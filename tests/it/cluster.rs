@@ -1,0 +1,378 @@
+//! Several `brain serve` on one PostgreSQL store: one leader at a time, failover after `kill -9`
+//! within the target, console sessions and decisions valid across daemons, exactly one execution
+//! when 50 executes race across two daemons, a kill switch turned on through one stopping an
+//! execution on the other; and one daemon per SQLite file.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::engine::{Backend, Studio};
+use crate::support::{Daemon, PgDatabase, brain, eventually, run};
+
+/// The failover target: a new leader within this long after the old one is killed.
+const FAILOVER_TARGET: Duration = Duration::from_secs(15);
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn get_json(daemon: &Daemon, token: &str, path: &str) -> (u16, Value) {
+    let response = client()
+        .get(daemon.url(path))
+        .bearer_auth(token)
+        .send()
+        .expect("GET");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+fn post_json(daemon: &Daemon, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = client()
+        .post(daemon.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .expect("POST");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+fn cluster(daemon: &Daemon, token: &str) -> Value {
+    let (status, view) = get_json(daemon, token, "/api/v1/cluster");
+    assert_eq!(status, 200, "{view}");
+    view
+}
+
+fn leading(daemon: &Daemon, token: &str) -> bool {
+    cluster(daemon, token)["leading"] == true
+}
+
+fn postgres_studio() -> Option<Studio> {
+    match PgDatabase::create() {
+        Some(database) => Some(Studio::new(Backend::Postgres(database), "")),
+        None => {
+            eprintln!(
+                "note: BRAIN_TEST_DATABASE_URL is not set; the multi-daemon tests are skipped"
+            );
+            None
+        }
+    }
+}
+
+/// `brain_leader{instance="..."} N` from a daemon's metrics.
+fn leader_gauge(daemon: &Daemon) -> i64 {
+    let text = client()
+        .get(daemon.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find(|line| line.starts_with("brain_leader{"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no brain_leader in\n{text}"))
+}
+
+#[test]
+fn one_daemon_leads_and_another_takes_over_within_the_target_after_kill_9() {
+    let Some(studio) = postgres_studio() else {
+        return;
+    };
+    let token = studio.admin.clone();
+    let first = studio.start_daemon();
+    let second = studio.start_daemon();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let (a, b) = (cluster(&first, &token), cluster(&second, &token));
+            a["members"]
+                .as_array()
+                .is_some_and(|members| members.len() == 2)
+                && a["leader"]["instance_id"] == b["leader"]["instance_id"]
+                && (a["leading"] == true) != (b["leading"] == true)
+        }),
+        "no single leader: {} / {}",
+        cluster(&first, &token),
+        cluster(&second, &token)
+    );
+    assert!(eventually(Duration::from_secs(5), || leader_gauge(&first)
+        + leader_gauge(&second)
+        == 1));
+    let view = cluster(&first, &token);
+    for member in view["members"].as_array().unwrap() {
+        assert_eq!(member["version"], env!("CARGO_PKG_VERSION"));
+        assert!(
+            member["address"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+    }
+    // The cluster view is for staff: a human is refused.
+    let (code, human) = studio.json(&token, &["actor", "add", "human:hana"]);
+    assert_eq!(code, 0, "{human}");
+    let (status, _) = get_json(&first, human["token"].as_str().unwrap(), "/api/v1/cluster");
+    assert_eq!(status, 403);
+
+    // Audit events name the daemon that wrote them.
+    let (status, switched) = post_json(
+        &second,
+        &token,
+        "/api/v1/kill-switches/physical",
+        serde_json::json!({ "on": true, "reason": "cluster drill" }),
+    );
+    assert_eq!(status, 200, "{switched}");
+    let second_id = cluster(&second, &token)["instance_id"].clone();
+    let (_, events) = get_json(&first, &token, "/api/v1/audit?limit=5");
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["action"] == "set_kill_switch"
+                && event["detail"]["instance"] == second_id),
+        "{events:#}"
+    );
+
+    // Kill the leader without a chance to release its lease.
+    let (mut leader, follower) = if leading(&first, &token) {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let killed_at = Instant::now();
+    leader.child.kill().unwrap();
+    let _ = leader.child.wait();
+    assert!(
+        eventually(FAILOVER_TARGET + Duration::from_secs(5), || leading(
+            &follower, &token
+        )),
+        "no takeover: {}",
+        cluster(&follower, &token)
+    );
+    let took = killed_at.elapsed();
+    assert!(
+        took <= FAILOVER_TARGET,
+        "the takeover took {took:?}, over the {FAILOVER_TARGET:?} target"
+    );
+    assert_eq!(leader_gauge(&follower), 1);
+    // The dead daemon drops out of the members once its heartbeat is old; the lease names the
+    // new leader.
+    let view = cluster(&follower, &token);
+    assert_eq!(
+        view["leader"]["instance_id"], view["instance_id"],
+        "{view:#}"
+    );
+}
+
+/// Sign in to the console of `daemon` with `token`: the session cookie.
+fn sign_in(daemon: &Daemon, token: &str) -> String {
+    let login = client().get(daemon.url("/login")).send().unwrap();
+    let login_cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .expect("a login cookie")
+        .to_string();
+    let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
+    let signed_in = client()
+        .post(daemon.url("/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("token", token), ("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("brain_session="))
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+fn approved_draft(studio: &Studio, approver: &str, text: &str) -> String {
+    let (code, proposal) = studio.json(
+        &studio.admin,
+        &[
+            "propose",
+            "test.note.draft",
+            "--input",
+            &serde_json::json!({ "text": text }).to_string(),
+            "--rationale",
+            "cluster test",
+        ],
+    );
+    assert_eq!(code, 0, "{proposal}");
+    let id = proposal["id"].as_str().unwrap().to_string();
+    let (code, approved) = studio.json(approver, &["approve", &id]);
+    assert_eq!(code, 0, "{approved}");
+    id
+}
+
+#[test]
+fn sessions_executions_and_kill_switches_hold_across_daemons() {
+    let Some(studio) = postgres_studio() else {
+        return;
+    };
+    let token = studio.admin.clone();
+    let (code, bob) = studio.json(&token, &["actor", "add", "staff:bob"]);
+    assert_eq!(code, 0, "{bob}");
+    let bob = bob["token"].as_str().unwrap().to_string();
+    let first = studio.start_daemon();
+    let second = studio.start_daemon();
+
+    // A console session made on one daemon is valid on the other, and signing out on the
+    // other ends it everywhere.
+    let session = sign_in(&first, &token);
+    let page = client()
+        .get(second.url("/"))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().unwrap();
+    assert!(html.contains("staff:admin"), "{html}");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf field")
+        .to_string();
+    let out = client()
+        .post(second.url("/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    let after = client()
+        .get(first.url("/"))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
+    assert_eq!(after.status().as_u16(), 303, "signed out on every daemon");
+
+    // 50 concurrent executes of one approved proposal, split between the daemons: one runs.
+    let id = approved_draft(&studio, &bob, "Restock the glaze shelf");
+    let urls = [
+        first.url(&format!("/api/v1/proposals/{id}/execute")),
+        second.url(&format!("/api/v1/proposals/{id}/execute")),
+    ];
+    let statuses: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|index| {
+                let url = urls[index % 2].clone();
+                let token = token.clone();
+                scope.spawn(move || {
+                    let response = client()
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&serde_json::json!({}))
+                        .send()
+                        .expect("POST execute");
+                    let status = response.status().as_u16();
+                    (status, response.json().unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let succeeded = statuses
+        .iter()
+        .filter(|(status, body)| *status == 200 && body["state"] == "succeeded")
+        .count();
+    assert_eq!(succeeded, 1, "{statuses:#?}");
+    for (status, body) in &statuses {
+        assert!(
+            *status == 200 || *status == 409,
+            "an execute answered {status}: {body}"
+        );
+    }
+    let (code, events) = studio.json(
+        &token,
+        &[
+            "audit",
+            "tail",
+            "-n",
+            "500",
+            "--proposal",
+            &id,
+            "--decision",
+            "allow",
+        ],
+    );
+    assert_eq!(code, 0);
+    let executions = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["action"] == "execute")
+        .count();
+    assert_eq!(executions, 1, "{events:#}");
+
+    // A kill switch turned on through one daemon stops an execution on the other.
+    let id = approved_draft(&studio, &bob, "Order more cone 6 clay");
+    let (status, switched) = post_json(
+        &first,
+        &token,
+        "/api/v1/kill-switches/global",
+        serde_json::json!({ "on": true, "reason": "stop everything" }),
+    );
+    assert_eq!(status, 200, "{switched}");
+    let (status, refused) = post_json(
+        &second,
+        &token,
+        &format!("/api/v1/proposals/{id}/execute"),
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused.to_string().contains("KILL_SWITCH_ACTIVE"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_second_daemon_on_one_sqlite_file_refuses_to_start() {
+    let studio = Studio::new(Backend::Sqlite, "");
+    let daemon = studio.start_daemon();
+    let output = run(brain(studio.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("BRAIN_SERVER"));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        studio.transcript(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another `brain serve` is already serving the SQLite store"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    // The first daemon is untouched, and leads on its own.
+    assert!(eventually(Duration::from_secs(10), || leading(
+        &daemon,
+        &studio.admin
+    )));
+    drop(daemon);
+    // Once it is gone, a daemon starts again.
+    let again = studio.start_daemon();
+    assert!(eventually(Duration::from_secs(10), || leading(
+        &again,
+        &studio.admin
+    )));
+}
