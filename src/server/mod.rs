@@ -380,6 +380,8 @@ fn scheduled_work(state: &AppState) -> Tasks {
     tasks.push(tokio::spawn(snapshot_schedule(state.clone())));
     tasks.push(tokio::spawn(backup_schedule(state.clone())));
     tasks.push(tokio::spawn(retention_schedule(state.clone())));
+    // SLO evaluation and alerting: one daemon audits breaches and posts notifications.
+    tasks.push(tokio::spawn(alerts::evaluate_schedule(state.clone())));
     tasks.extend(
         state
             .config
