@@ -1,6 +1,6 @@
 //! Several `brain serve` on one store: who this daemon is, who leads, and the leader lease that
 //! keeps the scheduled work (snapshots, swarms, connector polling, proposal expiry, backups,
-//! retention) on exactly one daemon at a time.
+//! retention, SLO evaluation) on exactly one daemon at a time.
 //!
 //! The lease is a row of the store's runtime table (`cluster:leader`: holder, since, expiry),
 //! taken and renewed inside a write transaction, so two daemons can never both take it (a

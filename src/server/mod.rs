@@ -1,7 +1,8 @@
 //! `brain serve`: the HTTP surface (health, readiness, metrics) and the daemon's life cycle,
-//! with its background tasks: on every daemon the store monitor and the cluster heartbeat
-//! (`cluster.rs`); on the leader only, the scheduled work (snapshots, swarms, proposal expiry,
-//! connector polling, backups, retention).
+//! with its background tasks: on every daemon the store monitor, the cluster heartbeat
+//! (`cluster.rs`) and its own run's heartbeat; on the leader only, the scheduled work
+//! (snapshots, swarms, proposal expiry, connector polling, backups, retention, SLO evaluation
+//! and alerts, `alerts.rs`).
 //!
 //! `router(state)` builds every route over shared [`AppState`]; tests drive it with `oneshot`
 //! without binding a port. Every request gets a request id (the caller's `x-request-id` when it
@@ -380,7 +381,6 @@ fn scheduled_work(state: &AppState) -> Tasks {
     tasks.push(tokio::spawn(snapshot_schedule(state.clone())));
     tasks.push(tokio::spawn(backup_schedule(state.clone())));
     tasks.push(tokio::spawn(retention_schedule(state.clone())));
-    // SLO evaluation and alerting: one daemon audits breaches and posts notifications.
     tasks.push(tokio::spawn(alerts::evaluate_schedule(state.clone())));
     tasks.extend(
         state
