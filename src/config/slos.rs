@@ -538,7 +538,7 @@ impl Check<'_> {
                     .with_help("write an address such as `https://alerts.example.com/brain`"),
                 );
             }
-            if webhook.timeout.as_secs() == 0 && webhook.timeout.as_std().is_zero() {
+            if webhook.timeout.as_std().is_zero() {
                 findings.push(
                     self.at_value(
                         Finding::error(

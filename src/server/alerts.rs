@@ -33,8 +33,18 @@ pub async fn evaluate_schedule(state: AppState) {
     // time that races with its first requests.
     let mut record_daily = false;
     loop {
-        if let Err(error) = evaluate_once(&state, &client, record_daily).await {
-            tracing::warn!(error = %error, "SLO evaluation failed");
+        // Each evaluation runs to its end in its own task: when the schedule is aborted (the
+        // daemon stops, or loses the leader lease) a write transaction in flight still commits
+        // or rolls back, instead of being dropped while it holds the chain head's lock.
+        let evaluation = {
+            let state = state.clone();
+            let client = client.clone();
+            tokio::spawn(async move { evaluate_once(&state, &client, record_daily).await })
+        };
+        match evaluation.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(error = %error, "SLO evaluation failed"),
+            Err(error) => tracing::warn!(error = %error, "SLO evaluation stopped"),
         }
         record_daily = true;
         tokio::time::sleep(every).await;
