@@ -458,7 +458,10 @@ fn studio_zone(state: &AppState) -> chrono_tz::Tz {
 
 /// Run `job` on `schedule`: right away when `first_now`, else at the first planned time; then at
 /// each `every` and `daily_at` (in the studio's time zone), each delayed by a random part of
-/// `jitter`. Runs never overlap: the next is planned when the last has finished.
+/// `jitter`. Runs never overlap: the next is planned when the last has finished. Each run is a
+/// task of its own that runs to its end even when the schedule is aborted (the daemon stops, or
+/// loses the leader lease): a write transaction in flight commits or rolls back instead of being
+/// dropped while it holds the store's write lock.
 async fn on_schedule<F, Fut>(
     schedule: crate::config::Schedule,
     zone: chrono_tz::Tz,
@@ -467,7 +470,7 @@ async fn on_schedule<F, Fut>(
     mut job: F,
 ) where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let mut due_now = first_now;
     loop {
@@ -485,7 +488,9 @@ async fn on_schedule<F, Fut>(
             let fraction = crate::clock::random_fraction();
             tokio::time::sleep(Duration::from_secs_f64(jitter * fraction)).await;
         }
-        job().await;
+        if let Err(error) = tokio::spawn(job()).await {
+            tracing::warn!(error = %error, "{what} stopped");
+        }
     }
 }
 
@@ -504,7 +509,10 @@ async fn snapshot_schedule(state: AppState) {
         .first_reads(CONNECTOR_FIRST_READ_WAIT)
         .await;
     let zone = studio_zone(&state);
-    on_schedule(schedule, zone, true, "snapshot", || async {
+    on_schedule(schedule, zone, true, "snapshot", || {
+        let state = state.clone();
+        let sources = sources.clone();
+        async move {
         let started = Instant::now();
         match state
             .engine
@@ -531,6 +539,7 @@ async fn snapshot_schedule(state: AppState) {
                 state.metrics.record_snapshot_failure();
                 tracing::error!(error = %error, "snapshot run failed");
             }
+        }
         }
     })
     .await;
@@ -581,7 +590,16 @@ async fn swarm_schedule(state: AppState, name: &'static str) {
             requested_by: "system:scheduler".into(),
             dry_run: false,
         };
-        match state.swarms.run(&state.engine, name, &options).await {
+        // The run is a task of its own, so aborting the schedule never drops it mid-transaction.
+        let run = {
+            let state = state.clone();
+            tokio::spawn(async move { state.swarms.run(&state.engine, name, &options).await })
+        };
+        let Ok(result) = run.await else {
+            tracing::warn!(swarm = name, "swarm run stopped");
+            continue;
+        };
+        match result {
             Some(Ok(report)) if report.outcome == "completed" => tracing::info!(
                 swarm = name,
                 run = %report.run_id,
@@ -613,15 +631,18 @@ async fn backup_schedule(state: AppState) {
     let dir = state.config.backup_dir();
     let keep = state.config.config.backup.keep;
     let zone = studio_zone(&state);
-    on_schedule(schedule, zone, false, "backup", || async {
-        match state.engine.backup_to(&caller, &dir, keep).await {
-            Ok(written) => tracing::info!(
-                bundle = %written.dir,
-                to_seq = written.to_seq,
-                removed = written.removed.len(),
-                "backup bundle written"
-            ),
-            Err(error) => tracing::error!(error = %error, "backup failed"),
+    on_schedule(schedule, zone, false, "backup", || {
+        let (state, caller, dir) = (state.clone(), caller.clone(), dir.clone());
+        async move {
+            match state.engine.backup_to(&caller, &dir, keep).await {
+                Ok(written) => tracing::info!(
+                    bundle = %written.dir,
+                    to_seq = written.to_seq,
+                    removed = written.removed.len(),
+                    "backup bundle written"
+                ),
+                Err(error) => tracing::error!(error = %error, "backup failed"),
+            }
         }
     })
     .await;
@@ -635,21 +656,24 @@ async fn retention_schedule(state: AppState) {
     let caller = crate::engine::Caller::system("retention");
     let dir = state.config.backup_dir();
     let zone = studio_zone(&state);
-    on_schedule(schedule, zone, false, "retention run", || async {
-        match state
-            .engine
-            .retention(&caller, &state.config.config.retention, &dir, false)
-            .await
-        {
-            Ok(report) => tracing::info!(
-                snapshots = report.snapshots_deleted,
-                diffs = report.diffs_cleared,
-                payloads = report.proposal_payloads_pruned,
-                audit_events = report.audit.events_pruned,
-                held_back = report.audit.held_back.as_deref().unwrap_or(""),
-                "retention applied"
-            ),
-            Err(error) => tracing::error!(error = %error, "retention run failed"),
+    on_schedule(schedule, zone, false, "retention run", || {
+        let (state, caller, dir) = (state.clone(), caller.clone(), dir.clone());
+        async move {
+            match state
+                .engine
+                .retention(&caller, &state.config.config.retention, &dir, false)
+                .await
+            {
+                Ok(report) => tracing::info!(
+                    snapshots = report.snapshots_deleted,
+                    diffs = report.diffs_cleared,
+                    payloads = report.proposal_payloads_pruned,
+                    audit_events = report.audit.events_pruned,
+                    held_back = report.audit.held_back.as_deref().unwrap_or(""),
+                    "retention applied"
+                ),
+                Err(error) => tracing::error!(error = %error, "retention run failed"),
+            }
         }
     })
     .await;
@@ -658,10 +682,16 @@ async fn retention_schedule(state: AppState) {
 /// Mark open proposals past their expiry as expired, once a minute.
 async fn expire_proposals(engine: Arc<Engine>) {
     loop {
-        match engine.expire_due().await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "expired proposals"),
-            Err(error) => tracing::warn!(error = %error, "could not expire proposals"),
+        // A task of its own, so aborting this loop never drops the write mid-transaction.
+        let due = {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.expire_due().await })
+        };
+        match due.await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(count)) => tracing::info!(count, "expired proposals"),
+            Ok(Err(error)) => tracing::warn!(error = %error, "could not expire proposals"),
+            Err(error) => tracing::warn!(error = %error, "proposal expiry stopped"),
         }
         tokio::time::sleep(Duration::from_secs(60)).await;
     }

@@ -80,30 +80,44 @@ fn leader_gauge(daemon: &Daemon) -> i64 {
 }
 
 #[test]
-fn one_daemon_leads_and_another_takes_over_within_the_target_after_kill_9() {
+fn one_of_three_daemons_leads_and_another_takes_over_within_the_target_after_kill_9() {
     let Some(studio) = postgres_studio() else {
         return;
     };
     let token = studio.admin.clone();
-    let first = studio.start_daemon();
-    let second = studio.start_daemon();
+    let daemons: Vec<Daemon> = (0..3).map(|_| studio.start_daemon()).collect();
+    let leaders = |daemons: &[Daemon]| {
+        daemons
+            .iter()
+            .filter(|daemon| leading(daemon, &token))
+            .count()
+    };
     assert!(
         eventually(Duration::from_secs(20), || {
-            let (a, b) = (cluster(&first, &token), cluster(&second, &token));
-            a["members"]
+            let views: Vec<Value> = daemons
+                .iter()
+                .map(|daemon| cluster(daemon, &token))
+                .collect();
+            views[0]["members"]
                 .as_array()
-                .is_some_and(|members| members.len() == 2)
-                && a["leader"]["instance_id"] == b["leader"]["instance_id"]
-                && (a["leading"] == true) != (b["leading"] == true)
+                .is_some_and(|members| members.len() == 3)
+                && views
+                    .iter()
+                    .all(|view| view["leader"]["instance_id"] == views[0]["leader"]["instance_id"])
+                && leaders(&daemons) == 1
         }),
-        "no single leader: {} / {}",
-        cluster(&first, &token),
-        cluster(&second, &token)
+        "no single leader: {:?}",
+        daemons
+            .iter()
+            .map(|daemon| cluster(daemon, &token))
+            .collect::<Vec<_>>()
     );
-    assert!(eventually(Duration::from_secs(5), || leader_gauge(&first)
-        + leader_gauge(&second)
+    assert!(eventually(Duration::from_secs(5), || daemons
+        .iter()
+        .map(leader_gauge)
+        .sum::<i64>()
         == 1));
-    let view = cluster(&first, &token);
+    let view = cluster(&daemons[0], &token);
     for member in view["members"].as_array().unwrap() {
         assert_eq!(member["version"], env!("CARGO_PKG_VERSION"));
         assert!(
@@ -113,22 +127,23 @@ fn one_daemon_leads_and_another_takes_over_within_the_target_after_kill_9() {
                 .starts_with("127.0.0.1:")
         );
     }
+    let (first, second) = (&daemons[0], &daemons[1]);
     // The cluster view is for staff: a human is refused.
     let (code, human) = studio.json(&token, &["actor", "add", "human:hana"]);
     assert_eq!(code, 0, "{human}");
-    let (status, _) = get_json(&first, human["token"].as_str().unwrap(), "/api/v1/cluster");
+    let (status, _) = get_json(first, human["token"].as_str().unwrap(), "/api/v1/cluster");
     assert_eq!(status, 403);
 
     // Audit events name the daemon that wrote them.
     let (status, switched) = post_json(
-        &second,
+        second,
         &token,
         "/api/v1/kill-switches/physical",
         serde_json::json!({ "on": true, "reason": "cluster drill" }),
     );
     assert_eq!(status, 200, "{switched}");
-    let second_id = cluster(&second, &token)["instance_id"].clone();
-    let (_, events) = get_json(&first, &token, "/api/v1/audit?limit=5");
+    let second_id = cluster(second, &token)["instance_id"].clone();
+    let (_, events) = get_json(first, &token, "/api/v1/audit?limit=5");
     assert!(
         events
             .as_array()
@@ -139,34 +154,47 @@ fn one_daemon_leads_and_another_takes_over_within_the_target_after_kill_9() {
         "{events:#}"
     );
 
-    // Kill the leader without a chance to release its lease.
-    let (mut leader, follower) = if leading(&first, &token) {
-        (first, second)
-    } else {
-        (second, first)
-    };
+    // Kill the leader without a chance to release its lease: one of the other two takes over.
+    let mut daemons = daemons;
+    let index = daemons
+        .iter()
+        .position(|daemon| leading(daemon, &token))
+        .expect("a leader");
+    let mut leader = daemons.remove(index);
     let killed_at = Instant::now();
     leader.child.kill().unwrap();
     let _ = leader.child.wait();
     assert!(
-        eventually(FAILOVER_TARGET + Duration::from_secs(5), || leading(
-            &follower, &token
-        )),
-        "no takeover: {}",
-        cluster(&follower, &token)
+        eventually(FAILOVER_TARGET + Duration::from_secs(5), || leaders(
+            &daemons
+        ) == 1),
+        "no takeover: {:?}",
+        daemons
+            .iter()
+            .map(|daemon| cluster(daemon, &token))
+            .collect::<Vec<_>>()
     );
     let took = killed_at.elapsed();
     assert!(
         took <= FAILOVER_TARGET,
         "the takeover took {took:?}, over the {FAILOVER_TARGET:?} target"
     );
-    assert_eq!(leader_gauge(&follower), 1);
-    // The dead daemon drops out of the members once its heartbeat is old; the lease names the
-    // new leader.
-    let view = cluster(&follower, &token);
+    assert_eq!(daemons.iter().map(leader_gauge).sum::<i64>(), 1);
+    let new_leader = daemons
+        .iter()
+        .find(|daemon| leading(daemon, &token))
+        .unwrap();
+    let view = cluster(new_leader, &token);
     assert_eq!(
         view["leader"]["instance_id"], view["instance_id"],
         "{view:#}"
+    );
+    // Stay a while: the lease stays with one daemon (no flapping between the survivors).
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(leaders(&daemons), 1);
+    assert_eq!(
+        cluster(&daemons[0], &token)["leader"],
+        cluster(&daemons[1], &token)["leader"]
     );
 }
 
@@ -321,6 +349,20 @@ fn sessions_executions_and_kill_switches_hold_across_daemons() {
         .filter(|event| event["action"] == "execute")
         .count();
     assert_eq!(executions, 1, "{events:#}");
+
+    // A token revoked through one daemon is refused at once by the other.
+    let (code, carol) = studio.json(&token, &["actor", "add", "staff:carol"]);
+    assert_eq!(code, 0, "{carol}");
+    let carol = carol["token"].as_str().unwrap().to_string();
+    assert_eq!(get_json(&second, &carol, "/api/v1/whoami").0, 200);
+    let (status, revoked) = post_json(
+        &first,
+        &token,
+        "/api/v1/actors/staff:carol/revoke",
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(get_json(&second, &carol, "/api/v1/whoami").0, 401);
 
     // A kill switch turned on through one daemon stops an execution on the other.
     let id = approved_draft(&studio, &bob, "Order more cone 6 clay");
