@@ -225,8 +225,7 @@ fn print_diff(diff: &PolicyDiff) {
             "\n  {}",
             paint(Paint::Bold, "approvals needed to execute")
         );
-        let needed =
-            |value: Option<i64>| value.map_or_else(|| "never".to_string(), |n| n.to_string());
+        let needed = |value| render::approvals_needed(value, "never");
         for change in &diff.approvals {
             let _ = writeln!(
                 out,

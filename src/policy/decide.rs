@@ -113,7 +113,7 @@ impl Action {
 }
 
 /// An agent's delegation as resolved for one decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Delegation {
     pub owner: String,
     pub scopes: Vec<String>,
@@ -134,12 +134,14 @@ pub fn scope_covers(scopes: &[String], capability: &str) -> bool {
 }
 
 /// Who is asking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Principal {
     pub actor_type: ActorType,
     pub name: String,
+    #[serde(default)]
     pub delegation: Option<Delegation>,
     /// An agent that is one of the configured swarms (its entity's `swarm` attribute).
+    #[serde(default)]
     pub swarm: bool,
 }
 
@@ -183,7 +185,8 @@ impl<'a> Resource<'a> {
 }
 
 /// What is true at the moment of the decision.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Facts {
     pub now: i64,
     pub proposer: String,

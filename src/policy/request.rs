@@ -8,43 +8,24 @@
 //!
 //! Architecture Invariant: no I/O.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::decide::{Action, Delegation, Facts, Principal, Question, Resource};
-use crate::capability::ActorType;
+use super::decide::{Action, Facts, Principal, Question, Resource};
 
-/// A decision's request, recorded.
+/// A decision's request, recorded: the decision's own [`Principal`] and [`Facts`], with the
+/// resource named by id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedRequest {
-    pub principal: RecordedPrincipal,
+    pub principal: Principal,
     pub action: String,
     pub resource: RecordedResource,
-    pub facts: RecordedFacts,
-}
-
-/// Who asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedPrincipal {
-    #[serde(rename = "type")]
-    pub actor_type: ActorType,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegation: Option<RecordedDelegation>,
+    pub facts: Facts,
+    /// Whether the exemption in force (`facts.exemption_in_force`) came from the runtime
+    /// (granted with `brain exempt`, in the store): a fact of the moment. A declared one is part
+    /// of the policy set, so replay asks the candidate's declared exemptions instead.
     #[serde(default)]
-    pub swarm: bool,
-}
-
-/// An agent's delegation as it was resolved for the decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedDelegation {
-    pub owner: String,
-    pub scopes: Vec<String>,
-    pub expired: bool,
-    pub revoked: bool,
-    pub in_scope: bool,
+    pub runtime_exemption: bool,
 }
 
 /// What the decision was about: a capability (by id: replay decides with the candidate's
@@ -57,69 +38,20 @@ pub enum RecordedResource {
     Area(String),
 }
 
-/// The facts of the decision. `exemption_in_force` is split by where the exemption came from:
-/// a runtime one (granted with `brain exempt`, in the store) is a fact of the moment; a declared
-/// one is part of the policy set, so replay asks the candidate's declared exemptions instead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedFacts {
-    pub now: i64,
-    pub proposer: String,
-    pub resource_owner: String,
-    pub kill_switches: BTreeSet<String>,
-    pub approvals: i64,
-    pub approvers: BTreeSet<String>,
-    pub exemption_in_force: bool,
-    #[serde(default)]
-    pub runtime_exemption: bool,
-    pub snapshot_stale: bool,
-    pub snapshot_age_seconds: i64,
-    pub quota_exceeded: bool,
-    #[serde(default)]
-    pub intake_review_required: bool,
-}
-
 impl RecordedRequest {
     /// The record of `question`; `runtime_exemption` says whether an exemption in force came
     /// from the store rather than the policy set's declared files.
     pub fn of(question: &Question<'_>, runtime_exemption: bool) -> Self {
-        let principal = question.principal;
-        let facts = question.facts;
         Self {
-            principal: RecordedPrincipal {
-                actor_type: principal.actor_type,
-                name: principal.name.clone(),
-                delegation: principal
-                    .delegation
-                    .as_ref()
-                    .map(|delegation| RecordedDelegation {
-                        owner: delegation.owner.clone(),
-                        scopes: delegation.scopes.clone(),
-                        expired: delegation.expired,
-                        revoked: delegation.revoked,
-                        in_scope: delegation.in_scope,
-                    }),
-                swarm: principal.swarm,
-            },
+            principal: question.principal.clone(),
             action: question.action.as_str().to_string(),
             resource: match question.resource {
                 Resource::Capability(manifest) => RecordedResource::Capability(manifest.id.clone()),
                 Resource::KillSwitch(name) => RecordedResource::KillSwitch(name.to_string()),
                 Resource::Area(area) => RecordedResource::Area(area.to_string()),
             },
-            facts: RecordedFacts {
-                now: facts.now,
-                proposer: facts.proposer.clone(),
-                resource_owner: facts.resource_owner.clone(),
-                kill_switches: facts.kill_switches.clone(),
-                approvals: facts.approvals,
-                approvers: facts.approvers.clone(),
-                exemption_in_force: facts.exemption_in_force,
-                runtime_exemption: runtime_exemption && facts.exemption_in_force,
-                snapshot_stale: facts.snapshot_stale,
-                snapshot_age_seconds: facts.snapshot_age_seconds,
-                quota_exceeded: facts.quota_exceeded,
-                intake_review_required: facts.intake_review_required,
-            },
+            facts: question.facts.clone(),
+            runtime_exemption: runtime_exemption && question.facts.exemption_in_force,
         }
     }
 
@@ -153,40 +85,12 @@ impl RecordedRequest {
         Action::parse(&self.action)
     }
 
-    /// The principal, as a decision takes it.
-    pub fn principal(&self) -> Principal {
-        let mut principal = Principal::new(self.principal.actor_type, self.principal.name.clone());
-        principal.swarm = self.principal.swarm;
-        principal.delegation = self
-            .principal
-            .delegation
-            .as_ref()
-            .map(|delegation| Delegation {
-                owner: delegation.owner.clone(),
-                scopes: delegation.scopes.clone(),
-                expired: delegation.expired,
-                revoked: delegation.revoked,
-                in_scope: delegation.in_scope,
-            });
-        principal
-    }
-
     /// The facts, with the exemption fact taken from `declared_in_force` (the candidate's
     /// declared exemptions) besides a runtime exemption.
     pub fn facts(&self, declared_in_force: bool) -> Facts {
-        let facts = &self.facts;
         Facts {
-            now: facts.now,
-            proposer: facts.proposer.clone(),
-            resource_owner: facts.resource_owner.clone(),
-            kill_switches: facts.kill_switches.clone(),
-            approvals: facts.approvals,
-            approvers: facts.approvers.clone(),
-            exemption_in_force: facts.runtime_exemption || declared_in_force,
-            snapshot_stale: facts.snapshot_stale,
-            snapshot_age_seconds: facts.snapshot_age_seconds,
-            quota_exceeded: facts.quota_exceeded,
-            intake_review_required: facts.intake_review_required,
+            exemption_in_force: self.runtime_exemption || declared_in_force,
+            ..self.facts.clone()
         }
     }
 }
@@ -194,6 +98,8 @@ impl RecordedRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capability::ActorType;
+    use crate::policy::decide::Delegation;
 
     fn question_parts() -> (Principal, Facts) {
         let mut principal = Principal::new(ActorType::Agent, "ops-swarm");
@@ -237,7 +143,7 @@ mod tests {
             .expect("present")
             .expect("valid");
         assert_eq!(back, record);
-        assert_eq!(back.principal(), principal);
+        assert_eq!(back.principal, principal);
         assert_eq!(
             back.facts(false),
             facts,

@@ -104,9 +104,7 @@ pub fn diff_markdown(diff: &PolicyDiff) -> String {
         let _ = writeln!(out, "\n#### Approvals needed to execute\n");
         let _ = writeln!(out, "| Capability | Who | Before | After |");
         let _ = writeln!(out, "|---|---|---|---|");
-        let needed = |value: Option<i64>| {
-            value.map_or_else(|| "never allowed".to_string(), |n| n.to_string())
-        };
+        let needed = |value| approvals_needed(value, "never allowed");
         for change in diff.approvals.iter().take(MAX_ROWS) {
             let _ = writeln!(
                 out,
@@ -195,11 +193,7 @@ fn decision_table(out: &mut String, changes: &[&DecisionChange]) {
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for change in changes.iter().take(MAX_ROWS) {
-        let marker = match change.change {
-            Change::NewlyAllowed => "**newly allowed**",
-            Change::NewlyDenied => "newly denied",
-            Change::ReasonsChanged => "reasons changed",
-        };
+        let marker = markdown_marker(change.change);
         let _ = writeln!(
             out,
             "| {marker} | `{}` | {} | {} | {} of {} | {} | {} | {} |",
@@ -220,6 +214,19 @@ fn decision_table(out: &mut String, changes: &[&DecisionChange]) {
             changes.len() - MAX_ROWS
         );
     }
+}
+
+/// A change in a markdown table: a newly allowed answer in bold.
+fn markdown_marker(change: Change) -> &'static str {
+    match change {
+        Change::NewlyAllowed => "**newly allowed**",
+        other => other.as_str(),
+    }
+}
+
+/// The approvals needed to execute, or `never` when no number is enough.
+pub fn approvals_needed(value: Option<i64>, never: &str) -> String {
+    value.map_or_else(|| never.to_string(), |n| n.to_string())
 }
 
 fn yes_no(value: bool) -> &'static str {
@@ -266,8 +273,7 @@ pub fn diff_github(diff: &PolicyDiff, locate: &dyn Fn(&DecisionChange) -> Locati
         annotation(&mut out, "notice", None, &message);
     }
     for change in &diff.approvals {
-        let needed =
-            |value: Option<i64>| value.map_or_else(|| "never".to_string(), |n| n.to_string());
+        let needed = |value| approvals_needed(value, "never");
         let message = format!(
             "approvals {} needs to execute `{}`: {} → {}",
             change.principal,
@@ -405,11 +411,7 @@ pub fn replay_markdown(replay: &Replay) -> String {
                     .as_deref()
                     .map(|capability| format!("`{capability}`"))
                     .unwrap_or_default(),
-                if change.change == Change::NewlyAllowed {
-                    "**newly allowed**"
-                } else {
-                    change.change.as_str()
-                },
+                markdown_marker(change.change),
                 cell(&change.before.describe()),
                 cell(&change.after.describe())
             );

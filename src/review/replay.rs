@@ -88,7 +88,7 @@ pub fn decide(candidate: &PolicyBundle, request: &RecordedRequest) -> Result<Dec
     let action = request
         .action()
         .ok_or_else(|| format!("unknown action `{}`", request.action))?;
-    let principal = request.principal();
+    let principal = &request.principal;
     let now = chrono::DateTime::from_timestamp(request.facts.now, 0)
         .ok_or_else(|| format!("time {} is out of range", request.facts.now))?;
     Ok(match &request.resource {
@@ -107,7 +107,7 @@ pub fn decide(candidate: &PolicyBundle, request: &RecordedRequest) -> Result<Dec
                     )
                 });
                 candidate.decider.decide(&Question {
-                    principal: &principal,
+                    principal,
                     action,
                     resource: Resource::Capability(manifest),
                     facts: &request.facts(declared),
@@ -115,13 +115,13 @@ pub fn decide(candidate: &PolicyBundle, request: &RecordedRequest) -> Result<Dec
             }
         },
         RecordedResource::KillSwitch(name) => candidate.decider.decide(&Question {
-            principal: &principal,
+            principal,
             action,
             resource: Resource::KillSwitch(name),
             facts: &request.facts(false),
         }),
         RecordedResource::Area(area) => candidate.decider.decide(&Question {
-            principal: &principal,
+            principal,
             action,
             resource: Resource::Area(area),
             facts: &request.facts(false),
