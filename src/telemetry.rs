@@ -141,7 +141,7 @@ impl Metrics {
                 .map(|slo| SloGauge {
                     id: slo.id.clone(),
                     indicator: slo.indicator.as_str(),
-                    unit: slo.unit,
+                    unit: slo.indicator.unit(),
                     value: slo.value.0,
                     status: slo.status.metric_value(),
                     target: slo.target,

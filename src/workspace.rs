@@ -280,6 +280,18 @@ pub fn lint_workspace(
         now: crate::clock::now(),
         repository_root: config.repository_root(),
         test_files: std::collections::BTreeMap::new(),
+        objectives: match &config.origin {
+            crate::config::ConfigOrigin::File(_)
+                if config.document.contains("/slos/objectives") =>
+            {
+                Some(crate::lint::DeclaredObjectives {
+                    source: config.source.clone(),
+                    document: config.document.clone(),
+                    objectives: config.config.slos.objectives.clone(),
+                })
+            }
+            _ => None,
+        },
     };
     let mut files = Vec::new();
     for root in &roots {

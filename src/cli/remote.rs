@@ -298,6 +298,21 @@ impl Control for Remote {
         .await
     }
 
+    async fn scorecard(
+        &self,
+        period: &str,
+        previous: bool,
+    ) -> Result<crate::scorecard::Scorecard, EngineError> {
+        self.get(
+            "/api/v1/scorecard",
+            &[
+                ("period", period.to_string()),
+                ("previous", previous.to_string()),
+            ],
+        )
+        .await
+    }
+
     async fn audit_tail(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, EngineError> {
         let mut query = vec![("limit", filter.limit.to_string())];
         for (key, value) in [

@@ -1,19 +1,19 @@
 //! `brain scorecard`: the service-level objectives over a period, computed from the local
-//! store's records. `--format json` prints `{period, computed_at, slos, details}`,
+//! store's records, or by a daemon with `--server` (`GET /api/v1/scorecard`). `--format json` prints `{period, computed_at, slos, details}`,
 //! `--format markdown` the monthly review (trends against the previous period, breaches,
 //! action items), `human` an aligned table.
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
 use super::Cli;
 use super::output::{self, Format};
-use super::session::{Paint, on_local_store, paint};
-use crate::config::LoadedConfig;
+use super::session::{Control, Paint, paint, with_control};
 use crate::engine::EngineError;
-use crate::scorecard::{Period, Scorecard, Settings, Status, markdown};
+use crate::scorecard::{Period, Scorecard, Status, markdown};
 
 #[derive(Debug, Args)]
 pub struct ScorecardArgs {
@@ -23,42 +23,19 @@ pub struct ScorecardArgs {
     pub period: String,
 }
 
-/// How the computation reads time, from the config.
-pub fn settings(loaded: &LoadedConfig) -> Settings {
-    loaded.config.slos.settings(&loaded.config)
-}
-
-/// The studio's time zone (the config check refuses an unknown one).
-pub fn zone(loaded: &LoadedConfig) -> chrono_tz::Tz {
-    loaded
-        .config
-        .studio
-        .timezone
-        .parse()
-        .unwrap_or(chrono_tz::UTC)
-}
-
 pub fn run(cli: &Cli, args: &ScorecardArgs) -> miette::Result<ExitCode> {
-    on_local_store(cli, "`brain scorecard`", |engine, loaded, caller| {
+    // The period's syntax is checked here, so a typo is a usage error on either side.
+    if let Err(message) = Period::parse(&args.period, crate::clock::now(), chrono_tz::UTC) {
+        output::print_report(&miette::miette!(
+            code = "usage::period",
+            help = "for example `--period 7d`, `--period 30d` or `--period month:2026-11`",
+            "--period: {message}"
+        ));
+        return Ok(ExitCode::from(2));
+    }
+    with_control(cli, |control: Arc<dyn Control>| {
         Box::pin(async move {
-            let now = crate::clock::now();
-            let period = match Period::parse(&args.period, now, zone(&loaded)) {
-                Ok(period) => period,
-                Err(message) => {
-                    output::print_report(&miette::miette!(
-                        code = "usage::period",
-                        help =
-                            "for example `--period 7d`, `--period 30d` or `--period month:2026-11`",
-                        "--period: {message}"
-                    ));
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            let objectives = loaded.config.slos.objectives();
-            let settings = settings(&loaded);
-            let scorecard = engine
-                .scorecard(&caller, &objectives, &period, &settings)
-                .await?;
+            let scorecard = control.scorecard(&args.period, false).await?;
             match cli.format {
                 Format::Json => {
                     output::print_json(&scorecard).map_err(|report| EngineError::Conflict {
@@ -67,11 +44,8 @@ pub fn run(cli: &Cli, args: &ScorecardArgs) -> miette::Result<ExitCode> {
                     })?;
                 }
                 Format::Markdown => {
-                    let previous = engine
-                        .compute_scorecard(&objectives, &period.previous(), &settings, now)
-                        .await?;
-                    let text =
-                        markdown::render(&loaded.config.studio.name, &scorecard, Some(&previous));
+                    let previous = control.scorecard(&args.period, true).await?;
+                    let text = markdown::render(&scorecard.studio, &scorecard, Some(&previous));
                     let _ = write!(std::io::stdout().lock(), "{text}");
                 }
                 _ => print_table(&scorecard),
@@ -101,7 +75,7 @@ fn print_table(scorecard: &Scorecard) {
             [
                 slo.id.clone(),
                 markdown::value_text(slo),
-                markdown::unit_text(slo.target, slo.unit),
+                markdown::unit_text(slo.target, &slo.unit),
                 slo.status.as_str().to_string(),
                 slo.owner.clone(),
                 slo.last_breach_at.clone().unwrap_or_else(|| "-".into()),

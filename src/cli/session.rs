@@ -19,6 +19,7 @@ use crate::engine::{
     ExemptionView, Issued, KillSwitchState, PolicyBundle, ProposalView, ProposeRequest, keys,
 };
 use crate::policy::decide::Action;
+use crate::scorecard::Scorecard;
 use crate::store::{Actor, AuditFilter, Delegation, ProposalFilter};
 use crate::workspace;
 
@@ -200,12 +201,15 @@ pub(super) trait Control: Send + Sync {
         &self,
         progress: &(dyn Fn(i64, i64) + Send + Sync),
     ) -> Result<AuditVerification, EngineError>;
+    /// The scorecard of the studio's objectives over `period`, or the period before it.
+    async fn scorecard(&self, period: &str, previous: bool) -> Result<Scorecard, EngineError>;
 }
 
 /// The Engine in this process, acting for the authenticated caller.
 pub(super) struct Local {
     pub engine: Engine,
     pub caller: Caller,
+    pub config: LoadedConfig,
 }
 
 #[async_trait]
@@ -310,6 +314,11 @@ impl Control for Local {
     async fn audit_tail(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, EngineError> {
         self.engine.audit_tail(&self.caller, filter).await
     }
+    async fn scorecard(&self, period: &str, previous: bool) -> Result<Scorecard, EngineError> {
+        self.engine
+            .configured_scorecard(&self.caller, &self.config.config, period, previous)
+            .await
+    }
     async fn audit_verify(
         &self,
         progress: &(dyn Fn(i64, i64) + Send + Sync),
@@ -348,7 +357,7 @@ where
         });
     }
     runtime.block_on(async move {
-        let (engine, _config) = match open_engine(cli).await {
+        let (engine, config) = match open_engine(cli).await {
             Ok(opened) => opened,
             Err(code) => return Ok(code),
         };
@@ -356,7 +365,11 @@ where
         let result = async {
             let token = token(cli)?;
             let caller = engine.authenticate(&token).await?;
-            let local: Arc<dyn Control> = Arc::new(Local { engine, caller });
+            let local: Arc<dyn Control> = Arc::new(Local {
+                engine,
+                caller,
+                config,
+            });
             body(local).await
         }
         .await;

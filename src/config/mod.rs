@@ -1214,6 +1214,13 @@ pub fn parse_and_validate(
     context.check_connectors(&mut config, &mut findings);
     context.check_schedules(&config, &mut findings);
     context.check_swarms(&config, &mut findings);
+    for (index, webhook) in config.slos.webhooks.iter_mut().enumerate() {
+        context.resolve_secret(
+            &mut webhook.url,
+            &format!("/slos/webhooks/{index}/url"),
+            &mut findings,
+        );
+    }
     context.check_slos(&config, &mut findings);
     if let Some(key) = &mut config.audit.signing_key {
         context.resolve_secret(key, "/audit/signing_key", &mut findings);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Check, Config, Duration};
+use super::{Check, Config, Duration, SecretRef};
 use crate::capability::RiskTier;
 use crate::diagnostic::Finding;
 use crate::scorecard::{Indicator, Objective};
@@ -74,8 +74,9 @@ pub struct WebhookConfig {
     /// Names the sink in metrics and dead-letter records.
     #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,62}$"))]
     pub id: String,
-    /// `http://` or `https://` address to POST to.
-    pub url: String,
+    /// `http://` or `https://` address to POST to, read like any secret (`{ env: NAME }` or
+    /// `{ file: PATH }`): a webhook address often carries its token.
+    pub url: SecretRef,
     /// How long one attempt may take.
     #[serde(default = "default_webhook_timeout")]
     pub timeout: Duration,
@@ -522,20 +523,23 @@ impl Check<'_> {
                     .with_help("give each webhook its own id"),
                 );
             }
-            if !is_http_url(&webhook.url) {
+            // Unresolved, its problem is reported already; never print the address itself.
+            if let Some(url) = webhook.url.value()
+                && !is_http_url(url.expose())
+            {
                 findings.push(
                     self.at_value(
                         Finding::error(
                             "config::slo",
                             format!(
-                                "webhook `{}` has `{}`, which is not an http(s) address",
-                                webhook.id, webhook.url
+                                "webhook `{}` has an address that is not http(s)",
+                                webhook.id
                             ),
                         ),
                         &format!("{pointer}/url"),
-                        "not http(s)",
+                        "read from here",
                     )
-                    .with_help("write an address such as `https://alerts.example.com/brain`"),
+                    .with_help("the secret's value must be an address such as `https://alerts.example.com/brain`"),
                 );
             }
             if webhook.timeout.as_std().is_zero() {

@@ -31,10 +31,37 @@ pub struct AuditExport {
     pub bundle: Bundle,
 }
 
+/// Where the newest run of each drill scenario is kept (`drill.last:<scenario>`).
+pub const DRILL_KV_PREFIX: &str = "drill.last:";
+
+/// The newest run of one drill scenario: its audit event and the drill's report.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct DrillRun {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub report: serde_json::Value,
+}
+
 impl Engine {
+    /// The newest run of each drill scenario, by scenario name, for anyone who may read the
+    /// audit log.
+    pub async fn drill_history(&self, caller: &Caller) -> Result<Vec<DrillRun>, EngineError> {
+        self.authorize_area(caller, Action::Audit).await?;
+        Ok(self
+            .store
+            .kv_list(DRILL_KV_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|entry| serde_json::from_str(&entry.value).ok())
+            .collect())
+    }
+
     /// Record a drill's outcome (`brain drill run`) as `caller`, who must be allowed to read
     /// the audit log: an event `drill` whose decision is the outcome and whose detail is the
-    /// drill's report.
+    /// drill's report. The newest run of each scenario is also kept in the runtime table
+    /// (`drill.last:<scenario>`, with the event's sequence number), written in the same
+    /// transaction, so the cockpit shows the drill history without scanning the log.
     pub async fn record_drill(
         &self,
         caller: &Caller,
@@ -60,9 +87,22 @@ impl Engine {
                     if passed { "passed" } else { "failed" },
                 )
                 .decision(&decision)
-                .detail(report),
+                .detail(report.clone()),
             )
             .await?;
+        let last = DrillRun {
+            seq: sealed.seq,
+            at: sealed.at.clone(),
+            actor: caller.id.clone(),
+            report,
+        };
+        tx.kv_set(&crate::store::KvEntry {
+            key: format!("{DRILL_KV_PREFIX}{scenario}"),
+            value: serde_json::to_string(&last).unwrap_or_default(),
+            updated_at: sealed.at.clone(),
+            updated_by: caller.id.clone(),
+        })
+        .await?;
         tx.commit().await?;
         Ok(sealed)
     }

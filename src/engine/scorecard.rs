@@ -54,6 +54,38 @@ impl Engine {
             .await
     }
 
+    /// The scorecard of `config`'s objectives over `period` as written (`7d`, `month:2026-11`),
+    /// or over the period just before it when `previous` (the monthly review's comparison):
+    /// what `brain scorecard` and `GET /api/v1/scorecard` answer.
+    pub async fn configured_scorecard(
+        &self,
+        caller: &Caller,
+        config: &crate::config::Config,
+        period: &str,
+        previous: bool,
+    ) -> Result<Scorecard, EngineError> {
+        let zone = config.studio.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let mut period = Period::parse(period, crate::clock::now(), zone).map_err(|message| {
+            EngineError::invalid(
+                format!("period: {message}"),
+                "for example `7d`, `30d` or `month:2026-11`",
+            )
+        })?;
+        if previous {
+            period = period.previous();
+        }
+        let mut scorecard = self
+            .scorecard(
+                caller,
+                &config.slos.objectives(),
+                &period,
+                &config.slos.settings(config),
+            )
+            .await?;
+        scorecard.studio = config.studio.name.clone();
+        Ok(scorecard)
+    }
+
     /// Compute the scorecard at `now` (the daemon's evaluation, after its own checks).
     pub async fn compute_scorecard(
         &self,
@@ -68,11 +100,54 @@ impl Engine {
         ))
     }
 
-    async fn scorecard_evidence(&self, period: &Period) -> Result<Evidence, EngineError> {
+    /// Each of `periods` (oldest first) computed from one read of the store, each from the
+    /// same events its own `compute_scorecard` would read: the cockpit's charts.
+    pub async fn scorecard_series(
+        &self,
+        objectives: &[Objective],
+        periods: &[Period],
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Scorecard>, EngineError> {
+        let (Some(first), Some(last)) = (
+            periods.iter().map(|period| period.start).min(),
+            periods.iter().map(|period| period.end).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let span = Period {
+            label: "series".into(),
+            start: first,
+            end: last,
+            zone: periods[0].zone,
+        };
+        let mut evidence = self.scorecard_evidence(&span).await?;
+        let events = std::mem::take(&mut evidence.events);
+        Ok(periods
+            .iter()
+            .map(|period| {
+                let (from, to) = self.scan_window(period);
+                evidence.events = events
+                    .iter()
+                    .filter(|event| parse_time(&event.at).is_some_and(|at| at >= from && at <= to))
+                    .cloned()
+                    .collect();
+                scorecard::compute(objectives, period, now, &evidence, settings)
+            })
+            .collect())
+    }
+
+    /// The span of event times a period's scorecard reads: a look-back for proposals pending
+    /// before it starts, and the clock-skew margin on both sides.
+    fn scan_window(&self, period: &Period) -> (DateTime<Utc>, DateTime<Utc>) {
         let lookback = self.settings.proposal_expires_after + chrono::Duration::days(1);
         let margin = chrono::Duration::seconds(SKEW_MARGIN_SECONDS);
-        let scan_from = period.start - lookback - margin;
-        let scan_to = period.end + margin;
+        (period.start - lookback - margin, period.end + margin)
+    }
+
+    async fn scorecard_evidence(&self, period: &Period) -> Result<Evidence, EngineError> {
+        let margin = chrono::Duration::seconds(SKEW_MARGIN_SECONDS);
+        let (scan_from, scan_to) = self.scan_window(period);
         let first = self.store.audit_events(0, 1).await?.into_iter().next();
         let first_event_at = first.as_ref().and_then(|event| parse_time(&event.at));
         let (head, _) = self.store.audit_head().await?;

@@ -42,6 +42,17 @@ pub struct Workspace {
     /// `repository_root` by `workspace` (lint itself does no I/O). A path not in the map is
     /// [`TestFile::Missing`].
     pub test_files: BTreeMap<String, TestFile>,
+    /// The service-level objectives brain.yaml declares itself (`slos.objectives`), with the
+    /// file for spans; `None` without a brain.yaml or when it declares none (the defaults).
+    pub objectives: Option<DeclaredObjectives>,
+}
+
+/// `slos.objectives` as brain.yaml writes them.
+#[derive(Debug, Clone)]
+pub struct DeclaredObjectives {
+    pub source: SourceFile,
+    pub document: crate::yaml::Document,
+    pub objectives: Vec<crate::config::slos::SloConfig>,
 }
 
 /// What is at a path a manifest lists under `tests:`.

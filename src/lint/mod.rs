@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::config::LintLevel;
 use crate::diagnostic::{Finding, Severity};
-pub use context::{Context, SpecFile, Workspace};
+pub use context::{Context, DeclaredObjectives, SpecFile, Workspace};
 pub use rules::RULES;
 
 /// What a rule looks at.
@@ -34,6 +34,7 @@ pub enum Category {
     Spec,
     StateModel,
     Swarm,
+    Slo,
     Invariant,
 }
 
@@ -46,6 +47,7 @@ impl Category {
             Category::Spec => "spec",
             Category::StateModel => "state-model",
             Category::Swarm => "swarm",
+            Category::Slo => "slo",
             Category::Invariant => "invariant",
         }
     }

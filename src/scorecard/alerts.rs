@@ -124,7 +124,7 @@ mod tests {
             warning: 95.0,
             critical: 90.0,
             value: Value64((status != Status::NoData).then_some(50.0)),
-            unit: "percent",
+            unit: "percent".into(),
             status,
             last_breach_at: None,
             owner: "staff:admin".into(),

@@ -10,7 +10,7 @@ use super::{Scorecard, SloResult, Status};
 pub fn value_text(slo: &SloResult) -> String {
     match slo.value.0 {
         None => "no data".into(),
-        Some(value) => unit_text(value, slo.unit),
+        Some(value) => unit_text(value, &slo.unit),
     }
 }
 
@@ -58,7 +58,7 @@ fn trend(slo: &SloResult, previous: Option<&SloResult>) -> String {
     let sign = if delta > 0.0 { "+" } else { "−" };
     format!(
         "{arrow} {sign}{} ({})",
-        unit_text(delta.abs(), slo.unit),
+        unit_text(delta.abs(), &slo.unit),
         if better { "better" } else { "worse" }
     )
 }
@@ -103,7 +103,7 @@ pub fn render(studio: &str, scorecard: &Scorecard, previous: Option<&Scorecard>)
             cell(&slo.title),
             slo.id,
             value_text(slo),
-            unit_text(slo.target, slo.unit),
+            unit_text(slo.target, &slo.unit),
             status_text(slo.status),
             trend(slo, before),
             cell(&slo.owner),
@@ -131,8 +131,8 @@ pub fn render(studio: &str, scorecard: &Scorecard, previous: Option<&Scorecard>)
             } else {
                 "lower is better"
             },
-            unit_text(slo.warning, slo.unit),
-            unit_text(slo.critical, slo.unit),
+            unit_text(slo.warning, &slo.unit),
+            unit_text(slo.critical, &slo.unit),
             cell(&slo.note)
         );
     }
@@ -156,7 +156,7 @@ pub fn render(studio: &str, scorecard: &Scorecard, previous: Option<&Scorecard>)
             "- [ ] {}: bring `{}` back to {}",
             cell(&slo.owner),
             slo.id,
-            unit_text(slo.target, slo.unit)
+            unit_text(slo.target, &slo.unit)
         );
         if let Some(on_call) = &slo.on_call {
             let _ = write!(out, " (on call: {})", cell(on_call.trim()));

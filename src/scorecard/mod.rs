@@ -145,7 +145,9 @@ pub struct Objective {
 }
 
 /// Where an objective stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
@@ -268,6 +270,18 @@ impl Default for Settings {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Value64(pub Option<f64>);
 
+impl<'de> Deserialize<'de> for Value64 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Number(number) => Ok(Value64(number.as_f64())),
+            Value::String(text) if text == "no_data" => Ok(Value64(None)),
+            other => Err(serde::de::Error::custom(format!(
+                "a value is a number or \"no_data\", not {other}"
+            ))),
+        }
+    }
+}
+
 impl Serialize for Value64 {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.0 {
@@ -278,7 +292,7 @@ impl Serialize for Value64 {
 }
 
 /// One objective's result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SloResult {
     pub id: String,
     pub title: String,
@@ -286,8 +300,10 @@ pub struct SloResult {
     pub target: f64,
     pub warning: f64,
     pub critical: f64,
+    /// A number, or `"no_data"` when nothing in the period measures it.
+    #[schemars(with = "Value")]
     pub value: Value64,
-    pub unit: &'static str,
+    pub unit: String,
     pub status: Status,
     /// The newest audited `SLO_BREACH` of this objective, when one was recorded.
     pub last_breach_at: Option<String>,
@@ -298,7 +314,7 @@ pub struct SloResult {
 }
 
 /// The period as printed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PeriodView {
     pub label: String,
     pub start: String,
@@ -306,8 +322,11 @@ pub struct PeriodView {
 }
 
 /// The whole scorecard: `{period, computed_at, slos, details}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Scorecard {
+    /// The studio's name (`studio.name`), for the review's title; empty when not known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub studio: String,
     pub period: PeriodView,
     pub computed_at: String,
     pub slos: Vec<SloResult>,
@@ -462,7 +481,7 @@ pub fn compute(
                 warning: objective.warning,
                 critical: objective.critical,
                 value: Value64(value),
-                unit: objective.indicator.unit(),
+                unit: objective.indicator.unit().to_string(),
                 status: objective.status(value),
                 last_breach_at: last_breach.get(&objective.id).cloned(),
                 owner: objective.owner.clone(),
@@ -473,6 +492,7 @@ pub fn compute(
         .collect();
 
     Scorecard {
+        studio: String::new(),
         period: PeriodView {
             label: period.label.clone(),
             start: format_time(period.start),

@@ -88,6 +88,35 @@ impl Period {
         Ok((midnight(first)?, midnight(next)?))
     }
 
+    /// The last `count` calendar days in `zone`, oldest first, each labelled with its date; the
+    /// last one is today so far (it ends at `now`). A day that a daylight-saving change makes
+    /// 23 or 25 hours long is that long here too.
+    pub fn days(count: u32, now: DateTime<Utc>, zone: chrono_tz::Tz) -> Vec<Period> {
+        let today = now.with_timezone(&zone).date_naive();
+        let midnight = |day: NaiveDate| {
+            zone.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+                .earliest()
+                .map(|time| time.with_timezone(&Utc))
+        };
+        (0..count)
+            .rev()
+            .filter_map(|back| {
+                let day = today.checked_sub_days(chrono::Days::new(u64::from(back)))?;
+                let start = midnight(day)?;
+                let end = match back {
+                    0 => now,
+                    _ => midnight(day.succ_opt()?)?,
+                };
+                Some(Period {
+                    label: day.format("%Y-%m-%d").to_string(),
+                    start,
+                    end,
+                    zone,
+                })
+            })
+            .collect()
+    }
+
     /// The period of the same length just before this one (the previous month for a month).
     pub fn previous(&self) -> Period {
         if let Some(month) = self.label.strip_prefix("month:")

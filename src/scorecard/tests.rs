@@ -732,6 +732,20 @@ fn periods_parse_and_bad_ones_say_what_to_write() {
 }
 
 #[test]
+fn days_are_calendar_days_in_the_zone_ending_now() {
+    // 2026-11-01 is the day the US leaves daylight saving time: 25 hours long in Los Angeles.
+    let now = at("2026-11-02T20:00:00Z");
+    let days = Period::days(3, now, chrono_tz::America::Los_Angeles);
+    let labels: Vec<&str> = days.iter().map(|day| day.label.as_str()).collect();
+    assert_eq!(labels, ["2026-10-31", "2026-11-01", "2026-11-02"]);
+    assert_eq!(format_time(days[0].start), "2026-10-31T07:00:00.000000Z");
+    assert_eq!(days[1].end - days[1].start, chrono::Duration::hours(25));
+    assert_eq!(days[0].end, days[1].start);
+    assert_eq!(days[2].end, now, "today ends now");
+    assert!(Period::days(0, now, chrono_tz::UTC).is_empty());
+}
+
+#[test]
 fn the_review_names_breaches_owners_and_trends() {
     let events = vec![event(1, T0, "system:snapshotter", "snapshot", "succeeded")];
     let mut scorecard = run(events.clone(), T0, &plus(T0, 60));

@@ -190,7 +190,7 @@ async fn deliver(state: AppState, client: reqwest::Client, webhook: WebhookConfi
     let mut problem = String::new();
     for attempt in 1..=attempts {
         let sent = client
-            .post(&webhook.url)
+            .post(webhook.url.value().map_or("", |url| url.expose()))
             .timeout(webhook.timeout.as_std())
             .header("content-type", "application/json")
             .header("user-agent", concat!("brain/", env!("CARGO_PKG_VERSION")))

@@ -320,6 +320,34 @@ pub struct DelegationQuery {
     pub agent: Option<String>,
 }
 
+/// `GET /api/v1/scorecard`: the period as `brain scorecard --period` takes it (default `7d`),
+/// and whether to compute the period just before it instead.
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScorecardQuery {
+    pub period: Option<String>,
+    pub previous: Option<bool>,
+}
+
+/// The studio's objectives over a period, computed from brain's own records.
+async fn scorecard(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Params(query): Params<ScorecardQuery>,
+) -> ApiResult<crate::scorecard::Scorecard> {
+    Ok(Json(
+        state
+            .engine
+            .configured_scorecard(
+                &caller,
+                &state.config.config,
+                query.period.as_deref().unwrap_or("7d"),
+                query.previous.unwrap_or(false),
+            )
+            .await?,
+    ))
+}
+
 /// `GET /api/v1/audit` filters; `before` pages back from a sequence number.
 #[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -410,6 +438,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/exemptions", get(list_exemptions).post(exempt))
         .route("/api/v1/exemptions/{id}/revoke", post(revoke_exemption))
         .route("/api/v1/cluster", get(cluster))
+        .route("/api/v1/scorecard", get(scorecard))
         .route("/api/v1/kill-switches", get(list_switches))
         .route("/api/v1/kill-switches/{name}", post(set_switch))
         .route("/api/v1/actors", get(list_actors).post(add_actor))

@@ -226,6 +226,9 @@ enum ReadOnly {
     /// The global kill switch is on (or the switches cannot be read): only the kill switches
     /// can be changed, since that is how this mode ends.
     GlobalSwitch(String),
+    /// The store does not answer: nobody can be signed in or checked, nothing can be read or
+    /// changed.
+    StoreDown(String),
 }
 
 async fn read_only(state: &AppState) -> Option<ReadOnly> {
@@ -254,6 +257,9 @@ fn read_only_refused(mode: &ReadOnly) -> Response {
             ReadOnly::GlobalSwitch(reason) => format!(
                 "The global kill switch is on ({reason}): nothing but the kill switches can be changed until it is off."
             ),
+            ReadOnly::StoreDown(cause) => format!(
+                "brain's store is unreachable ({cause}): nothing can be changed until it answers."
+            ),
         },
     )
 }
@@ -268,11 +274,7 @@ impl FromRequestParts<AppState> for Viewer {
                 Ok(session) => session.map(|session| (id, session)),
                 Err(error) => {
                     tracing::error!(cause = %error, "store error reading a console session");
-                    return Err(error_page(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "The store is unavailable",
-                        "brain cannot check your session while its store is down; nothing can be decided until it returns.",
-                    ));
+                    return Err(store_down(parts, &error.to_string()));
                 }
             },
             None => None,
@@ -306,11 +308,7 @@ impl FromRequestParts<AppState> for Viewer {
             }
             Err(error) => {
                 tracing::error!(cause = %error, "store error checking a console session");
-                return Err(error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The store is unavailable",
-                    "brain cannot check your session while its store is down; nothing can be decided until it returns.",
-                ));
+                return Err(store_down(parts, &error.to_string()));
             }
         }
         let flash = state
@@ -325,6 +323,75 @@ impl FromRequestParts<AppState> for Viewer {
             read_only: read_only(state).await,
         })
     }
+}
+
+/// What the console answers while its store does not: a form post is refused; a page renders
+/// (503) with the error named, every panel in its failed state and no action control, since
+/// nobody can be signed in or checked and nothing can be read. It needs no store, so it never
+/// waits on one; reloading once the store answers shows the page again.
+fn store_down(parts: &Parts, cause: &str) -> Response {
+    const MESSAGE: &str = "brain cannot check your session while its store is down; nothing can be decided until it returns.";
+    if parts.method != axum::http::Method::GET {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The store is unavailable",
+            MESSAGE,
+        );
+    }
+    let viewer = Viewer {
+        caller: Caller {
+            id: "not signed in (the session cannot be checked)".into(),
+            actor_type: crate::capability::ActorType::Human,
+            name: String::new(),
+        },
+        csrf: String::new(),
+        session_id: String::new(),
+        flash: None,
+        read_only: Some(ReadOnly::StoreDown(cause.to_string())),
+    };
+    let banner = vec![
+        format!("the store is unreachable: {cause}"),
+        "kill switches cannot be read (treated as on): every decision is denied until the store answers".to_string(),
+    ];
+    let failed = |id: &str, heading: &str, what: &str| {
+        format!(
+            "<section id=\"{id}\"><h2>{heading}</h2><p class=\"state-note state-error\" id=\"{id}-error\" role=\"alert\">{what} cannot be shown: it is read from brain's store, which does not answer ({cause}).</p></section>",
+            cause = esc(cause)
+        )
+    };
+    let path = parts.uri.path();
+    let body = if path == "/" {
+        let mut body = format!(
+            "<table class=\"facts\"><tr><th>Policy mode</th><td><span class=\"bad\" id=\"policy-mode\">unknown (treated as kill switch on)</span></td></tr><tr><th>Store</th><td><span class=\"bad\" id=\"store-state\">unreachable</span>: {}</td></tr></table>",
+            esc(cause)
+        );
+        for (id, heading, what) in [
+            ("slos", "Objectives", "The objectives"),
+            ("connectors", "Connectors", "Connector health"),
+            ("swarms", "Swarms", "The swarms' drafts"),
+            ("trends", "Trends", "The charts"),
+            ("drills", "Drills", "The drill history"),
+            ("timeline", "Recent audit events", "The audit log"),
+        ] {
+            body.push_str(&failed(id, heading, what));
+        }
+        body
+    } else {
+        failed("page", "Not available", "This page")
+    };
+    let body = format!(
+        "{body}<p class=\"state-note\" id=\"store-down-next\">brain reconnects by itself: reload this page once the store is back. Nothing was changed while it was down; on the host, check the database named under <code>store:</code> in brain.yaml (<code>/readyz</code> answers 503 until it is back).</p>"
+    );
+    let title = if path == "/" {
+        "Cockpit"
+    } else {
+        "Store unreachable"
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        layout(&banner, &viewer, title, path, &body),
+    )
+        .into_response()
 }
 
 /// A form body whose CSRF token matched the session's; anything else is refused first.
@@ -484,6 +551,10 @@ fn layout(
             " class=\"read-only locked\"",
             "<div class=\"read-only-note\" id=\"read-only\" role=\"status\"><strong>Read-only console.</strong> <code>server.console.read_only</code> is set: nothing can be changed from here.</div>".to_string(),
         ),
+        Some(ReadOnly::StoreDown(_)) => (
+            " class=\"read-only locked\"",
+            "<div class=\"read-only-note\" id=\"read-only\" role=\"status\"><strong>Read-only while brain's store is unreachable.</strong> Nobody can be signed in and nothing can be changed until it answers.</div>".to_string(),
+        ),
         Some(ReadOnly::GlobalSwitch(reason)) => (
             " class=\"read-only\"",
             format!(
@@ -493,11 +564,23 @@ fn layout(
         ),
     };
     let banner = format!("{banner}{read_only_note}");
+    // Without a session (a wall display, or a store that cannot check one) there is nothing to
+    // sign out of.
+    let who = if viewer.session_id.is_empty() {
+        format!(
+            "<span class=\"who\"><span>{}</span></span>",
+            esc(&viewer.caller.id)
+        )
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/logout\" class=\"who\"><span>{}</span><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form>",
+            esc(&viewer.caller.id),
+            esc(&viewer.csrf)
+        )
+    };
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — brain</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body{body_class}><header><span class=\"brand\">brain</span><nav>{nav}</nav><form method=\"post\" action=\"/logout\" class=\"who\"><span>{who}</span><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Sign out</button></form></header>{banner}<main><h1>{title}</h1>{flash}{body}</main><footer>The cloud stays authoritative; brain computes and proposes; irreversible actions need approval; everything is auditable; the system fails safe.</footer></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — brain</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body{body_class}><header><span class=\"brand\">brain</span><nav>{nav}</nav>{who}</header>{banner}<main><h1>{title}</h1>{flash}{body}</main><footer>The cloud stays authoritative; brain computes and proposes; irreversible actions need approval; everything is auditable; the system fails safe.</footer></body></html>",
         title = esc(title),
-        who = esc(&viewer.caller.id),
-        csrf = esc(&viewer.csrf),
     ))
 }
 
@@ -871,7 +954,10 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         state.engine.policy().decider.policies().policies.len()
     ));
     body.push_str(&cockpit::slo_panel(&state).await);
+    body.push_str(&cockpit::connectors_panel(&state));
     body.push_str(&drafts::cockpit_panel(&state, &viewer).await);
+    body.push_str(&cockpit::trends_panel(&state).await);
+    body.push_str(&cockpit::drills_panel(&state, &viewer).await);
     body.push_str(&cockpit::timeline_panel(&state, &viewer).await);
     layout(&banner, &viewer, "Cockpit", "/", &body).into_response()
 }

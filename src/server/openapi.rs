@@ -165,6 +165,16 @@ pub fn routes() -> Vec<RouteDoc> {
             None,
             schema::<super::cluster::ClusterView>,
         ),
+        RouteDoc {
+            query: Some(schema::<api::ScorecardQuery>),
+            ..route(
+                "get",
+                "/api/v1/scorecard",
+                "The service-level objectives over a period (`7d`, `30d`, `month:2026-11`), from brain's own records",
+                None,
+                schema::<crate::scorecard::Scorecard>,
+            )
+        },
         route(
             "get",
             "/api/v1/kill-switches",

@@ -78,7 +78,12 @@ impl Api {
             )),
             config: config.clone(),
             metrics: Arc::new(brain::telemetry::Metrics::new()),
-            connectors: Arc::default(),
+            // The config's connectors (none unless a test configures them; `sim://` ones run
+            // their simulators), not polled: their health is what they start with.
+            connectors: Arc::new(
+                brain::connectors::fleet::Fleet::from_config(&config, &engine.policy().manifests)
+                    .await,
+            ),
             cluster: Arc::new(brain::server::cluster::Cluster::new(
                 "127.0.0.1:0".into(),
                 brain::server::cluster::Mode::Single,

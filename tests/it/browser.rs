@@ -878,6 +878,20 @@ fn the_cockpit_shows_objectives_and_the_read_only_mode_in_a_real_browser() {
             .contains("1 objective(s) breached")
     );
     driver.screenshot_element("#slos", &artifacts().join("cockpit-objectives-breach.png"));
+    // The review is today's point on the review-time chart; the chart says it in words.
+    assert_eq!(
+        driver.script("return document.querySelector('#trend-review').dataset.points;"),
+        json!("1")
+    );
+    let words = driver
+        .script("return document.querySelector('#trend-review svg').getAttribute('aria-label');");
+    assert!(words.as_str().unwrap().contains("hours"), "{words}");
+    assert!(
+        driver.text("#trend-freshness").contains("no"),
+        "{}",
+        driver.text("#trend-freshness")
+    );
+    driver.screenshot_element("#trends", &artifacts().join("cockpit-trends.png"));
 
     // Degraded and read-only: the global switch is on.
     let own = studio.propose(
@@ -914,4 +928,84 @@ fn the_cockpit_shows_objectives_and_the_read_only_mode_in_a_real_browser() {
     ] {
         assert!(artifacts().join(name).is_file(), "{name}");
     }
+}
+
+#[test]
+fn the_cockpit_names_an_unreachable_store_and_comes_back_by_itself_in_a_real_browser() {
+    let Some(database) = crate::support::PgDatabase::create() else {
+        eprintln!(
+            "note: BRAIN_TEST_DATABASE_URL is not set; the store-unreachable cockpit needs a store that can go away"
+        );
+        return;
+    };
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let mut studio = Studio::new(Backend::Postgres(database), "");
+    let bob = studio.add("staff:bob");
+    // The daemon reaches its database through a forwarder the test can cut.
+    let (partition, through) =
+        crate::support::Partition::to_database(studio.database_url.as_deref().unwrap());
+    studio.database_url = Some(through);
+    studio.through_daemon();
+    let base = studio.daemon.as_ref().unwrap().url("");
+    driver.goto(&format!("{base}/login"));
+    driver.type_into("#token", &bob);
+    driver.click("#sign-in");
+    assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
+    assert!(driver.text("#slos").contains("Objectives"));
+    assert_eq!(
+        driver.script("return !!document.querySelector('#slos-error');"),
+        json!(false)
+    );
+
+    partition.cut();
+    driver.goto(&format!("{base}/"));
+    let store = driver.wait_for_text("#store-state", "unreachable");
+    assert!(store.contains("unreachable"), "{store}");
+    assert!(
+        driver
+            .text("#degraded")
+            .contains("the store is unreachable"),
+        "{}",
+        driver.source()
+    );
+    assert!(driver.text("#read-only").contains("store is unreachable"));
+    assert!(
+        driver
+            .text("#policy-mode")
+            .contains("treated as kill switch on")
+    );
+    for panel in [
+        "slos",
+        "connectors",
+        "swarms",
+        "trends",
+        "drills",
+        "timeline",
+    ] {
+        let text = driver.text(&format!("#{panel}-error"));
+        assert!(text.contains("does not answer"), "{panel}: {text}");
+    }
+    let visible = driver.script(
+        "return [...document.querySelectorAll('form[method=post]')].filter(f => f.offsetParent !== null).length;",
+    );
+    assert_eq!(visible, json!(0), "no control acts while the store is down");
+    driver.screenshot_whole_page(&artifacts().join("cockpit-store-unreachable.png"));
+    let (status, _) = crate::support::get(&format!("{base}/readyz"));
+    assert_eq!(status, 503);
+    driver.goto(&format!("{base}/approvals"));
+    assert!(driver.text("#page-error").contains("does not answer"));
+
+    // The store answers again: the same session sees the cockpit, without a restart.
+    partition.mend();
+    let back = crate::support::eventually(Duration::from_secs(30), || {
+        driver.goto(&format!("{base}/"));
+        driver.script(
+            "return !!document.querySelector('#slos') && !document.querySelector('#store-state');",
+        ) == json!(true)
+    });
+    assert!(back, "{}", driver.source());
+    assert!(driver.text("#policy-mode").contains("normal"));
+    assert!(artifacts().join("cockpit-store-unreachable.png").is_file());
 }

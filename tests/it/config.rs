@@ -104,6 +104,20 @@ fn bad_configs_are_reported_with_file_line_and_fix() {
             vec![],
         ),
         (
+            "inline_webhook_address",
+            format!(
+                "slos:\n  webhooks:\n    - id: chat\n      url: https://hooks.example.com/brain?token=hunter2\n{policy}"
+            ),
+            vec![],
+        ),
+        (
+            "webhook_address_not_http",
+            format!(
+                "slos:\n  webhooks:\n    - id: chat\n      url: {{ env: BRAIN_TEST_WEBHOOK }}\n{policy}"
+            ),
+            vec![("BRAIN_TEST_WEBHOOK", "ftp://hooks.example.com/hunter2")],
+        ),
+        (
             "unsafe_bind",
             format!("server:\n  listen: 0.0.0.0:8787\n  auth:\n    mode: none\n{policy}"),
             vec![],

@@ -1812,3 +1812,111 @@ async fn under_the_global_switch_only_the_switches_can_be_changed() {
     assert!(page.html.contains("kill switch global is off"));
     assert!(!bob.get("/").await.html.contains("id=\"read-only\""));
 }
+
+/// The tile of drill `scenario` on the cockpit.
+fn drill_tile<'a>(html: &'a str, scenario: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"drill-{scenario}\""))
+        .unwrap_or_else(|| panic!("no tile for drill `{scenario}` in {html}"));
+    let end = html[start..]
+        .find("</div>")
+        .map_or(html.len(), |end| start + end);
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn the_cockpit_shows_the_newest_run_of_each_drill_and_the_ones_never_run() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let cockpit = bob.get("/").await;
+    assert!(
+        cockpit.html.contains("id=\"drills-empty\""),
+        "{}",
+        cockpit.html
+    );
+    for scenario in brain::drill::SCENARIOS {
+        assert!(drill_tile(&cockpit.html, scenario.name).contains("never run"));
+    }
+    let admin = api.engine.authenticate(&api.admin).await.unwrap();
+    let report = |outcome: &str, passed: bool| {
+        serde_json::json!({
+            "scenario": "kill-switch",
+            "started_at": "2026-12-03T10:00:00.000000Z",
+            "finished_at": "2026-12-03T10:00:02.000000Z",
+            "outcome": outcome,
+            "recovery_seconds": 1.5,
+            "checks": [
+                {"name": "nothing executes after the switch", "passed": passed, "detail": "0 executed"},
+                {"name": "the chain verifies", "passed": true, "detail": "ok"},
+            ],
+        })
+    };
+    api.engine
+        .record_drill(&admin, "kill-switch", false, report("failed", false))
+        .await
+        .unwrap();
+    let tile = drill_tile(&bob.get("/").await.html, "kill-switch").to_string();
+    assert!(tile.contains("data-outcome=\"failed\""), "{tile}");
+    assert!(tile.contains("nothing executes after the switch"), "{tile}");
+    // The newest run is the one shown.
+    let event = api
+        .engine
+        .record_drill(&admin, "kill-switch", true, report("passed", true))
+        .await
+        .unwrap();
+    let cockpit = bob.get("/").await;
+    let tile = drill_tile(&cockpit.html, "kill-switch");
+    assert!(tile.contains("data-outcome=\"passed\""), "{tile}");
+    assert!(tile.contains("2 checks passed"), "{tile}");
+    assert!(tile.contains("recovered in 1.5 s"), "{tile}");
+    assert!(
+        tile.contains(&format!("audit event {}", event.seq)),
+        "{tile}"
+    );
+    assert!(!cockpit.html.contains("id=\"drills-empty\""));
+    assert!(drill_tile(&cockpit.html, "token-compromise").contains("never run"));
+    // Nobody without the audit area sees the history: a delegated agent's caller is refused.
+    let bot = api.engine.authenticate(&api.bot).await.unwrap();
+    assert!(api.engine.drill_history(&bot).await.is_err());
+}
+
+#[tokio::test]
+async fn the_cockpit_charts_review_time_and_names_each_connector() {
+    let api = Api::with_config(
+        "connectors:\n  - id: hubitat\n    kind: hubitat\n    base_url: sim://hubitat\n",
+    )
+    .await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let cockpit = bob.get("/").await;
+    assert_eq!(cockpit.status, StatusCode::OK, "{}", cockpit.html);
+    // Fourteen days, none with a review yet: the chart says so instead of drawing a line.
+    assert!(
+        cockpit
+            .html
+            .contains("id=\"trend-review\" data-points=\"0\""),
+        "{}",
+        cockpit.html
+    );
+    assert!(
+        cockpit.html.contains("id=\"trend-connector-hubitat\""),
+        "{}",
+        cockpit.html
+    );
+    assert!(
+        cockpit.html.contains("id=\"connector-tile-hubitat\""),
+        "{}",
+        cockpit.html
+    );
+    let id = api.propose(&api.admin, "kiln 2 is loud").await;
+    let bob_caller = api.engine.authenticate(&api.bob).await.unwrap();
+    api.engine.approve(&bob_caller, &id, None).await.unwrap();
+    let cockpit = bob.get("/").await;
+    assert!(
+        cockpit
+            .html
+            .contains("id=\"trend-review\" data-points=\"1\""),
+        "{}",
+        cockpit.html
+    );
+    assert!(cockpit.html.contains("14 days"), "{}", cockpit.html);
+}

@@ -327,6 +327,7 @@ fn malformed_yaml_and_cedar_never_panic() {
                 now: brain::clock::now(),
                 repository_root: None,
                 test_files: Default::default(),
+                objectives: None,
             };
             let _ = brain::lint::run(&workspace, &Default::default());
         }

@@ -364,14 +364,32 @@ fn snapshots_that_stop_breach_freshness_and_their_return_recovers_it() {
         let receiver = Receiver::start();
         let cloud = temp_dir();
         copy_dir(&repo().join("examples/studio/cloud"), cloud.path());
-        let studio = Studio::new(
+        // The webhook addresses are secrets: one carries a token that must never be printed.
+        let studio = Studio::with_env(
             backend,
             &format!(
-                "cloud:\n  fixtures:\n    dir: {}\nschedules:\n  snapshot:\n    every: 2s\n    jitter: 0s\nslos:\n  evaluate_every: 1s\n  alert_window: 20s\n  repeat_after: 1h\n  heartbeat_gap: 1m\n  console_url: http://studio.local:8787\n  webhooks:\n    - id: receiver\n      url: http://{}/hook\n    - id: down\n      url: http://127.0.0.1:{}/hook\n      timeout: 1s\n      attempts: 2\n  objectives:\n    - id: fresh\n      indicator: snapshot_freshness\n      target: 60\n      critical: 40\n      owner: staff:admin\n      on_call: page the front desk\n",
+                "cloud:\n  fixtures:\n    dir: {}\nschedules:\n  snapshot:\n    every: 2s\n    jitter: 0s\nslos:\n  evaluate_every: 1s\n  alert_window: 20s\n  repeat_after: 1h\n  heartbeat_gap: 1m\n  console_url: http://studio.local:8787\n  webhooks:\n    - id: receiver\n      url: {{ env: RECEIVER_URL }}\n    - id: down\n      url: {{ env: DOWN_URL }}\n      timeout: 1s\n      attempts: 2\n  objectives:\n    - id: fresh\n      indicator: snapshot_freshness\n      target: 60\n      critical: 40\n      owner: staff:admin\n      on_call: page the front desk\n",
                 cloud.path().display(),
-                receiver.address,
-                closed_port()
             ),
+            vec![
+                (
+                    "RECEIVER_URL".to_string(),
+                    format!("http://{}/hook?token=hook-token-4411", receiver.address),
+                ),
+                (
+                    "DOWN_URL".to_string(),
+                    format!(
+                        "http://127.0.0.1:{}/hook?token=hook-token-4411",
+                        closed_port()
+                    ),
+                ),
+            ],
+        );
+        let check = studio.run(None, &["config", "check"]);
+        assert!(
+            !studio.transcript(&check).contains("hook-token-4411"),
+            "{}",
+            studio.transcript(&check)
         );
         let daemon = studio.start_daemon();
         // Snapshots flow: the objective settles at ok.
@@ -490,6 +508,46 @@ fn snapshots_that_stop_breach_freshness_and_their_return_recovers_it() {
             .filter(|event| event["decision"] == "computed")
             .count();
         assert_eq!(daily, 1);
+        // The webhook's token shows nowhere: not in logs, not in the audit log.
+        assert!(
+            !daemon.logs().contains("hook-token-4411"),
+            "{}",
+            daemon.logs()
+        );
+        assert!(
+            !slo_events(&studio, 0)
+                .iter()
+                .any(|event| event.to_string().contains("hook-token-4411"))
+        );
+        // The daemon answers the scorecard too (`--server`), the same objectives and breach.
+        let remote = crate::support::run(
+            studio
+                .command(Some(&studio.admin))
+                .env("BRAIN_SERVER", daemon.url(""))
+                .args(["--format", "json", "scorecard", "--period", "day"]),
+        );
+        assert_eq!(
+            remote.status.code(),
+            Some(0),
+            "{}",
+            studio.transcript(&remote)
+        );
+        let remote: serde_json::Value = serde_json::from_slice(&remote.stdout).unwrap();
+        assert_eq!(slo(&remote, "fresh")["last_breach_at"], breach["at"]);
+        assert_eq!(remote["studio"], "Engine test studio");
+        let review = crate::support::run(
+            studio
+                .command(Some(&studio.admin))
+                .env("BRAIN_SERVER", daemon.url(""))
+                .args(["--format", "markdown", "scorecard", "--period", "day"]),
+        );
+        let review = String::from_utf8_lossy(&review.stdout).to_string();
+        assert!(
+            review.contains("# Scorecard review: Engine test studio"),
+            "{review}"
+        );
+        let bad = crate::support::get(&daemon.url("/api/v1/scorecard?period=fortnight"));
+        assert_eq!(bad.0, 401, "unauthenticated first: {}", bad.1);
         assert!(daemon.terminate().success());
 
         // The scorecard names the breach.

@@ -344,3 +344,103 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A TCP forwarder to `target` that a test can cut (every open connection dropped, new ones
+/// closed as they arrive) and mend: a network partition between brain and its database.
+pub struct Partition {
+    pub port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Partition {
+    pub fn start(target: &str) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+        let (target, accept_cut, accept_stop, accept_open) =
+            (target.to_string(), cut.clone(), stop.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if accept_stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                if accept_cut.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let mut streams = accept_open.lock().unwrap();
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+                        continue;
+                    };
+                    streams.push(from.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self {
+            port,
+            cut,
+            stop,
+            open,
+        }
+    }
+
+    /// A forwarder to the server of `url` (a `postgres://` URL), and the URL through it.
+    pub fn to_database(url: &str) -> (Self, String) {
+        let (start, end) = host_span(url);
+        let partition = Self::start(&url[start..end]);
+        let through = format!(
+            "{}127.0.0.1:{}{}",
+            &url[..start],
+            partition.port,
+            &url[end..]
+        );
+        (partition, through)
+    }
+
+    /// Drop every open connection and close new ones as they arrive.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Forward new connections again.
+    pub fn mend(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Partition {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut();
+        // Wake the accepting thread so it sees `stop`.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Where `host:port` is in a `scheme://user@host:port/path` URL.
+fn host_span(url: &str) -> (usize, usize) {
+    let scheme_end = url.find("://").map_or(0, |index| index + 3);
+    let authority_end = url[scheme_end..]
+        .find(['/', '?'])
+        .map_or(url.len(), |end| scheme_end + end);
+    let start = url[scheme_end..authority_end]
+        .rfind('@')
+        .map_or(scheme_end, |at| scheme_end + at + 1);
+    (start, authority_end)
+}

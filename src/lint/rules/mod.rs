@@ -35,6 +35,7 @@ mod missing_test_file;
 mod physical_write;
 mod policy_missing_id;
 mod self_approved_exemption;
+mod slo_never_measured;
 mod spec_missing_sections;
 mod state_model_empty_class;
 mod state_model_invalid;
@@ -82,6 +83,7 @@ pub static RULES: &[&Rule] = &[
     &swarm_template_invalid::RULE,
     &swarm_terms_invalid::RULE,
     &intake_terms_invalid::RULE,
+    &slo_never_measured::RULE,
     &cedar_syntax::RULE,
     &cedar_validation::RULE,
     &cedar_validation_warning::RULE,
