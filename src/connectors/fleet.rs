@@ -111,10 +111,43 @@ impl Fleet {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.members.len())
             .filter(|index| self.members[*index].connector.is_ok())
-            .map(|index| {
-                let fleet = self.clone();
-                let engine = engine.clone();
-                tokio::spawn(async move { fleet.members[index].poll_forever(&engine).await })
+            .map(|index| tokio::spawn(poll_forever(self.clone(), index, engine.clone())))
+            .collect()
+    }
+
+    /// The connectors as the daemon that polls them sees them, for a daemon that does not
+    /// poll (a follower): each member's status as the poller last recorded it in the store
+    /// (`connector.status:<id>`), or this process's own where none is recorded. A store that
+    /// cannot be read leaves this process's own view.
+    pub async fn recorded_statuses(&self, store: &dyn Store) -> Vec<ConnectorStatus> {
+        let recorded: BTreeMap<String, ConnectorStatus> = match store
+            .kv_list(STATUS_KV_PREFIX)
+            .await
+        {
+            Ok(entries) => entries
+                .into_iter()
+                .filter_map(|entry| serde_json::from_str::<ConnectorStatus>(&entry.value).ok())
+                .map(|status| (status.id.clone(), status))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not read the recorded connector statuses");
+                BTreeMap::new()
+            }
+        };
+        let now = crate::clock::now();
+        self.members
+            .iter()
+            .map(|member| match recorded.get(&member.id) {
+                Some(status) => {
+                    let mut status = status.clone();
+                    status.last_success_age_seconds = status
+                        .last_success_at
+                        .as_deref()
+                        .and_then(crate::clock::parse_time)
+                        .map(|at| (now - at).num_seconds().max(0));
+                    status
+                }
+                None => member.status(),
             })
             .collect()
     }
@@ -402,46 +435,107 @@ impl Member {
         }
     }
 
-    async fn poll_forever(&self, engine: &Engine) {
-        let Ok(connector) = &self.connector else {
-            return;
-        };
-        tracing::info!(connector = %self.id, every = ?self.poll_interval, "connector polling started");
-        let mut recorded = Health::Unknown;
-        loop {
-            let outcome = self.poll_once(engine).await;
-            // A health change is audited: the scorecard reads availability and time to
-            // recover from these events.
-            let health = connector.health();
-            if health != recorded && health != Health::Unknown {
-                let reason = connector.status().reason;
-                match engine
-                    .record_connector_health(&self.id, health.as_str(), reason.as_deref())
-                    .await
-                {
-                    Ok(()) => recorded = health,
-                    Err(error) => {
-                        tracing::warn!(connector = %self.id, error = %error, "could not record a health change")
-                    }
-                }
-            }
-            match outcome {
-                Ok(PollOutcome::Failed(error)) if error.kind == ErrorKind::Auth => {
-                    tracing::error!(
-                        connector = %self.id,
-                        "the device refused the credentials: polling stopped until the token is fixed and brain restarted"
-                    );
-                    return;
-                }
-                Ok(_) => {}
+    /// One poll and what it leaves in the store: the readings, a health change (audited:
+    /// the scorecard reads availability and time to recover from these events) and the
+    /// status other daemons show. Returns the outcome and the health now on record.
+    async fn poll_and_record(
+        &self,
+        engine: &Engine,
+        connector: &Guarded,
+        recorded: Health,
+    ) -> (Result<PollOutcome, EngineError>, Health) {
+        let outcome = self.poll_once(engine).await;
+        let mut now_recorded = recorded;
+        let health = connector.health();
+        if health != recorded && health != Health::Unknown {
+            let reason = connector.status().reason;
+            match engine
+                .record_connector_health(&self.id, health.as_str(), reason.as_deref())
+                .await
+            {
+                Ok(()) => now_recorded = health,
                 Err(error) => {
-                    tracing::error!(connector = %self.id, error = %error, "connector read not decided")
+                    tracing::warn!(connector = %self.id, error = %error, "could not record a health change")
                 }
             }
-            if connector.stopped() {
+        }
+        self.record_status(engine.store().as_ref()).await;
+        (outcome, now_recorded)
+    }
+
+    /// Keep this connector's status for the daemons that do not poll. A store failure is
+    /// logged: they show what they last read.
+    async fn record_status(&self, store: &dyn Store) {
+        let status = self.status();
+        let entry = KvEntry {
+            key: format!("{STATUS_KV_PREFIX}{}", self.id),
+            value: serde_json::to_string(&status).unwrap_or_default(),
+            updated_at: crate::clock::format_time(crate::clock::now()),
+            updated_by: actor(&self.id),
+        };
+        let written = async {
+            let mut tx = store.begin().await?;
+            tx.kv_set(&entry).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(error) = written {
+            tracing::warn!(connector = %self.id, error = %error, "could not record the connector's status");
+        }
+    }
+}
+
+/// Where the polling daemon keeps each connector's status (`connector.status:<id>`).
+pub const STATUS_KV_PREFIX: &str = "connector.status:";
+
+/// Poll member `index` of `fleet` until its polling stops. Each poll (the decision, the read,
+/// and what it records) runs to its end in a task of its own: aborting this loop (the daemon
+/// stops, or loses the lease) never drops a write transaction midway, which on Postgres would
+/// hold the audit chain head's lock.
+async fn poll_forever(fleet: Arc<Fleet>, index: usize, engine: Arc<Engine>) {
+    let member = &fleet.members[index];
+    let Ok(connector) = &member.connector else {
+        return;
+    };
+    tracing::info!(connector = %member.id, every = ?member.poll_interval, "connector polling started");
+    let mut recorded = Health::Unknown;
+    loop {
+        let poll = {
+            let (fleet, engine) = (fleet.clone(), engine.clone());
+            tokio::spawn(async move {
+                let member = &fleet.members[index];
+                let Ok(connector) = &member.connector else {
+                    return (Ok(PollOutcome::Denied("cannot be built".into())), recorded);
+                };
+                member.poll_and_record(&engine, connector, recorded).await
+            })
+        };
+        let outcome = match poll.await {
+            Ok((outcome, now_recorded)) => {
+                recorded = now_recorded;
+                outcome
+            }
+            Err(error) => {
+                tracing::error!(connector = %member.id, error = %error, "a connector poll ended abnormally");
+                Ok(PollOutcome::Denied("the poll ended abnormally".into()))
+            }
+        };
+        match outcome {
+            Ok(PollOutcome::Failed(error)) if error.kind == ErrorKind::Auth => {
+                tracing::error!(
+                    connector = %member.id,
+                    "the device refused the credentials: polling stopped until the token is fixed and brain restarted"
+                );
                 return;
             }
-            tokio::time::sleep(connector.next_delay(self.poll_interval)).await;
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(connector = %member.id, error = %error, "connector read not decided")
+            }
         }
+        if connector.stopped() {
+            return;
+        }
+        tokio::time::sleep(connector.next_delay(member.poll_interval)).await;
     }
 }

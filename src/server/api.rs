@@ -895,7 +895,7 @@ async fn list_connectors(
     Authed(caller): Authed,
 ) -> ApiResult<Vec<crate::connectors::guard::ConnectorStatus>> {
     state.engine.authorize_area(&caller, Action::View).await?;
-    Ok(Json(state.connectors.statuses()))
+    Ok(Json(super::connector_statuses(&state).await))
 }
 
 async fn show_connector(
@@ -904,9 +904,14 @@ async fn show_connector(
     Path(id): Path<String>,
 ) -> ApiResult<crate::connectors::guard::ConnectorStatus> {
     state.engine.authorize_area(&caller, Action::View).await?;
-    let member = state.connectors.get(&id).ok_or(EngineError::NotFound {
-        what: "connector",
-        id,
-    })?;
-    Ok(Json(member.status()))
+    super::connector_statuses(&state)
+        .await
+        .into_iter()
+        .find(|status| status.id == id)
+        .map(Json)
+        .ok_or(EngineError::NotFound {
+            what: "connector",
+            id,
+        })
+        .map_err(Into::into)
 }

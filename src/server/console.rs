@@ -643,7 +643,7 @@ async fn degraded(state: &AppState) -> Vec<String> {
             freshness.reason.unwrap_or_default()
         ));
     }
-    for status in state.connectors.statuses() {
+    for status in super::connector_statuses(state).await {
         if status.health == crate::connectors::Health::Down {
             problems.push(format!(
                 "connector `{}` is down: {}",
@@ -927,7 +927,7 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         },
         Err(error) => esc(&ErrorBody::from_error(&error, false).message),
     };
-    let statuses = state.connectors.statuses();
+    let statuses = super::connector_statuses(&state).await;
     let connectors = if statuses.is_empty() {
         "none configured".to_string()
     } else {
@@ -954,7 +954,7 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         state.engine.policy().decider.policies().policies.len()
     ));
     body.push_str(&cockpit::slo_panel(&state).await);
-    body.push_str(&cockpit::connectors_panel(&state));
+    body.push_str(&cockpit::connectors_panel(&state).await);
     body.push_str(&drafts::cockpit_panel(&state, &viewer).await);
     body.push_str(&cockpit::trends_panel(&state).await);
     body.push_str(&cockpit::drills_panel(&state, &viewer).await);
@@ -1705,7 +1705,7 @@ async fn devices_page(State(state): State<AppState>, viewer: Viewer) -> Response
         let body = refusal_html(&ErrorBody::from_error(&error, false));
         return layout(&banner, &viewer, "Devices", "/devices", &body).into_response();
     }
-    let statuses = state.connectors.statuses();
+    let statuses = super::connector_statuses(&state).await;
     let mut body = String::from(
         "<p>Read-only readings from the studio's devices, as each connector last read them. \
          Physical connectors never send commands.</p>",

@@ -445,6 +445,19 @@ async fn recover_interrupted(engine: &Engine) {
 }
 
 /// The studio's time zone, in which `daily_at` times are read.
+/// The connectors as every daemon should show them: this daemon's own view while it polls them
+/// (it holds the lease), the poller's recorded view otherwise, so a follower's pages, API and
+/// cockpit show the same health and readings as the leader's.
+pub(crate) async fn connector_statuses(
+    state: &AppState,
+) -> Vec<crate::connectors::guard::ConnectorStatus> {
+    if state.cluster.is_leader() {
+        state.connectors.statuses()
+    } else {
+        state.connectors.recorded_statuses(&*state.store).await
+    }
+}
+
 fn studio_zone(state: &AppState) -> chrono_tz::Tz {
     // The config check refuses an unknown zone; UTC only guards against a config built in code.
     state

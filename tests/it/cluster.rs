@@ -418,3 +418,52 @@ fn a_second_daemon_on_one_sqlite_file_refuses_to_start() {
         &studio.admin
     )));
 }
+
+#[test]
+fn a_follower_shows_the_connectors_as_the_leader_reads_them() {
+    let Some(database) = PgDatabase::create() else {
+        eprintln!("note: BRAIN_TEST_DATABASE_URL is not set; the multi-daemon tests are skipped");
+        return;
+    };
+    let studio = Studio::new(
+        Backend::Postgres(database),
+        "connectors:\n  - id: hubitat\n    kind: hubitat\n    base_url: sim://hubitat\n    poll_interval: 1s\n",
+    );
+    let token = studio.admin.clone();
+    let daemons: Vec<Daemon> = (0..2).map(|_| studio.start_daemon()).collect();
+    assert!(
+        eventually(Duration::from_secs(20), || daemons
+            .iter()
+            .filter(|daemon| leading(daemon, &token))
+            .count()
+            == 1),
+        "no leader"
+    );
+    let follower = daemons
+        .iter()
+        .find(|daemon| !leading(daemon, &token))
+        .unwrap();
+    // Only the leader polls; the follower shows what it recorded: healthy, with readings.
+    let seen = eventually(Duration::from_secs(20), || {
+        let (status, connectors) = get_json(follower, &token, "/api/v1/connectors");
+        status == 200
+            && connectors[0]["health"] == "healthy"
+            && connectors[0]["readings"]["devices"]
+                .as_array()
+                .is_some_and(|devices| !devices.is_empty())
+    });
+    assert!(
+        seen,
+        "{}",
+        get_json(follower, &token, "/api/v1/connectors").1
+    );
+    let (status, one) = get_json(follower, &token, "/api/v1/connectors/hubitat");
+    assert_eq!(status, 200, "{one}");
+    assert!(one["polls"].as_u64().unwrap() > 0, "{one}");
+    assert!(
+        one["last_success_age_seconds"].as_i64().unwrap() < 30,
+        "{one}"
+    );
+    let (status, missing) = get_json(follower, &token, "/api/v1/connectors/nothing");
+    assert_eq!(status, 404, "{missing}");
+}

@@ -372,9 +372,9 @@ pub(super) async fn drills_panel(state: &AppState, viewer: &Viewer) -> String {
 
 /// Each connector as a tile: its health with the degraded and down states named, its breaker,
 /// its last good read and why polling paused or stopped.
-pub(super) fn connectors_panel(state: &AppState) -> String {
+pub(super) async fn connectors_panel(state: &AppState) -> String {
     let heading = "<h2>Connectors <a href=\"/devices\">devices</a></h2>";
-    let statuses = state.connectors.statuses();
+    let statuses = crate::server::connector_statuses(state).await;
     if statuses.is_empty() {
         return format!(
             "<section id=\"connectors\">{heading}<p class=\"state-note state-empty\" id=\"connectors-empty\">No device connector is configured: add one under <code>connectors:</code> in brain.yaml (<code>brain connectors list</code> shows the kinds).</p></section>"
