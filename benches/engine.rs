@@ -1,7 +1,8 @@
 //! Engine benchmarks: full propose → approve → execute lifecycles with the durable chained audit,
 //! next to a bare loop of the same number of durable commits on the same store (the ceiling),
-//! and `brain audit verify` throughput. Run with `cargo bench --bench engine`; BENCHMARKS.md
-//! explains the figures.
+//! `brain audit verify` throughput, and the scorecard's scan of the audit log against a raw
+//! SQLite read of the same rows. Run with `cargo bench --bench engine`; BENCHMARKS.md explains
+//! the figures.
 //!
 //! SQLite always (a file in a temp dir, `synchronous = FULL`: every commit is durable); Postgres
 //! too when `BRAIN_BENCH_DATABASE_URL` names a database the benchmark may fill.
@@ -461,4 +462,154 @@ fn raw_sqlite_commits(bencher: divan::Bencher) {
             }
         })
     });
+}
+
+/// Lifecycles in the scorecard's log: four events each.
+const SCORECARD_LIFECYCLES: usize = 5_000;
+
+/// An Engine over a SQLite log of [`SCORECARD_LIFECYCLES`] real lifecycles (propose, approve,
+/// execute through the Engine), in a file of its own, for the scorecard's scan.
+fn scorecard_engine() -> &'static Arc<Engine> {
+    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let fixture = fixture();
+        let base = engine("sqlite");
+        fixture.runtime.block_on(async {
+            let store: Arc<dyn Store> = Arc::new(
+                SqliteStore::open(&fixture._dir.path().join("scorecard.db"))
+                    .await
+                    .unwrap(),
+            );
+            store.migrate().await.unwrap();
+            let engine = Engine::new(
+                store,
+                Arc::new(PolicyBundle::new(
+                    base.policy().decider.shared_policies(),
+                    base.policy().manifests.values().cloned().collect(),
+                    Vec::new(),
+                    base.policy().state_model.clone(),
+                    base.policy().intake.clone(),
+                )),
+                EngineSettings::default(),
+                base.signer().clone(),
+                Executors::new(),
+            );
+            let _ = engine.bootstrap_admin("admin").await;
+            let _ = engine
+                .add_actor(&caller("staff:admin"), "staff:approver", None)
+                .await;
+            let (proposer, approver) = (caller("staff:admin"), caller("staff:approver"));
+            for n in 0..SCORECARD_LIFECYCLES {
+                let view = engine
+                    .propose(
+                        &proposer,
+                        &ProposeRequest {
+                            capability: "bench.note.draft".into(),
+                            input: serde_json::json!({ "text": format!("note {n}") }),
+                            rationale: "benchmark".into(),
+                            ..ProposeRequest::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                engine
+                    .approve(&approver, &view.proposal.id, None)
+                    .await
+                    .unwrap();
+                engine.execute(&approver, &view.proposal.id).await.unwrap();
+            }
+            Arc::new(engine)
+        })
+    })
+}
+
+/// The scorecard of the default objectives over the last 30 days, the whole log inside it: the
+/// paged read of the audit log, decoding every event and the computation. Throughput is
+/// reported as events per second; compare `raw_sqlite_audit_scan`.
+#[divan::bench(sample_count = 10)]
+fn scorecard_30d(bencher: divan::Bencher) {
+    let engine = scorecard_engine();
+    let runtime = &fixture().runtime;
+    let objectives: Vec<brain::scorecard::Objective> = brain::config::slos::default_objectives()
+        .iter()
+        .map(brain::config::slos::SloConfig::objective)
+        .collect();
+    let settings = brain::scorecard::Settings::default();
+    let (events, _) = runtime.block_on(engine.store().audit_head()).unwrap();
+    bencher
+        .counter(divan::counter::ItemsCount::new(
+            usize::try_from(events).unwrap_or(0),
+        ))
+        .bench_local(|| {
+            runtime.block_on(async {
+                let now = brain::clock::now();
+                let period = brain::scorecard::Period::parse("30d", now, chrono_tz::UTC).unwrap();
+                let scorecard = engine
+                    .compute_scorecard(&objectives, &period, &settings, now)
+                    .await
+                    .unwrap();
+                assert!(
+                    scorecard
+                        .slo("review-median-low")
+                        .unwrap()
+                        .value
+                        .0
+                        .is_some()
+                );
+                scorecard
+            })
+        });
+}
+
+/// The baseline: the same events read straight through sqlx on a connection of its own, every
+/// column of an audit event, its JSON columns decoded, in chain order, in one query.
+#[divan::bench(sample_count = 10)]
+fn raw_sqlite_audit_scan(bencher: divan::Bencher) {
+    use sqlx::{ConnectOptions, Row};
+    let engine = scorecard_engine();
+    let runtime = &fixture().runtime;
+    let (events, _) = runtime.block_on(engine.store().audit_head()).unwrap();
+    let mut conn = runtime.block_on(async {
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(fixture()._dir.path().join("scorecard.db"))
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .connect()
+            .await
+            .unwrap()
+    });
+    bencher
+        .counter(divan::counter::ItemsCount::new(
+            usize::try_from(events).unwrap_or(0),
+        ))
+        .bench_local(|| {
+            runtime.block_on(async {
+                let rows = sqlx::query(
+                    "SELECT seq, at, actor, action, capability, proposal_id, decision, reason_codes, \
+                     policy_ids, policy_set_hash, input_hash, output_hash, detail, prev_hash, hash \
+                     FROM audit_events ORDER BY seq",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                let mut fields = 0usize;
+                for row in &rows {
+                    for column in ["reason_codes", "policy_ids"] {
+                        let list: Vec<String> =
+                            serde_json::from_str(row.get::<&str, _>(column)).unwrap();
+                        fields += list.len();
+                    }
+                    let detail: serde_json::Value =
+                        serde_json::from_str(row.get::<&str, _>("detail")).unwrap();
+                    fields += detail.as_object().map_or(0, serde_json::Map::len);
+                    let texts: [Option<String>; 4] = [
+                        row.get("at"),
+                        row.get("actor"),
+                        row.get("capability"),
+                        row.get("hash"),
+                    ];
+                    fields += texts.iter().flatten().count();
+                }
+                (rows.len(), fields)
+            })
+        });
 }

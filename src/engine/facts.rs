@@ -215,6 +215,7 @@ impl Engine {
                     .decision_facts(
                         proposal.map(|proposal| proposal.id.as_str()),
                         switches::PREFIX,
+                        identity::actor_record_of(caller),
                     )
                     .await?;
                 &fetched
@@ -290,7 +291,7 @@ impl Engine {
             },
             runtime_exemption,
         );
-        let mut decision = super::identity::refuse_if_revoked(tx, caller, decision).await?;
+        let mut decision = identity::refused_if_revoked(read.caller_revoked, caller, decision);
         // Approvals that would count but for their age: say so beside APPROVAL_REQUIRED.
         if !decision.allowed
             && lapsed > 0

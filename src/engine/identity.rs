@@ -520,6 +520,12 @@ impl Engine {
     }
 }
 
+/// The actor record a decision for `caller` re-reads (with the decision's facts) to refuse a
+/// revoked caller; brain's own `system:` actors have none.
+pub(crate) fn actor_record_of(caller: &Caller) -> Option<&str> {
+    (caller.actor_type != ActorType::System).then_some(caller.id.as_str())
+}
+
 /// `decision`, unless `caller` was revoked by the time this transaction reads it: then a denial
 /// `ACTOR_REVOKED`. A request that authenticated a moment before a revocation committed is
 /// refused like every later one; brain's own `system:` actors have no record.
@@ -528,24 +534,34 @@ pub(crate) async fn refuse_if_revoked(
     caller: &Caller,
     decision: decide::Decision,
 ) -> Result<decide::Decision, EngineError> {
-    if caller.actor_type == ActorType::System {
+    let Some(id) = actor_record_of(caller) else {
         return Ok(decision);
-    }
+    };
     // Actors are revoked, never deleted; a caller with no record is one brain made up for a
     // page (the wall display of `server.auth.mode: none`), decided by the policies as it is.
     let revoked = tx
-        .actor(&caller.id)
+        .actor(id)
         .await?
         .is_some_and(|actor| actor.revoked_at.is_some());
+    Ok(refused_if_revoked(revoked, caller, decision))
+}
+
+/// `decision`, or the `ACTOR_REVOKED` denial when `revoked` (read in the deciding
+/// transaction): see [`refuse_if_revoked`].
+pub(crate) fn refused_if_revoked(
+    revoked: bool,
+    caller: &Caller,
+    decision: decide::Decision,
+) -> decide::Decision {
     if !revoked {
-        return Ok(decision);
+        return decision;
     }
     let mut denied = decide::Decision::deny(
         "ACTOR_REVOKED",
         format!("actor `{}` was revoked", caller.id),
     );
     denied.request = decision.request;
-    Ok(denied)
+    denied
 }
 
 #[cfg(test)]

@@ -273,7 +273,13 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(Box<dyn WriteTx>, Proposal, Manifest, DecisionFacts), EngineError> {
         // The proposal and the decision's runtime facts: one round trip.
-        let mut facts = tx.decision_facts(Some(id), super::switches::PREFIX).await?;
+        let mut facts = tx
+            .decision_facts(
+                Some(id),
+                super::switches::PREFIX,
+                super::identity::actor_record_of(caller),
+            )
+            .await?;
         let Some(mut proposal) = facts.proposal.take() else {
             return Err(self.refuse_missing(tx, caller, action, id).await);
         };

@@ -237,11 +237,13 @@ pub trait WriteTx: Send {
     async fn audit_head(&mut self) -> Result<(i64, String), StoreError>;
     /// A decision's runtime facts in one round trip (and the chain head, kept for the append
     /// that follows): the proposal `proposal_id` with its approvals, the runtime entries under
-    /// `runtime_prefix`, every exemption record and the newest snapshot.
+    /// `runtime_prefix`, every exemption record, the newest snapshot, and whether the actor
+    /// `caller` is revoked.
     async fn decision_facts(
         &mut self,
         proposal_id: Option<&str>,
         runtime_prefix: &str,
+        caller: Option<&str>,
     ) -> Result<DecisionFacts, StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -167,6 +167,8 @@ pub struct DecisionFacts {
     pub newest_snapshot: Option<SnapshotMeta>,
     /// The proposal's compliance intake record (`intake:<proposal id>`), when it was routed.
     pub intake: Option<crate::store::KvEntry>,
+    /// Whether the deciding caller's actor record is revoked (asked with `caller`).
+    pub caller_revoked: bool,
 }
 
 impl SnapshotRecord {

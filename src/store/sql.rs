@@ -1096,6 +1096,7 @@ macro_rules! sql_store {
                 &mut self,
                 proposal_id: Option<&str>,
                 runtime_prefix: &str,
+                caller: Option<&str>,
             ) -> Result<$crate::store::DecisionFacts, $crate::store::StoreError> {
                 use sqlx::Row;
                 // One statement, one round trip: each branch tags its rows and pads to the
@@ -1122,10 +1123,13 @@ macro_rules! sql_store {
                     UNION ALL SELECT 's', id, computed_at, CASE WHEN complete THEN '1' ELSE '0' END, \
                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
                       FROM (SELECT id, computed_at, complete FROM snapshots \
-                            ORDER BY computed_at DESC, id DESC LIMIT 1) AS newest";
+                            ORDER BY computed_at DESC, id DESC LIMIT 1) AS newest \
+                    UNION ALL SELECT 'r', revoked_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+                      FROM actors WHERE id = $3 AND revoked_at IS NOT NULL";
                 let rows = sqlx::query(FACTS)
                     .bind(runtime_prefix)
                     .bind(proposal_id)
+                    .bind(caller)
                     .fetch_all(self.conn().await?)
                     .await?;
                 let mut facts = $crate::store::DecisionFacts::default();
@@ -1192,6 +1196,7 @@ macro_rules! sql_store {
                                 second_half = Some(columns);
                             }
                         }
+                        "r" => facts.caller_revoked = true,
                         "s" => {
                             facts.newest_snapshot = Some($crate::store::SnapshotMeta {
                                 id: text(row, "c1")?,

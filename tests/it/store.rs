@@ -538,6 +538,16 @@ async fn decision_facts_match_the_single_reads() {
         let mut tx = store.begin().await.unwrap();
         let wanted = proposal("p_1", json!({ "document": "d" }));
         tx.insert_proposal(&wanted).await.unwrap();
+        tx.insert_actor(&actor("staff:present", None))
+            .await
+            .unwrap();
+        tx.insert_actor(&Actor {
+            revoked_at: Some("2026-01-01T00:00:09.000000Z".into()),
+            revoked_by: Some("staff:a".into()),
+            ..actor("staff:gone", None)
+        })
+        .await
+        .unwrap();
         tx.insert_proposal(&proposal("p_2", serde_json::Value::Null))
             .await
             .unwrap();
@@ -590,7 +600,7 @@ async fn decision_facts_match_the_single_reads() {
 
         let mut tx = store.begin().await.unwrap();
         let facts = tx
-            .decision_facts(Some("p_1"), "kill_switch:")
+            .decision_facts(Some("p_1"), "kill_switch:", Some("staff:nobody"))
             .await
             .unwrap();
         let backend = store.backend().as_str();
@@ -612,10 +622,20 @@ async fn decision_facts_match_the_single_reads() {
             "{backend}"
         );
         assert_eq!(facts.newest_snapshot, Some(snapshot.meta()), "{backend}");
-        let none = tx.decision_facts(None, "kill_switch:").await.unwrap();
+        let none = tx.decision_facts(None, "kill_switch:", None).await.unwrap();
         assert_eq!((none.proposal, none.approvals.len()), (None, 0));
-        let missing = tx.decision_facts(Some("p_9"), "x").await.unwrap();
+        let missing = tx.decision_facts(Some("p_9"), "x", None).await.unwrap();
         assert!(missing.proposal.is_none() && missing.runtime.is_empty());
+        // The deciding caller's revocation comes with the facts, in the same round trip.
+        assert!(!facts.caller_revoked, "an unknown caller is not revoked");
+        for (caller, revoked) in [("staff:present", false), ("staff:gone", true)] {
+            let read = tx
+                .decision_facts(Some("p_1"), "kill_switch:", Some(caller))
+                .await
+                .unwrap();
+            assert_eq!(read.caller_revoked, revoked, "{caller} on {backend}");
+            assert_eq!(read.proposal.as_ref(), Some(&wanted));
+        }
     }
 }
 
@@ -667,7 +687,7 @@ async fn a_transaction_reads_its_own_queued_writes() {
         tx.append_audit(event("first")).await.unwrap();
         let second = tx.append_audit(event("second")).await.unwrap();
         let facts = tx
-            .decision_facts(Some("p_rw"), "kill_switch:")
+            .decision_facts(Some("p_rw"), "kill_switch:", None)
             .await
             .unwrap();
         assert_eq!(
