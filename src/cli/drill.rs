@@ -22,6 +22,11 @@ pub enum DrillCommand {
     Run {
         /// The scenario, such as `kill-switch` (`brain drill list` lists them).
         scenario: String,
+        /// The PostgreSQL server `store-outage` and `leader-loss` create their own database on
+        /// (and drop afterwards), with a role that may create databases; default: the studio's
+        /// store, when it is Postgres.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -45,7 +50,10 @@ pub fn run(cli: &Cli, command: &DrillCommand) -> miette::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        DrillCommand::Run { scenario } => {
+        DrillCommand::Run {
+            scenario,
+            database_url,
+        } => {
             on_local_store(cli, "`brain drill run`", |engine, loaded, caller| {
                 Box::pin(async move {
                     // Only someone allowed to read the audit log may record a drill in it;
@@ -55,7 +63,10 @@ pub fn run(cli: &Cli, command: &DrillCommand) -> miette::Result<ExitCode> {
                         .await?;
                     let progress =
                         Progress::spinner(cli, format!("drill `{scenario}`: running in a sandbox"));
-                    let report = drill::run(scenario, &loaded).await;
+                    let options = drill::Options {
+                        database_url: database_url.clone(),
+                    };
+                    let report = drill::run(scenario, &loaded, &options).await;
                     drop(progress);
                     let report = report?;
                     let value = serde_json::to_value(&report).unwrap_or_default();
