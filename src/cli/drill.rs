@@ -16,8 +16,9 @@ pub enum DrillCommand {
     /// The scenarios brain can run.
     List,
     /// Run a scenario against a sandbox brain the drill builds itself (its own temporary store,
-    /// this studio's policy set), so it never touches the studio's data; the outcome is recorded
-    /// in the studio's audit log (a token allowed to read the audit log). Exit 1 when a check
+    /// or for `store-outage` and `leader-loss` real daemons on its own PostgreSQL database; this
+    /// studio's policy set), so it never touches the studio's data; the outcome is recorded in
+    /// the studio's audit log (a token allowed to read the audit log). Exit 1 when a check
     /// fails.
     Run {
         /// The scenario, such as `kill-switch` (`brain drill list` lists them).

@@ -23,6 +23,9 @@ const SCENARIOS: [&str; 7] = [
 /// The scenarios that run real daemons on a PostgreSQL server; each has a test of its own.
 const DAEMON_DRILLS: [&str; 2] = ["store-outage", "leader-loss"];
 
+/// The scenarios with a test of their own.
+const OWN_TESTS: [&str; 3] = ["store-outage", "leader-loss", "connector-timeout-storm"];
+
 /// The check named `name` of `report`.
 fn check<'r>(report: &'r Value, name: &str) -> &'r Value {
     report["checks"]
@@ -78,7 +81,7 @@ fn every_drill_passes_in_a_sandbox_and_is_recorded_in_the_audit_log() {
         let (_, before) = studio.json(&token, &["proposals", "list"]);
         for scenario in scenarios
             .iter()
-            .filter(|scenario| !DAEMON_DRILLS.contains(&scenario.as_str()))
+            .filter(|scenario| !OWN_TESTS.contains(&scenario.as_str()))
         {
             let (code, report) = studio.json(&token, &["drill", "run", scenario]);
             assert_eq!(code, 0, "{label}: {scenario}: {report:#}");
