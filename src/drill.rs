@@ -1,12 +1,26 @@
-//! Resilience drills (`brain drill`): each scenario runs against a sandbox brain the drill builds
-//! itself (a new SQLite store in a temporary directory, the studio's policy set plus one drill
-//! capability, a new signing key), so a drill never touches the studio's data; only its outcome
-//! is recorded in the studio's audit log.
+//! Resilience drills (`brain drill`): each scenario runs against a sandbox the drill builds
+//! itself, so a drill never touches the studio's data; only its outcome is recorded in the
+//! studio's audit log.
+//!
+//! Four scenarios run in-process against a sandbox brain (a new SQLite store in a temporary
+//! directory, the studio's policy set plus one drill capability, a new signing key):
+//! `kill-switch`, `token-compromise`, `delegation-revocation-race`, `local-db-corruption`.
+//! `connector-timeout-storm` runs in-process too, against the device simulators
+//! (`connector_storm.rs`). `store-outage` and `leader-loss` run real `brain serve` processes
+//! (this binary) on a PostgreSQL database the drill creates on the server `--database-url`
+//! names, or on the studio's own Postgres server, and drops afterwards (`daemons.rs`): the
+//! outage is the server refusing and ending the daemon's connections, the leader loss a
+//! `kill -9`. They need PostgreSQL: SQLite is one daemon per file, and a SQLite file cannot be
+//! taken away from a process that holds it open (see `store_outage.rs`), so on a SQLite studio
+//! without `--database-url` they fail with that fix instead of passing without proof.
 //!
 //! A scenario returns its checks (each passed or not, with what was seen) and, where it has one,
-//! how long recovery took. Scenarios that need several daemons or a database that can be taken
-//! away (`store-outage`, `leader-loss`) and the device storm (`connector-timeout-storm`) are run
-//! by the test suite and the runbooks in `docs/runbooks/`; the ones here run anywhere.
+//! how long recovery took.
+
+mod connector_storm;
+mod daemons;
+mod leader_loss;
+mod store_outage;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,7 +59,26 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "local-db-corruption",
         summary: "the local store destroyed: a rebuild from the newest backup restores it and the audit chain verifies",
     },
+    Scenario {
+        name: "store-outage",
+        summary: "the database goes away under traffic (PostgreSQL): every decision is refused, /readyz 503; it comes back: brain recovers by itself, nothing half-written",
+    },
+    Scenario {
+        name: "leader-loss",
+        summary: "the leading daemon of two is killed with kill -9 (PostgreSQL): the other takes over within 15 s, no scheduled job runs twice",
+    },
+    Scenario {
+        name: "connector-timeout-storm",
+        summary: "every device times out: breakers open, requests stay within budget, the cockpit shows degraded; devices answer: connectors recover",
+    },
 ];
+
+/// What a drill may need beyond the studio: the PostgreSQL server the daemon drills create
+/// their database on (else the studio's own, when it is Postgres).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub database_url: Option<String>,
+}
 
 /// One check of a drill.
 #[derive(Debug, Clone, Serialize)]
@@ -245,7 +278,11 @@ fn reasons(error: &EngineError) -> Vec<String> {
 }
 
 /// Run `scenario` in a new sandbox built from `studio`'s policy set.
-pub async fn run(scenario: &str, studio: &LoadedConfig) -> Result<DrillReport, EngineError> {
+pub async fn run(
+    scenario: &str,
+    studio: &LoadedConfig,
+    options: &Options,
+) -> Result<DrillReport, EngineError> {
     if !SCENARIOS.iter().any(|known| known.name == scenario) {
         return Err(EngineError::invalid(
             format!("no drill named `{scenario}`"),
@@ -259,13 +296,21 @@ pub async fn run(scenario: &str, studio: &LoadedConfig) -> Result<DrillReport, E
             ),
         ));
     }
+    // Refuse a daemon drill without a server before anything is built.
+    let server = match scenario {
+        "store-outage" | "leader-loss" => Some(daemons::postgres_server(
+            scenario,
+            studio,
+            options.database_url.as_deref(),
+        )?),
+        _ => None,
+    };
     let started_at = crate::clock::format_time(crate::clock::now());
-    let sandbox = Sandbox::build(studio).await?;
-    let (mut checks, recovery) = match scenario {
-        "kill-switch" => kill_switch(&sandbox).await?,
-        "token-compromise" => token_compromise(&sandbox).await?,
-        "delegation-revocation-race" => delegation_race(&sandbox).await?,
-        _ => local_db_corruption(sandbox).await?,
+    let (mut checks, recovery) = match (scenario, server) {
+        ("store-outage", Some(server)) => boxed(store_outage::run(studio, server)).await?,
+        ("leader-loss", Some(server)) => boxed(leader_loss::run(studio, server)).await?,
+        ("connector-timeout-storm", _) => boxed(connector_storm::run()).await?,
+        _ => boxed(in_process(scenario, studio)).await?,
     };
     if checks.is_empty() {
         checks.push(check("the drill ran", false, "no check was made"));
@@ -282,6 +327,24 @@ pub async fn run(scenario: &str, studio: &LoadedConfig) -> Result<DrillReport, E
 }
 
 type Outcome = Result<(Vec<Check>, Option<f64>), EngineError>;
+
+/// A scenario's future, boxed so each is checked to be `Send` on its own.
+fn boxed<'a>(
+    future: impl std::future::Future<Output = Outcome> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>> {
+    Box::pin(future)
+}
+
+/// The scenarios that run in a sandbox brain in this process.
+async fn in_process(scenario: &str, studio: &LoadedConfig) -> Outcome {
+    let sandbox = Sandbox::build(studio).await?;
+    match scenario {
+        "kill-switch" => kill_switch(&sandbox).await,
+        "token-compromise" => token_compromise(&sandbox).await,
+        "delegation-revocation-race" => delegation_race(&sandbox).await,
+        _ => local_db_corruption(sandbox).await,
+    }
+}
 
 async fn kill_switch(sandbox: &Sandbox) -> Outcome {
     const IN_FLIGHT: usize = 24;

@@ -16,12 +16,18 @@ pub enum DrillCommand {
     /// The scenarios brain can run.
     List,
     /// Run a scenario against a sandbox brain the drill builds itself (its own temporary store,
-    /// this studio's policy set), so it never touches the studio's data; the outcome is recorded
-    /// in the studio's audit log (a token allowed to read the audit log). Exit 1 when a check
+    /// or for `store-outage` and `leader-loss` real daemons on its own PostgreSQL database; this
+    /// studio's policy set), so it never touches the studio's data; the outcome is recorded in
+    /// the studio's audit log (a token allowed to read the audit log). Exit 1 when a check
     /// fails.
     Run {
         /// The scenario, such as `kill-switch` (`brain drill list` lists them).
         scenario: String,
+        /// The PostgreSQL server `store-outage` and `leader-loss` create their own database on
+        /// (and drop afterwards), with a role that may create databases; default: the studio's
+        /// store, when it is Postgres.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -45,7 +51,10 @@ pub fn run(cli: &Cli, command: &DrillCommand) -> miette::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        DrillCommand::Run { scenario } => {
+        DrillCommand::Run {
+            scenario,
+            database_url,
+        } => {
             on_local_store(cli, "`brain drill run`", |engine, loaded, caller| {
                 Box::pin(async move {
                     // Only someone allowed to read the audit log may record a drill in it;
@@ -55,7 +64,10 @@ pub fn run(cli: &Cli, command: &DrillCommand) -> miette::Result<ExitCode> {
                         .await?;
                     let progress =
                         Progress::spinner(cli, format!("drill `{scenario}`: running in a sandbox"));
-                    let report = drill::run(scenario, &loaded).await;
+                    let options = drill::Options {
+                        database_url: database_url.clone(),
+                    };
+                    let report = drill::run(scenario, &loaded, &options).await;
                     drop(progress);
                     let report = report?;
                     let value = serde_json::to_value(&report).unwrap_or_default();

@@ -643,15 +643,7 @@ async fn degraded(state: &AppState) -> Vec<String> {
             freshness.reason.unwrap_or_default()
         ));
     }
-    for status in super::connector_statuses(state).await {
-        if status.health == crate::connectors::Health::Down {
-            problems.push(format!(
-                "connector `{}` is down: {}",
-                status.id,
-                status.reason.unwrap_or_default()
-            ));
-        }
-    }
+    problems.extend(connector_problems(&super::connector_statuses(state).await));
     match audit_status(state).await {
         Ok(true) => {}
         Ok(false) => {
@@ -660,6 +652,22 @@ async fn degraded(state: &AppState) -> Vec<String> {
         Err(problem) => problems.push(format!("audit verify could not run: {problem}")),
     }
     problems
+}
+
+/// The degraded banner's lines for the connectors: one per connector that is down (the
+/// `connector-timeout-storm` drill checks these).
+pub fn connector_problems(statuses: &[crate::connectors::guard::ConnectorStatus]) -> Vec<String> {
+    statuses
+        .iter()
+        .filter(|status| status.health == crate::connectors::Health::Down)
+        .map(|status| {
+            format!(
+                "connector `{}` is down: {}",
+                status.id,
+                status.reason.as_deref().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// The audit log's verification, at most a minute old.

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::config::LoadedConfig;
 pub use migrations::{Migration, MigrationStatus, migrations_for};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, scratch};
 pub use records::{
     Approval, AuditFilter, AuditPrune, Checkpoint, DecisionFacts, Delegation, ExemptionRecord,
     Proposal, ProposalFilter, SnapshotMeta, SnapshotRecord, SwarmDraft, SwarmDraftFilter,

@@ -87,3 +87,115 @@ sql_store!(
     inner = sqlx::Transaction<'static, Postgres>,
     db = Postgres
 );
+
+/// Databases of their own on a Postgres server, for the drills that need a store they can take
+/// away (`brain drill run store-outage`, `leader-loss`). `admin_url` names any database on the
+/// server, with a role that may create databases; `name` is always one brain generated (a
+/// plain identifier), never a user's text.
+pub mod scratch {
+    use super::{PgPool, PgPoolOptions, StoreError, scrub};
+
+    async fn admin(admin_url: &str) -> Result<PgPool, StoreError> {
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect(admin_url)
+            .await
+            .map_err(|error| {
+                StoreError::Unavailable(format!(
+                    "cannot connect to Postgres at `{}`: {}",
+                    crate::store::redact_url(admin_url),
+                    scrub(&error.to_string(), admin_url)
+                ))
+            })
+    }
+
+    async fn run(admin_url: &str, statements: &[String]) -> Result<(), StoreError> {
+        let pool = admin(admin_url).await?;
+        for statement in statements {
+            sqlx::raw_sql(statement)
+                .execute(&pool)
+                .await
+                .map_err(|error| {
+                    StoreError::Rejected(format!(
+                        "`{statement}` failed: {}",
+                        scrub(&error.to_string(), admin_url)
+                    ))
+                })?;
+        }
+        pool.close().await;
+        Ok(())
+    }
+
+    /// `admin_url` with its database replaced by `name` (the query string kept).
+    pub fn url_of(admin_url: &str, name: &str) -> String {
+        let (base, query) = admin_url
+            .split_once('?')
+            .map_or((admin_url, None), |(base, query)| (base, Some(query)));
+        let scheme_end = base.find("://").map_or(0, |index| index + 3);
+        let base = match base[scheme_end..].find('/') {
+            Some(slash) => &base[..scheme_end + slash],
+            None => base,
+        };
+        match query {
+            Some(query) => format!("{base}/{name}?{query}"),
+            None => format!("{base}/{name}"),
+        }
+    }
+
+    /// Create the empty database `name`; its URL.
+    pub async fn create(admin_url: &str, name: &str) -> Result<String, StoreError> {
+        run(admin_url, &[format!("CREATE DATABASE {name}")]).await?;
+        Ok(url_of(admin_url, name))
+    }
+
+    /// Drop `name`, ending every connection to it first.
+    pub async fn drop(admin_url: &str, name: &str) -> Result<(), StoreError> {
+        run(
+            admin_url,
+            &[format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")],
+        )
+        .await
+    }
+
+    /// Take `name` away from its clients: refuse new connections and end the open ones, as a
+    /// server that went down does to a daemon's pool.
+    /// Returns once no connection to it is left (`pg_terminate_backend` only signals).
+    pub async fn take_away(admin_url: &str, name: &str) -> Result<(), StoreError> {
+        run(
+            admin_url,
+            &[format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")],
+        )
+        .await?;
+        let pool = admin(admin_url).await?;
+        let started = std::time::Instant::now();
+        loop {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(name)
+            .fetch_one(&pool)
+            .await?;
+            if left == 0 {
+                break;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                return Err(StoreError::Unavailable(format!(
+                    "{left} connection(s) to `{name}` did not end within 10s"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        pool.close().await;
+        Ok(())
+    }
+
+    /// Let clients connect to `name` again.
+    pub async fn give_back(admin_url: &str, name: &str) -> Result<(), StoreError> {
+        run(
+            admin_url,
+            &[format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")],
+        )
+        .await
+    }
+}
