@@ -2239,6 +2239,61 @@ async fn a_denied_proposal_names_the_reason_and_who_may_not_propose_sees_why() {
         "{}",
         picker.html
     );
+    // With a delegation that covers only a read, it may look but propose nothing, and sees why.
+    let admin = api.engine.authenticate(&api.admin).await.unwrap();
+    api.engine
+        .delegate(
+            &admin,
+            "agent:bot",
+            "staff:admin",
+            &["hubitat.devices.read".to_string()],
+            brain::clock::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let picker = bot.get("/proposals/new").await;
+    assert!(
+        picker.html.contains("id=\"cannot-propose\""),
+        "{}",
+        picker.html
+    );
+    assert!(
+        !picker.html.contains("id=\"pick-capability\""),
+        "{}",
+        picker.html
+    );
+    assert!(
+        picker.html.contains("<details id=\"not-proposable\" open>"),
+        "{}",
+        picker.html
+    );
+    assert!(
+        picker.html.contains("<code>DELEGATION_SCOPE</code>"),
+        "{}",
+        picker.html
+    );
+    // Widened to a draft capability, that one can be proposed under the delegation.
+    api.engine
+        .delegate(
+            &admin,
+            "agent:bot",
+            "staff:admin",
+            &["test.note.draft".to_string()],
+            brain::clock::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let picker = bot.get("/proposals/new").await;
+    assert!(
+        picker.html.contains("<option value=\"test.note.draft\""),
+        "{}",
+        picker.html
+    );
+    assert!(
+        !picker
+            .html
+            .contains("<option value=\"test.critical.draft\"")
+    );
 }
 
 #[tokio::test]
