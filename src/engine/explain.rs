@@ -53,6 +53,24 @@ impl Engine {
         request: &ExplainRequest,
     ) -> Result<Explanation, EngineError> {
         self.authorize_area(caller, Action::View).await?;
+        self.decide_hypothetical(request)
+    }
+
+    /// Decide each of `requests` without acting on them, with one authorization of the caller
+    /// (the console's New proposal page asks one question per capability).
+    pub async fn explain_each(
+        &self,
+        caller: &Caller,
+        requests: &[ExplainRequest],
+    ) -> Result<Vec<Result<Explanation, EngineError>>, EngineError> {
+        self.authorize_area(caller, Action::View).await?;
+        Ok(requests
+            .iter()
+            .map(|request| self.decide_hypothetical(request))
+            .collect())
+    }
+
+    fn decide_hypothetical(&self, request: &ExplainRequest) -> Result<Explanation, EngineError> {
         let action = Action::parse(&request.action).ok_or_else(|| {
             EngineError::invalid(
                 format!("unknown action `{}`", request.action),

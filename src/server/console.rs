@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use crate::engine::lifecycle::ProposalState;
-use crate::engine::{Caller, EngineError, ErrorBody, ExemptionView, ProposalView};
+use crate::engine::{Caller, EngineError, ErrorBody, ExemptionView};
 
 mod cockpit;
 use crate::policy::decide::Action;
@@ -471,7 +471,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console.css", get(stylesheet))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .route("/approvals", get(approvals))
+        .route("/approvals", get(approvals::page))
+        .route("/proposals/new", get(propose::page).post(propose::post))
         .route("/proposals/{id}", get(proposal_page))
         .route("/proposals/{id}/approve", post(approve))
         .route("/proposals/{id}/reject", post(reject))
@@ -507,6 +508,7 @@ fn layout(
     let nav: String = [
         ("/", "Cockpit"),
         ("/approvals", "Approvals"),
+        ("/proposals/new", "New proposal"),
         ("/drafts", "Drafts"),
         ("/intake", "Intake"),
         ("/studio-state", "StudioState"),
@@ -970,63 +972,11 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
     layout(&banner, &viewer, "Cockpit", "/", &body).into_response()
 }
 
-// ---- Approvals ---------------------------------------------------------------------------
+// ---- Approvals and new proposals ----------------------------------------------------------
 
-async fn approvals(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let banner = degraded(&state).await;
-    let list = state
-        .engine
-        .proposals(
-            &viewer.caller,
-            &ProposalFilter {
-                limit: 200,
-                ..ProposalFilter::default()
-            },
-        )
-        .await;
-    let body = match list {
-        Err(error) => refusal_html(&ErrorBody::from_error(&error, false)),
-        Ok(list) => {
-            let (waiting, rest): (Vec<&ProposalView>, Vec<&ProposalView>) = list
-                .iter()
-                .partition(|view| view.proposal.state == ProposalState::PendingApproval);
-            let rows = |views: &[&ProposalView]| -> String {
-                if views.is_empty() {
-                    return "<p>None.</p>".into();
-                }
-                let rows: String = views
-                    .iter()
-                    .map(|view| {
-                        let proposal = &view.proposal;
-                        format!(
-                            "<tr><td><a href=\"/proposals/{id}\" class=\"proposal\">{id_text}</a></td><td>{state}</td><td><code>{capability}</code><br><small>{title}</small></td><td class=\"tier-{tier}\">{tier}</td><td>{owner}</td><td>{proposer}</td><td>{valid} of {required}</td><td>{left}</td></tr>",
-                            id = url_encode(&proposal.id),
-                            id_text = esc(&proposal.id),
-                            state = state_badge(proposal.state),
-                            capability = esc(&proposal.capability),
-                            title = esc(&view.capability_title),
-                            tier = esc(&view.risk_tier),
-                            owner = esc(view.capability_owner.as_deref().unwrap_or("—")),
-                            proposer = esc(&proposal.proposer),
-                            valid = view.valid_approvals,
-                            required = view.required_approvals,
-                            left = if proposal.state.is_open() { esc(&left(&proposal.expires_at)) } else { String::new() },
-                        )
-                    })
-                    .collect();
-                format!(
-                    "<table class=\"list\"><thead><tr><th>Proposal</th><th>State</th><th>Capability</th><th>Risk</th><th>Owner</th><th>Proposer</th><th>Approvals</th><th>Time left</th></tr></thead><tbody>{rows}</tbody></table>"
-                )
-            };
-            format!(
-                "<h2>Waiting for approval</h2>{}<h2>Recent</h2>{}",
-                rows(&waiting),
-                rows(&rest)
-            )
-        }
-    };
-    layout(&banner, &viewer, "Approvals", "/approvals", &body).into_response()
-}
+mod approvals;
+mod propose;
+mod schema_form;
 
 async fn proposal_page(
     State(state): State<AppState>,

@@ -4,7 +4,8 @@
 //! a form post without its CSRF token refused; the StudioState page in each of its states
 //! (no snapshot, cards with trend lines, the history, stale, partial); and the Drafts page (why
 //! nothing is drafted yet, recommendation cards and post previews, approve and reject from the
-//! page) with the cockpit's Swarms panel. Screenshots of each land in
+//! page) with the cockpit's Swarms panel; and a proposal made from the New proposal page's
+//! form (a problem shown beside its field, then proposed). Screenshots of each land in
 //! `target/test-artifacts/console/`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
@@ -192,6 +193,16 @@ impl Driver {
                 reqwest::Method::POST,
                 &format!("/element/{element}/value"),
                 Some(json!({ "text": text })),
+            )
+        });
+    }
+
+    fn clear(&self, css: &str) {
+        self.on_element(css, |element| {
+            self.try_command(
+                reqwest::Method::POST,
+                &format!("/element/{element}/clear"),
+                Some(json!({})),
             )
         });
     }
@@ -1008,4 +1019,81 @@ fn the_cockpit_names_an_unreachable_store_and_comes_back_by_itself_in_a_real_bro
     assert!(back, "{}", driver.source());
     assert!(driver.text("#policy-mode").contains("normal"));
     assert!(artifacts().join("cockpit-store-unreachable.png").is_file());
+}
+
+/// The New proposal page in Chromium: pick a capability, fill the form its input schema makes,
+/// see a field's problem shown beside it with every value kept, fix it and propose; the
+/// proposal's page says it is waiting for approval.
+#[test]
+fn a_proposal_is_made_from_the_new_proposal_form_in_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let mut studio = Studio::new(Backend::Sqlite, "");
+    let bob = studio.add("staff:bob");
+    studio.through_daemon();
+    let base = studio.daemon.as_ref().unwrap().url("");
+
+    driver.goto(&format!("{base}/login"));
+    driver.type_into("#token", &bob);
+    driver.click("#sign-in");
+    assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
+    driver.click("header nav a[href='/proposals/new']");
+    assert!(
+        driver
+            .wait_for_text("h1", "New proposal")
+            .contains("New proposal")
+    );
+    driver.click("#capability option[value='marketing.post.draft']");
+    driver.click("#choose");
+    assert!(
+        driver
+            .wait_for_text("#propose-form", "Rationale")
+            .contains("Rationale")
+    );
+    driver.click("#field-channel option[value='newsletter']");
+    driver.type_into(
+        "#field-body",
+        "Glaze night is back on Friday: bring a bisqued piece, we bring the glazes.",
+    );
+    driver.type_into("#field-confidence", "0.9");
+    // Not JSON: the form comes back with the problem beside the field and the values kept.
+    driver.type_into("#field-rule", "{id: glaze-night");
+    driver.type_into("#rationale", "The newsletter goes out on Thursday");
+    driver.screenshot_whole_page(&artifacts().join("proposal-new-form.png"));
+    driver.click("#propose");
+    let problem = driver.wait_for_text("#problem-field-rule", "not valid JSON");
+    assert!(problem.contains("not valid JSON"), "{}", driver.source());
+    let kept = driver.script(
+        "return [document.querySelector('#field-body').value, document.querySelector('#field-channel').value, document.querySelector('#rationale').value];",
+    );
+    assert_eq!(
+        kept,
+        json!([
+            "Glaze night is back on Friday: bring a bisqued piece, we bring the glazes.",
+            "newsletter",
+            "The newsletter goes out on Thursday"
+        ])
+    );
+    driver.screenshot_whole_page(&artifacts().join("proposal-new-problem.png"));
+    driver.clear("#field-rule");
+    driver.click("#propose");
+    let flash = driver.wait_for_text("#flash", "proposed");
+    assert!(flash.contains("it is pending approval"), "{flash}");
+    assert!(driver.text("#state").contains("pending approval"));
+    let source = driver.source();
+    assert!(source.contains("Glaze night is back on Friday"), "{source}");
+    driver.screenshot_whole_page(&artifacts().join("proposal-new-done.png"));
+    let (_, listed) = studio.json(&studio.admin, &["proposals"]);
+    let proposals = listed.as_array().unwrap();
+    assert_eq!(proposals.len(), 1, "{listed}");
+    assert_eq!(proposals[0]["proposer"], "staff:bob");
+    assert_eq!(proposals[0]["input"]["channel"], "newsletter");
+    for name in [
+        "proposal-new-form.png",
+        "proposal-new-problem.png",
+        "proposal-new-done.png",
+    ] {
+        assert!(artifacts().join(name).is_file(), "{name}");
+    }
 }

@@ -1920,3 +1920,883 @@ async fn the_cockpit_charts_review_time_and_names_each_connector() {
     );
     assert!(cockpit.html.contains("14 days"), "{}", cockpit.html);
 }
+
+// ---- New proposal ------------------------------------------------------------------------
+
+/// The field of property `name` on a New proposal form (`<div ... id="wrap-field-NAME">...`).
+fn field<'a>(html: &'a str, name: &str) -> &'a str {
+    let marker = format!("id=\"wrap-field-{name}\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field `{name}` in {html}"));
+    let end = html[start..].find("</div>").unwrap() + start;
+    &html[start..end]
+}
+
+async fn proposals_of(api: &Api, capability: &str) -> Vec<brain::store::Proposal> {
+    api.engine
+        .store()
+        .proposals(&brain::store::ProposalFilter {
+            capability: Some(capability.into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_new_proposal_form_is_generated_from_the_capabilitys_input_schema() {
+    let api = Api::new().await;
+    let admin = Browser::sign_in(&api, &api.admin).await;
+    let cockpit = admin.get("/").await;
+    assert!(
+        cockpit
+            .html
+            .contains("<a href=\"/proposals/new\">New proposal</a>"),
+        "the nav links the page: {}",
+        cockpit.html
+    );
+    let picker = admin.get("/proposals/new").await;
+    assert_eq!(picker.status, StatusCode::OK, "{}", picker.html);
+    for id in [
+        "marketing.post.draft",
+        "test.note.draft",
+        "firestore.ops_note.append",
+    ] {
+        assert!(
+            picker.html.contains(&format!("<option value=\"{id}\"")),
+            "`{id}` can be picked: {}",
+            picker.html
+        );
+    }
+    // Reads are what connectors do; they are not offered.
+    assert!(
+        !picker
+            .html
+            .contains("<option value=\"hubitat.devices.read\"")
+    );
+    assert!(!picker.html.contains("id=\"propose-form\""));
+
+    let page = admin
+        .get("/proposals/new?capability=marketing.post.draft")
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let html = &page.html;
+    assert!(
+        html.contains("<option value=\"marketing.post.draft\" selected>"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"capability-facts\""), "{html}");
+    // An enum is a select, long text a textarea, a bounded number a number input, nested
+    // objects and arrays JSON textareas.
+    let channel = field(html, "channel");
+    assert!(
+        channel.contains("<select id=\"field-channel\" name=\"input.channel\""),
+        "{channel}"
+    );
+    for option in ["newsletter", "instagram", "website"] {
+        assert!(
+            channel.contains(&format!("<option value=\"{option}\">")),
+            "{channel}"
+        );
+    }
+    let body = field(html, "body");
+    assert!(
+        body.contains("<textarea id=\"field-body\" name=\"input.body\" rows=\"6\" minlength=\"1\" maxlength=\"4000\">"),
+        "{body}"
+    );
+    let confidence = field(html, "confidence");
+    assert!(
+        confidence.contains("type=\"number\" id=\"field-confidence\" name=\"input.confidence\" value=\"\" step=\"any\" min=\"0\" max=\"1\""),
+        "{confidence}"
+    );
+    for nested in ["rule", "post", "evidence", "snapshot"] {
+        let nested_field = field(html, nested);
+        assert!(
+            nested_field.contains("data-kind=\"JSON\""),
+            "{nested_field}"
+        );
+        assert!(nested_field.contains("class=\"json\""), "{nested_field}");
+    }
+    assert!(
+        html.contains("id=\"rationale\" name=\"rationale\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<button type=\"submit\" id=\"propose\">"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("name=\"csrf\" value=\"{}\"", admin.csrf)));
+
+    // A required property is marked so.
+    let page = admin.get("/proposals/new?capability=test.note.draft").await;
+    let text = field(&page.html, "text");
+    assert!(
+        text.contains("<span class=\"required\">required</span>"),
+        "{text}"
+    );
+    assert!(text.contains(" required aria-required=\"true\""), "{text}");
+    // A schema without properties is one JSON field for the whole input.
+    let page = admin
+        .get("/proposals/new?capability=test.critical.draft")
+        .await;
+    assert!(
+        page.html
+            .contains("<textarea id=\"field-input\" name=\"input\""),
+        "{}",
+        page.html
+    );
+
+    // An unknown capability is named, with the nearest one.
+    let page = admin
+        .get("/proposals/new?capability=test.note.drafts")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.html.contains("id=\"propose-refused\""),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<code>test.note.draft</code>"),
+        "{}",
+        page.html
+    );
+}
+
+#[tokio::test]
+async fn a_proposal_made_from_the_console_is_the_engines_decision_and_is_audited() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    let form_page = bob
+        .get("/proposals/new?capability=marketing.post.draft")
+        .await;
+    let key = value_of(&form_page.html, "idempotency_key").to_string();
+    let fields = [
+        ("capability", "marketing.post.draft"),
+        ("idempotency_key", key.as_str()),
+        ("input.channel", "newsletter"),
+        (
+            "input.body",
+            "Open studio night on Friday: wheels free from 6pm.",
+        ),
+        ("input.severity", ""),
+        ("input.confidence", "0.8"),
+        ("input.rule", ""),
+        ("rationale", "The newsletter goes out on Thursday"),
+    ];
+    let mut with_csrf = fields.to_vec();
+    with_csrf.push(("csrf", &bob.csrf));
+    let posted = bob.post_raw("/proposals/new", &form(&with_csrf)).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.html);
+    let location = posted.location.unwrap();
+    let id = location.strip_prefix("/proposals/").unwrap().to_string();
+    let page = bob.get(&location).await;
+    assert!(
+        page.html
+            .contains(&format!("proposed {id}: it is pending approval")),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("Open studio night on Friday"),
+        "{}",
+        page.html
+    );
+    let proposal = api.engine.store().proposal(&id).await.unwrap().unwrap();
+    assert_eq!(proposal.proposer, "staff:bob");
+    assert_eq!(
+        proposal.input,
+        json!({"channel": "newsletter", "body": "Open studio night on Friday: wheels free from 6pm.", "confidence": 0.8})
+    );
+    assert_eq!(proposal.rationale, "The newsletter goes out on Thursday");
+    // The audit log has the Engine's decision.
+    let audit = bob.get("/audit?capability=marketing.post.draft").await;
+    let row = audit
+        .html
+        .split("<tr>")
+        .find(|row| row.contains(&format!("/proposals/{id}\"")))
+        .unwrap_or_else(|| panic!("no audit event for {id}: {}", audit.html));
+    assert!(row.contains("<td>propose</td>"), "{row}");
+    assert!(row.contains("class=\"decision-allow\""), "{row}");
+    assert!(row.contains("staff:bob"), "{row}");
+    // Posting the same form again (a reload, a double click) finds the same proposal.
+    let again = bob.post_raw("/proposals/new", &form(&with_csrf)).await;
+    assert_eq!(again.location.as_deref(), Some(location.as_str()));
+    assert_eq!(proposals_of(&api, "marketing.post.draft").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_proposal_comes_back_with_the_problem_named_and_the_values_kept() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    // A schema violation: the Engine refuses it (INPUT_INVALID, audited), the form comes back.
+    let page = bob
+        .post_raw(
+            "/proposals/new",
+            &form(&[
+                ("capability", "marketing.post.draft"),
+                ("input.channel", "website"),
+                ("input.body", "Glaze <night> & more"),
+                ("input.confidence", "2"),
+                ("rationale", "Fill the Tuesday class"),
+                ("csrf", &bob.csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = &page.html;
+    assert!(html.contains("id=\"propose-refused\""), "{html}");
+    assert!(html.contains("<code>INPUT_INVALID</code>"), "{html}");
+    assert!(
+        html.contains("the proposal input does not satisfy the capability&#39;s input schema"),
+        "{html}"
+    );
+    assert!(html.contains("`/confidence`"), "{html}");
+    assert!(
+        field(html, "confidence").contains("aria-invalid=\"true\""),
+        "{html}"
+    );
+    assert!(field(html, "confidence").contains("value=\"2\""), "{html}");
+    assert!(
+        field(html, "channel").contains("<option value=\"website\" selected>"),
+        "{html}"
+    );
+    assert!(
+        field(html, "body").contains(">Glaze &lt;night&gt; &amp; more</textarea>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(">Fill the Tuesday class</textarea>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<header>"),
+        "the console frame is kept: {html}"
+    );
+    let refusal = api
+        .engine
+        .store()
+        .audit_filtered(&brain::store::AuditFilter {
+            capability: Some("marketing.post.draft".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refusal[0].decision, "deny");
+    assert_eq!(refusal[0].reason_codes, ["INPUT_INVALID"]);
+
+    // Text that is not a value of its field's kind is named before anything is sent.
+    let page = bob
+        .post_raw(
+            "/proposals/new",
+            &form(&[
+                ("capability", "marketing.post.draft"),
+                ("input.channel", "website"),
+                ("input.body", "Glaze night"),
+                ("input.rule", "{\"id\": "),
+                ("input.confidence", "high"),
+                ("rationale", "Fill the Tuesday class"),
+                ("csrf", &bob.csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("id=\"form-problems\""), "{}", page.html);
+    let rule = field(&page.html, "rule");
+    assert!(rule.contains("this is not valid JSON"), "{rule}");
+    assert!(rule.contains(">{&quot;id&quot;: </textarea>"), "{rule}");
+    assert!(field(&page.html, "confidence").contains("`high` is not a number"));
+    // A missing rationale is the Engine's refusal too, in words.
+    let page = bob
+        .post_raw(
+            "/proposals/new",
+            &form(&[
+                ("capability", "test.note.draft"),
+                ("input.text", "Kiln 3 thermocouple reads 40° high"),
+                ("rationale", " "),
+                ("csrf", &bob.csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("a proposal needs a rationale"),
+        "{}",
+        page.html
+    );
+    assert!(field(&page.html, "text").contains("value=\"Kiln 3 thermocouple reads 40° high\""));
+    assert!(proposals_of(&api, "marketing.post.draft").await.is_empty());
+    assert!(proposals_of(&api, "test.note.draft").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_denied_proposal_names_the_reason_and_who_may_not_propose_sees_why() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    // No snapshot yet: a capability that needs fresh StudioState is refused at the decision.
+    let page = bob
+        .post_raw(
+            "/proposals/new",
+            &form(&[
+                ("capability", "test.fresh.draft"),
+                ("input", "{\"note\": \"reorder clay\"}"),
+                ("rationale", "Stock is low"),
+                ("csrf", &bob.csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
+    assert!(
+        page.html.contains("<code>SNAPSHOT_STALE</code>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("run `brain snapshot run`"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html
+            .contains("{&quot;note&quot;: &quot;reorder clay&quot;}</textarea>"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains(">Stock is low</textarea>"));
+
+    // A person (not staff) may propose low-risk capabilities only, and sees why not the rest.
+    let hana = Browser::sign_in(&api, &api.hana).await;
+    let picker = hana.get("/proposals/new").await;
+    assert!(
+        picker.html.contains("<option value=\"test.note.draft\""),
+        "{}",
+        picker.html
+    );
+    assert!(
+        !picker
+            .html
+            .contains("<option value=\"test.critical.draft\"")
+    );
+    let refused = picker
+        .html
+        .split("id=\"refused-test.critical.draft\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("test.critical.draft is listed as refused: {}", picker.html));
+    assert!(refused.contains("<code>NO_PERMIT</code>"), "{refused}");
+    let page = hana
+        .get("/proposals/new?capability=test.critical.draft")
+        .await;
+    assert!(
+        page.html
+            .contains("You may not propose <code>test.critical.draft</code>"),
+        "{}",
+        page.html
+    );
+    assert!(!page.html.contains("id=\"propose-form\""));
+    // Posting it anyway is the Engine's refusal, named.
+    let page = hana
+        .post_raw(
+            "/proposals/new",
+            &form(&[
+                ("capability", "test.critical.draft"),
+                ("input", "{}"),
+                ("rationale", "Move the glaze firing"),
+                ("csrf", &hana.csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
+    assert!(
+        page.html.contains("<code>NO_PERMIT</code>"),
+        "{}",
+        page.html
+    );
+    // An agent without a delegation may not even look, and is told why in the console's frame.
+    let bot = Browser::sign_in(&api, &api.bot).await;
+    let picker = bot.get("/proposals/new").await;
+    assert!(
+        picker.html.contains("<h1>New proposal</h1>"),
+        "{}",
+        picker.html
+    );
+    assert!(
+        picker.html.contains("<code>DELEGATION_MISSING</code>"),
+        "{}",
+        picker.html
+    );
+    assert!(
+        !picker.html.contains("id=\"pick-capability\""),
+        "{}",
+        picker.html
+    );
+    // With a delegation that covers only a read, it may look but propose nothing, and sees why.
+    let admin = api.engine.authenticate(&api.admin).await.unwrap();
+    api.engine
+        .delegate(
+            &admin,
+            "agent:bot",
+            "staff:admin",
+            &["hubitat.devices.read".to_string()],
+            brain::clock::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let picker = bot.get("/proposals/new").await;
+    assert!(
+        picker.html.contains("id=\"cannot-propose\""),
+        "{}",
+        picker.html
+    );
+    assert!(
+        !picker.html.contains("id=\"pick-capability\""),
+        "{}",
+        picker.html
+    );
+    assert!(
+        picker.html.contains("<details id=\"not-proposable\" open>"),
+        "{}",
+        picker.html
+    );
+    assert!(
+        picker.html.contains("<code>DELEGATION_SCOPE</code>"),
+        "{}",
+        picker.html
+    );
+    // Widened to a draft capability, that one can be proposed under the delegation.
+    api.engine
+        .delegate(
+            &admin,
+            "agent:bot",
+            "staff:admin",
+            &["test.note.draft".to_string()],
+            brain::clock::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let picker = bot.get("/proposals/new").await;
+    assert!(
+        picker.html.contains("<option value=\"test.note.draft\""),
+        "{}",
+        picker.html
+    );
+    assert!(
+        !picker
+            .html
+            .contains("<option value=\"test.critical.draft\"")
+    );
+}
+
+#[tokio::test]
+async fn a_new_proposal_without_its_csrf_token_is_refused() {
+    let api = Api::new().await;
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    for body in [
+        form(&[
+            ("capability", "test.note.draft"),
+            ("input.text", "Kiln 2 lid latch is loose"),
+            ("rationale", "safety"),
+        ]),
+        form(&[
+            ("capability", "test.note.draft"),
+            ("input.text", "Kiln 2 lid latch is loose"),
+            ("rationale", "safety"),
+            ("csrf", "0123456789abcdef0123456789abcdef"),
+        ]),
+    ] {
+        let page = bob.post_raw("/proposals/new", &body).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
+        assert!(
+            page.html.contains("CSRF token is missing or wrong"),
+            "{}",
+            page.html
+        );
+    }
+    assert!(proposals_of(&api, "test.note.draft").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_read_only_console_shows_the_form_without_its_submit_control_and_refuses_the_post() {
+    for config in ["server:\n  console:\n    read_only: true\n", ""] {
+        let api = Api::with_config(config).await;
+        let bob = Browser::sign_in(&api, &api.bob).await;
+        if config.is_empty() {
+            // Read-only while the global kill switch is on.
+            bob.submit(
+                "/kill-switches",
+                &[("name", "global"), ("on", "true"), ("reason", "kiln alarm")],
+            )
+            .await;
+        }
+        let page = bob.get("/proposals/new?capability=test.note.draft").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("id=\"no-submit\""), "{}", page.html);
+        assert!(page.html.contains("<fieldset disabled>"), "{}", page.html);
+        assert!(!page.html.contains("id=\"propose\""), "{}", page.html);
+        assert!(
+            !page
+                .html
+                .contains("action=\"/proposals/new\" class=\"propose-form\"")
+        );
+        let refused = bob
+            .post_raw(
+                "/proposals/new",
+                &form(&[
+                    ("capability", "test.note.draft"),
+                    ("input.text", "Kiln 2 lid latch is loose"),
+                    ("rationale", "safety"),
+                    ("csrf", &bob.csrf),
+                ]),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+        assert!(refused.html.contains("read-only"), "{}", refused.html);
+        assert!(proposals_of(&api, "test.note.draft").await.is_empty());
+    }
+}
+
+// ---- Queue filters -----------------------------------------------------------------------
+
+/// The proposal ids listed in the Approvals page's tables.
+fn listed(html: &str) -> Vec<String> {
+    html.split("<tr data-proposal=\"")
+        .skip(1)
+        .map(|row| row[..row.find('"').unwrap()].to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_queues_filter_by_severity_target_and_state_and_explain_bad_values() {
+    let (api, ops, marketing) = studio_with_drafts(SWARMS).await;
+    let stalled = proposal_id(&ops, "stalled_batch", "batches/b-2026-041");
+    let post = proposal_id(&marketing, "firing_completed", "kilnFirings/f-glaze-1201");
+    let stalled_severity = proposed(&ops, "stalled_batch", "batches/b-2026-041")
+        .finding
+        .severity
+        .as_str();
+    let note = api.propose(&api.admin, "Kiln 2 lid latch is loose").await;
+    // A proposal on another system: an ops note in Firestore (a snapshot exists).
+    let (status, view, _) = api
+        .call(
+            "POST",
+            "/api/v1/proposals",
+            Some(&api.admin),
+            Some(json!({
+                "capability": "firestore.ops_note.append",
+                "input": { "text": "Kiln 2 is back in service" },
+                "rationale": "tell the studio",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let ops_note = view["id"].as_str().unwrap().to_string();
+    let bob = Browser::sign_in(&api, &api.bob).await;
+    bob.submit(
+        &format!("/proposals/{note}/reject"),
+        &[("reason", "fixed already")],
+    )
+    .await;
+
+    let page = bob.get("/approvals").await;
+    let all = listed(&page.html);
+    for id in [&stalled, &post, &note, &ops_note] {
+        assert!(all.contains(id), "{id} in {all:?}");
+    }
+    assert!(page.html.contains("<th>Age</th>"), "{}", page.html);
+    assert!(
+        page.html.contains(" ago</time>"),
+        "ages are shown: {}",
+        page.html
+    );
+    assert!(
+        page.html
+            .contains("<a href=\"/proposals/new\" id=\"new-proposal\">")
+    );
+
+    // Target: only the Firestore note.
+    let page = bob.get("/approvals?target=firestore").await;
+    assert_eq!(listed(&page.html), [ops_note.as_str()], "{}", page.html);
+    assert!(
+        page.html
+            .contains("1 proposal matches target <code>firestore</code>"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("<option value=\"firestore\" selected>"));
+    // Severity: only swarm drafts of that severity.
+    let page = bob
+        .get(&format!("/approvals?severity={stalled_severity}"))
+        .await;
+    let shown = listed(&page.html);
+    assert!(shown.contains(&stalled), "{shown:?}");
+    assert!(
+        !shown.contains(&note) && !shown.contains(&ops_note),
+        "{shown:?}"
+    );
+    // State: only the rejected note.
+    let page = bob.get("/approvals?state=rejected").await;
+    assert_eq!(listed(&page.html), [note.as_str()], "{}", page.html);
+    let page = bob
+        .get("/approvals?state=pending_approval&target=brain")
+        .await;
+    let shown = listed(&page.html);
+    assert!(
+        shown.contains(&stalled) && shown.contains(&post),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.contains(&note) && !shown.contains(&ops_note),
+        "{shown:?}"
+    );
+    // Nothing matches: said so, with a way back.
+    let page = bob.get("/approvals?target=firestore&state=rejected").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(listed(&page.html).is_empty());
+    assert!(
+        page.html.contains("No proposals match target <code>firestore</code>, state <code>rejected</code>. <a href=\"/approvals\">Clear filters</a>"),
+        "{}",
+        page.html
+    );
+    // Bad values are named on the page, which still renders with every proposal.
+    let page = bob
+        .get("/approvals?severity=urgent&target=mars&state=waiting&risk=extreme")
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(
+        page.html.contains("id=\"filter-problems\""),
+        "{}",
+        page.html
+    );
+    for problem in [
+        "`urgent` is not a severity (low, medium, high)",
+        "no capability acts on `mars`",
+        "`waiting` is not a state (open, all, draft, pending_approval",
+        "`extreme` is not a risk tier",
+    ] {
+        assert!(page.html.contains(problem), "`{problem}` in {}", page.html);
+    }
+    assert_eq!(listed(&page.html).len(), all.len());
+
+    // The Drafts page: by target, with bad values named and an empty result said so.
+    let drafts = bob.get("/drafts?target=brain&state=all").await;
+    assert_eq!(
+        cards_on(&drafts.html),
+        cards_on(&bob.get("/drafts?state=all").await.html)
+    );
+    assert!(
+        drafts.html.contains("<option value=\"brain\" selected>"),
+        "{}",
+        drafts.html
+    );
+    let drafts = bob.get("/drafts?target=firestore").await;
+    assert_eq!(cards_on(&drafts.html), 0);
+    assert!(
+        drafts.html.contains("No open drafts match target <code>firestore</code>. <a href=\"/drafts\">Clear filters</a>"),
+        "{}",
+        drafts.html
+    );
+    let drafts = bob.get("/drafts?target=mars&severity=urgent").await;
+    assert_eq!(drafts.status, StatusCode::OK);
+    assert!(
+        drafts.html.contains("no capability acts on `mars`"),
+        "{}",
+        drafts.html
+    );
+    assert!(
+        drafts.html.contains("`urgent` is not a severity"),
+        "{}",
+        drafts.html
+    );
+    assert!(
+        cards_on(&drafts.html) > 0,
+        "bad filters are left out: {}",
+        drafts.html
+    );
+}
+
+/// A signed-in browser over real HTTP: the session cookie and CSRF token of a `brain serve`.
+struct HttpSession {
+    client: reqwest::blocking::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl HttpSession {
+    fn sign_in(base: &str, token: &str) -> HttpSession {
+        let client = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = client.get(format!("{base}/login")).send().unwrap();
+        let login_cookie = cookie_value(
+            login.headers()[header::SET_COOKIE.as_str()]
+                .to_str()
+                .unwrap(),
+        );
+        let csrf = value_of(&login.text().unwrap(), "csrf").to_string();
+        let signed_in = client
+            .post(format!("{base}/login"))
+            .header(header::COOKIE.as_str(), login_cookie)
+            .header(
+                header::CONTENT_TYPE.as_str(),
+                "application/x-www-form-urlencoded",
+            )
+            .body(form(&[("token", token), ("csrf", &csrf)]))
+            .send()
+            .unwrap();
+        assert_eq!(signed_in.status().as_u16(), 303);
+        let cookie = signed_in
+            .headers()
+            .get_all(header::SET_COOKIE.as_str())
+            .iter()
+            .map(|value| cookie_value(value.to_str().unwrap()))
+            .find(|cookie| cookie.starts_with("brain_session="))
+            .unwrap();
+        let mut session = HttpSession {
+            client,
+            base: base.to_string(),
+            cookie,
+            csrf: String::new(),
+        };
+        session.csrf = value_of(&session.get("/").1, "csrf").to_string();
+        session
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(header::COOKIE.as_str(), &self.cookie)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    }
+
+    /// POST a form; the status, the redirect's target and the page.
+    fn post(&self, path: &str, body: &str) -> (u16, Option<String>, String) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(header::COOKIE.as_str(), &self.cookie)
+            .header(
+                header::CONTENT_TYPE.as_str(),
+                "application/x-www-form-urlencoded",
+            )
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        let location = response
+            .headers()
+            .get(header::LOCATION.as_str())
+            .map(|value| value.to_str().unwrap().to_string());
+        (
+            response.status().as_u16(),
+            location,
+            response.text().unwrap(),
+        )
+    }
+}
+
+/// The New proposal page of a real `brain serve`, on SQLite and (with
+/// `BRAIN_TEST_DATABASE_URL`) Postgres: the form from the schema, a valid proposal made and
+/// audited, an invalid one back with its problem, a post without its CSRF token refused.
+#[test]
+fn proposals_are_made_from_the_console_of_a_real_daemon_on_every_backend() {
+    for mut studio in crate::engine::Studio::all() {
+        let bob = studio.add("staff:bob");
+        studio.through_daemon();
+        let base = studio.daemon.as_ref().unwrap().url("");
+        let label = studio.label();
+        let session = HttpSession::sign_in(&base, &bob);
+        let (status, page) = session.get("/proposals/new?capability=test.note.draft");
+        assert_eq!(status, 200, "{label}: {page}");
+        assert!(
+            field(&page, "text").contains("name=\"input.text\""),
+            "{label}: {page}"
+        );
+        let key = value_of(&page, "idempotency_key").to_string();
+
+        let (status, _, page) = session.post(
+            "/proposals/new",
+            &form(&[
+                ("capability", "test.note.draft"),
+                ("idempotency_key", &key),
+                ("input.text", ""),
+                ("rationale", "the latch"),
+                ("csrf", &session.csrf),
+            ]),
+        );
+        assert_eq!(status, 422, "{label}: {page}");
+        assert!(
+            page.contains("<code>INPUT_INVALID</code>"),
+            "{label}: {page}"
+        );
+        assert!(
+            page.contains("&quot;text&quot; is a required property"),
+            "{label}: {page}"
+        );
+        assert!(page.contains(">the latch</textarea>"), "{label}: {page}");
+
+        let (status, location, page) = session.post(
+            "/proposals/new",
+            &form(&[
+                ("capability", "test.note.draft"),
+                ("idempotency_key", &key),
+                ("input.text", "Kiln 2 lid latch is loose"),
+                ("rationale", "the latch"),
+                ("csrf", &session.csrf),
+            ]),
+        );
+        assert_eq!(status, 303, "{label}: {page}");
+        let location = location.unwrap();
+        let id = location.strip_prefix("/proposals/").unwrap();
+        let (_, page) = session.get(&location);
+        assert!(
+            page.contains(&format!("proposed {id}: it is pending approval")),
+            "{label}: {page}"
+        );
+        let (code, listed) = studio.json(&studio.admin, &["audit", "tail", "--proposal", id]);
+        assert_eq!(code, 0, "{label}: {listed}");
+        let events = listed.as_array().unwrap_or_else(|| panic!("{listed}"));
+        assert!(
+            events.iter().any(|event| event["action"] == "propose"
+                && event["decision"] == "allow"
+                && event["actor"] == "staff:bob"),
+            "{label}: {listed}"
+        );
+
+        let (status, _, page) = session.post(
+            "/proposals/new",
+            &form(&[
+                ("capability", "test.note.draft"),
+                ("input.text", "forged"),
+                ("rationale", "forged"),
+            ]),
+        );
+        assert_eq!(status, 403, "{label}: {page}");
+        let (_, proposals) = studio.json(&studio.admin, &["proposals"]);
+        assert_eq!(
+            proposals.as_array().map(Vec::len),
+            Some(1),
+            "{label}: {proposals}"
+        );
+    }
+}

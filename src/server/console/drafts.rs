@@ -6,8 +6,9 @@
 //! draft (ops) is a recommendation card: title, severity, confidence, rationale, recommendation
 //! and its evidence, each pointer linked to the document in the Firestore console when it came
 //! from Firestore. Drafts are grouped by swarm and severity and filtered by swarm, rule,
-//! severity and outcome (GET parameters); the per-rule acceptance rates sit below, so a noisy
-//! rule is visible. Approve and reject post to the proposal routes every other page uses, which
+//! severity, target system (the draft capability's `target`) and outcome (GET parameters; a
+//! value the page cannot use is named, a filter matching nothing says so); the per-rule
+//! acceptance rates sit below, so a noisy rule is visible. Approve and reject post to the proposal routes every other page uses, which
 //! come back here (`return_to`, a path on this console only).
 //!
 //! Every state is said in words: no swarm configured, no drafts yet (and how to make some), a
@@ -49,6 +50,8 @@ pub(super) struct DraftParams {
     swarm: Option<String>,
     rule: Option<String>,
     severity: Option<String>,
+    /// The system the drafts' capability acts on (its manifest's `target`).
+    target: Option<String>,
     state: Option<String>,
 }
 
@@ -58,13 +61,28 @@ struct Filters {
     swarm: Option<String>,
     rule: Option<String>,
     severity: Option<Severity>,
+    target: Option<String>,
     /// `None`: every outcome.
     outcome: Option<DraftOutcome>,
     problems: Vec<String>,
 }
 
+/// The system each swarm's drafts act on: its draft capability's `target`.
+fn swarm_targets(state: &AppState) -> BTreeMap<&'static str, String> {
+    crate::swarms::SWARMS
+        .iter()
+        .filter_map(|info| {
+            state
+                .engine
+                .policy()
+                .manifest(info.draft_capability)
+                .map(|manifest| (info.name, manifest.target.clone()))
+        })
+        .collect()
+}
+
 impl Filters {
-    fn parse(params: &DraftParams) -> Filters {
+    fn parse(params: &DraftParams, targets: &BTreeSet<String>) -> Filters {
         let given = |value: &Option<String>| {
             value
                 .as_deref()
@@ -101,6 +119,20 @@ impl Filters {
             }
             severity
         });
+        let target = given(&params.target).filter(|target| {
+            let known = targets.contains(target);
+            if !known {
+                problems.push(format!(
+                    "no capability acts on `{target}` (the targets are {}): showing every target",
+                    targets
+                        .iter()
+                        .map(|target| format!("`{target}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            known
+        });
         let outcome = match given(&params.state).as_deref() {
             None | Some("open") => Some(DraftOutcome::Open),
             Some("all") => None,
@@ -115,12 +147,13 @@ impl Filters {
             swarm,
             rule,
             severity,
+            target,
             outcome,
             problems,
         }
     }
 
-    fn matches(&self, draft: &SwarmDraft) -> bool {
+    fn matches(&self, draft: &SwarmDraft, targets: &BTreeMap<&str, String>) -> bool {
         self.swarm
             .as_deref()
             .is_none_or(|swarm| draft.finding.swarm == swarm)
@@ -131,6 +164,11 @@ impl Filters {
             && self
                 .severity
                 .is_none_or(|severity| draft.finding.severity == severity.as_str())
+            && self.target.as_deref().is_none_or(|target| {
+                targets
+                    .get(draft.finding.swarm.as_str())
+                    .is_some_and(|each| each == target)
+            })
             && self
                 .outcome
                 .is_none_or(|outcome| DraftOutcome::of(draft) == outcome)
@@ -148,6 +186,9 @@ impl Filters {
         if let Some(severity) = self.severity {
             query.push(format!("severity={}", severity.as_str()));
         }
+        if let Some(target) = &self.target {
+            query.push(format!("target={}", url_encode(target)));
+        }
         match self.outcome {
             Some(DraftOutcome::Open) => {}
             Some(outcome) => query.push(format!("state={}", outcome.as_str())),
@@ -158,6 +199,24 @@ impl Filters {
         } else {
             format!("{ACTIVE}?{}", query.join("&"))
         }
+    }
+
+    /// The filters besides the state, in words: `swarm ops, severity high`.
+    fn described(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(swarm) = &self.swarm {
+            parts.push(format!("swarm <code>{}</code>", esc(swarm)));
+        }
+        if let Some(rule) = &self.rule {
+            parts.push(format!("rule <code>{}</code>", esc(rule)));
+        }
+        if let Some(severity) = self.severity {
+            parts.push(format!("severity <code>{}</code>", severity.as_str()));
+        }
+        if let Some(target) = &self.target {
+            parts.push(format!("target <code>{}</code>", esc(target)));
+        }
+        parts.join(", ")
     }
 
     /// The list's heading words: `open drafts`, `rejected drafts`, `drafts`.
@@ -628,7 +687,11 @@ fn last_run_problem(run: &crate::store::SwarmRunRecord) -> String {
     }
 }
 
-fn filters_form(filters: &Filters, configured: &[SwarmStatus]) -> String {
+fn filters_form(
+    filters: &Filters,
+    configured: &[SwarmStatus],
+    targets: &BTreeSet<String>,
+) -> String {
     let selected = |on: bool| if on { " selected" } else { "" };
     let names: BTreeSet<&str> = configured
         .iter()
@@ -686,6 +749,16 @@ fn filters_form(filters: &Filters, configured: &[SwarmStatus]) -> String {
             )
         })
         .collect();
+    let target_options: String = targets
+        .iter()
+        .map(|target| {
+            format!(
+                "<option value=\"{0}\"{1}>{0}</option>",
+                esc(target),
+                selected(filters.target.as_deref() == Some(target.as_str()))
+            )
+        })
+        .collect();
     let state_options: String = [
         (Some(DraftOutcome::Open), "open"),
         (Some(DraftOutcome::Accepted), "accepted"),
@@ -716,8 +789,9 @@ fn filters_form(filters: &Filters, configured: &[SwarmStatus]) -> String {
          <label for=\"filter-swarm\">Swarm</label><select id=\"filter-swarm\" name=\"swarm\"><option value=\"\">every swarm</option>{swarm_options}</select>\
          <label for=\"filter-rule\">Rule</label><select id=\"filter-rule\" name=\"rule\"><option value=\"\">every rule</option>{rule_options}</select>\
          <label for=\"filter-severity\">Severity</label><select id=\"filter-severity\" name=\"severity\"><option value=\"\">any</option>{severity_options}</select>\
+         <label for=\"filter-target\">Target</label><select id=\"filter-target\" name=\"target\"><option value=\"\">any</option>{target_options}</select>\
          <label for=\"filter-state\">State</label><select id=\"filter-state\" name=\"state\">{state_options}</select>\
-         <button type=\"submit\">Filter</button> <a href=\"/drafts\">Clear</a></form>{problems}"
+         <button type=\"submit\">Filter</button> <a href=\"/drafts\" id=\"clear-filters\">Clear filters</a></form>{problems}"
     )
 }
 
@@ -845,7 +919,15 @@ fn sections_html(
 
 pub(super) async fn page(state: &AppState, viewer: &Viewer, params: &DraftParams) -> Response {
     let banner = degraded(state).await;
-    let filters = Filters::parse(params);
+    let swarm_targets = swarm_targets(state);
+    let targets: BTreeSet<String> = state
+        .engine
+        .policy()
+        .manifests
+        .values()
+        .map(|manifest| manifest.target.clone())
+        .collect();
+    let filters = Filters::parse(params, &targets);
     let every = SwarmDraftFilter {
         limit: DRAFTS_READ,
         ..SwarmDraftFilter::default()
@@ -906,12 +988,12 @@ pub(super) async fn page(state: &AppState, viewer: &Viewer, params: &DraftParams
         }
     };
     if !drafts.is_empty() {
-        body.push_str(&filters_form(&filters, configured));
+        body.push_str(&filters_form(&filters, configured, &targets));
     }
 
     let mut matching: Vec<&SwarmDraft> = drafts
         .iter()
-        .filter(|draft| filters.matches(draft))
+        .filter(|draft| filters.matches(draft, &swarm_targets))
         .collect();
     // By swarm, most severe first; newest first within (the store's order, kept by the stable
     // sort).
@@ -959,8 +1041,12 @@ pub(super) async fn page(state: &AppState, viewer: &Viewer, params: &DraftParams
     };
     if total == 0 && !drafts.is_empty() {
         body.push_str(&format!(
-            "<p class=\"state-note state-empty\" id=\"no-matches\" role=\"status\">No {} match these filters. <a href=\"/drafts?state=all\">Every draft</a></p>",
-            if noun.is_empty() { "drafts".to_string() } else { format!("{noun} drafts") }
+            "<p class=\"state-note state-empty\" id=\"no-matches\" role=\"status\">No {} match{}. <a href=\"/drafts\">Clear filters</a> or see <a href=\"/drafts?state=all\">every draft</a>.</p>",
+            if noun.is_empty() { "drafts".to_string() } else { format!("{noun} drafts") },
+            match filters.described() {
+                described if described.is_empty() => String::new(),
+                described => format!(" {described}"),
+            }
         ));
     } else if total > 0 {
         body.push_str(&format!(
@@ -1147,14 +1233,22 @@ mod tests {
 
     #[test]
     fn filters_read_what_people_type_and_name_what_they_cannot() {
-        let parse = |swarm: &str, rule: &str, severity: &str, state: &str| {
+        let targets: BTreeSet<String> = ["brain".to_string(), "firestore".to_string()].into();
+        let parse_with = |swarm: &str, rule: &str, severity: &str, target: &str, state: &str| {
             let some = |text: &str| Some(text.to_string());
-            Filters::parse(&DraftParams {
-                swarm: some(swarm),
-                rule: some(rule),
-                severity: some(severity),
-                state: some(state),
-            })
+            Filters::parse(
+                &DraftParams {
+                    swarm: some(swarm),
+                    rule: some(rule),
+                    severity: some(severity),
+                    target: some(target),
+                    state: some(state),
+                },
+                &targets,
+            )
+        };
+        let parse = |swarm: &str, rule: &str, severity: &str, state: &str| {
+            parse_with(swarm, rule, severity, "", state)
         };
         let open = parse("", "", "", "");
         assert_eq!(open.outcome, Some(DraftOutcome::Open), "open by default");
@@ -1174,5 +1268,15 @@ mod tests {
         assert_eq!(wrong.problems.len(), 3, "{:?}", wrong.problems);
         let mismatched = parse("ops", "firing_completed", "", "");
         assert_eq!(mismatched.rule, None, "a marketing rule is not an ops rule");
+        let target = parse_with("", "", "", "firestore", "all");
+        assert_eq!(target.target.as_deref(), Some("firestore"));
+        assert_eq!(target.href(), "/drafts?target=firestore&state=all");
+        let unknown = parse_with("", "", "", "mars", "");
+        assert_eq!(unknown.target, None);
+        assert!(
+            unknown.problems[0].contains("no capability acts on `mars`"),
+            "{:?}",
+            unknown.problems
+        );
     }
 }
