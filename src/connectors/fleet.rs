@@ -424,13 +424,7 @@ impl Member {
             updated_at: devices.observed_at.clone(),
             updated_by: actor(&self.id),
         };
-        let written = async {
-            let mut tx = store.begin().await?;
-            tx.kv_set(&entry).await?;
-            tx.commit().await
-        }
-        .await;
-        if let Err(error) = written {
+        if let Err(error) = set_entry(store, &entry).await {
             tracing::warn!(connector = %self.id, error = %error, "could not record device readings");
         }
     }
@@ -473,16 +467,17 @@ impl Member {
             updated_at: crate::clock::format_time(crate::clock::now()),
             updated_by: actor(&self.id),
         };
-        let written = async {
-            let mut tx = store.begin().await?;
-            tx.kv_set(&entry).await?;
-            tx.commit().await
-        }
-        .await;
-        if let Err(error) = written {
+        if let Err(error) = set_entry(store, &entry).await {
             tracing::warn!(connector = %self.id, error = %error, "could not record the connector's status");
         }
     }
+}
+
+/// Write one runtime entry in a transaction of its own.
+async fn set_entry(store: &dyn Store, entry: &KvEntry) -> Result<(), crate::store::StoreError> {
+    let mut tx = store.begin().await?;
+    tx.kv_set(entry).await?;
+    tx.commit().await
 }
 
 /// Where the polling daemon keeps each connector's status (`connector.status:<id>`).

@@ -16,6 +16,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::drafts::{given, known_target, severity_filter};
 use super::studio_state::{ago, plural};
 use super::{AppState, Viewer, degraded, esc, layout, left, refusal_html, state_badge, url_encode};
 use crate::capability::RiskTier;
@@ -74,14 +75,6 @@ struct Filters {
     problems: Vec<String>,
 }
 
-fn given(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .map(str::to_string)
-}
-
 fn parse_risk(text: &str) -> Option<RiskTier> {
     [
         RiskTier::Low,
@@ -96,15 +89,7 @@ fn parse_risk(text: &str) -> Option<RiskTier> {
 impl Filters {
     fn parse(params: &ApprovalParams, targets: &BTreeSet<String>) -> Filters {
         let mut problems = Vec::new();
-        let severity = given(&params.severity).and_then(|text| {
-            let severity = Severity::parse(&text);
-            if severity.is_none() {
-                problems.push(format!(
-                    "`{text}` is not a severity (low, medium, high): showing every severity"
-                ));
-            }
-            severity
-        });
+        let severity = severity_filter(given(&params.severity), &mut problems);
         let risk = given(&params.risk).and_then(|text| {
             let risk = parse_risk(&text);
             if risk.is_none() {
@@ -114,20 +99,7 @@ impl Filters {
             }
             risk
         });
-        let target = given(&params.target).filter(|target| {
-            let known = targets.contains(target);
-            if !known {
-                problems.push(format!(
-                    "no capability acts on `{target}` (the targets are {}): showing every target",
-                    targets
-                        .iter()
-                        .map(|target| format!("`{target}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            known
-        });
+        let target = known_target(given(&params.target), targets, &mut problems);
         let state = match given(&params.state).as_deref() {
             None | Some("all") => None,
             Some("open") => Some(StateFilter::Open),

@@ -68,6 +68,53 @@ struct Filters {
 }
 
 /// The system each swarm's drafts act on: its draft capability's `target`.
+/// A filter's value as typed: trimmed, and none when empty.
+pub(super) fn given(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
+}
+
+/// `text` as a severity filter; a value that is none is ignored, and `problems` says so.
+pub(super) fn severity_filter(
+    text: Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<Severity> {
+    let text = text?;
+    let severity = Severity::parse(&text);
+    if severity.is_none() {
+        problems.push(format!(
+            "`{text}` is not a severity (low, medium, high): showing every severity"
+        ));
+    }
+    severity
+}
+
+/// `target` as a filter when a capability acts on it; otherwise it is ignored, and `problems`
+/// names the targets there are.
+pub(super) fn known_target(
+    target: Option<String>,
+    targets: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    target.filter(|target| {
+        let known = targets.contains(target);
+        if !known {
+            problems.push(format!(
+                "no capability acts on `{target}` (the targets are {}): showing every target",
+                targets
+                    .iter()
+                    .map(|target| format!("`{target}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        known
+    })
+}
+
 fn swarm_targets(state: &AppState) -> BTreeMap<&'static str, String> {
     crate::swarms::SWARMS
         .iter()
@@ -83,13 +130,6 @@ fn swarm_targets(state: &AppState) -> BTreeMap<&'static str, String> {
 
 impl Filters {
     fn parse(params: &DraftParams, targets: &BTreeSet<String>) -> Filters {
-        let given = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|value| !value.is_empty())
-                .map(str::to_string)
-        };
         let mut problems = Vec::new();
         let swarm = given(&params.swarm).filter(|name| {
             let known = crate::swarms::info(name).is_some();
@@ -110,29 +150,8 @@ impl Filters {
             }
             known
         });
-        let severity = given(&params.severity).and_then(|text| {
-            let severity = Severity::parse(&text);
-            if severity.is_none() {
-                problems.push(format!(
-                    "`{text}` is not a severity (low, medium, high): showing every severity"
-                ));
-            }
-            severity
-        });
-        let target = given(&params.target).filter(|target| {
-            let known = targets.contains(target);
-            if !known {
-                problems.push(format!(
-                    "no capability acts on `{target}` (the targets are {}): showing every target",
-                    targets
-                        .iter()
-                        .map(|target| format!("`{target}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            known
-        });
+        let severity = severity_filter(given(&params.severity), &mut problems);
+        let target = known_target(given(&params.target), targets, &mut problems);
         let outcome = match given(&params.state).as_deref() {
             None | Some("open") => Some(DraftOutcome::Open),
             Some("all") => None,
