@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::engine::{Backend, Studio};
-use crate::support::{Daemon, PgDatabase, brain, eventually, run};
+use crate::support::{Daemon, PgDatabase, brain, eventually, run, sign_in};
 
 /// The failover target: a new leader within this long after the old one is killed.
 const FAILOVER_TARGET: Duration = Duration::from_secs(15);
@@ -196,35 +196,6 @@ fn one_of_three_daemons_leads_and_another_takes_over_within_the_target_after_kil
         cluster(&daemons[0], &token)["leader"],
         cluster(&daemons[1], &token)["leader"]
     );
-}
-
-/// Sign in to the console of `daemon` with `token`: the session cookie.
-fn sign_in(daemon: &Daemon, token: &str) -> String {
-    let login = client().get(daemon.url("/login")).send().unwrap();
-    let login_cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .expect("a login cookie")
-        .to_string();
-    let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
-    let signed_in = client()
-        .post(daemon.url("/login"))
-        .header("cookie", &login_cookie)
-        .form(&[("token", token), ("csrf", csrf.as_str())])
-        .send()
-        .unwrap();
-    assert_eq!(signed_in.status().as_u16(), 303);
-    signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("brain_session="))
-        .and_then(|value| value.split(';').next())
-        .expect("a session cookie")
-        .to_string()
 }
 
 fn approved_draft(studio: &Studio, approver: &str, text: &str) -> String {

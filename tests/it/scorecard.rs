@@ -435,6 +435,19 @@ fn snapshots_that_stop_breach_freshness_and_their_return_recovers_it() {
                 .any(|event| event["reason_codes"] == serde_json::json!(["SLO_BREACH"]))
         });
         assert!(breached, "{:#?}", slo_events(&studio, before));
+        // The cockpit's tile turns critical with the breach.
+        let cookie = crate::support::sign_in(&daemon, &studio.admin);
+        let tile_is = |status: &str| {
+            crate::support::eventually(Duration::from_secs(30), || {
+                let (code, html) = crate::support::console_page(&daemon, &cookie, "/");
+                code == 200 && html.contains(&format!("id=\"slo-fresh\" data-status=\"{status}\""))
+            })
+        };
+        assert!(
+            tile_is("critical"),
+            "{}",
+            crate::support::console_page(&daemon, &cookie, "/").1
+        );
 
         // The source returns: recovered.
         copy_dir(kept.path(), &firings);
@@ -449,6 +462,11 @@ fn snapshots_that_stop_breach_freshness_and_their_return_recovers_it() {
                 .any(|event| event["reason_codes"] == serde_json::json!(["SLO_RECOVERED"]))
         });
         assert!(recovered, "{:#?}", slo_events(&studio, before));
+        assert!(
+            tile_is("ok"),
+            "{}",
+            crate::support::console_page(&daemon, &cookie, "/").1
+        );
         let events = slo_events(&studio, before);
         // Ok to warning, then warning to critical: each a breach.
         let breach = events

@@ -444,3 +444,53 @@ fn host_span(url: &str) -> (usize, usize) {
         .map_or(scheme_end, |at| scheme_end + at + 1);
     (start, authority_end)
 }
+
+fn no_redirects() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Sign in to the console of `daemon` with `token`: the session cookie.
+pub fn sign_in(daemon: &Daemon, token: &str) -> String {
+    let login = no_redirects().get(daemon.url("/login")).send().unwrap();
+    let login_cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .expect("a login cookie")
+        .to_string();
+    let csrf = login_cookie.split('=').nth(1).unwrap().to_string();
+    let signed_in = no_redirects()
+        .post(daemon.url("/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("token", token), ("csrf", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("brain_session="))
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// A console page of `daemon` as the holder of session `cookie`: status and HTML.
+pub fn console_page(daemon: &Daemon, cookie: &str, path: &str) -> (u16, String) {
+    let response = no_redirects()
+        .get(daemon.url(path))
+        .header("cookie", cookie)
+        .send()
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.text().unwrap_or_default(),
+    )
+}
