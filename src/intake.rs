@@ -100,26 +100,16 @@ pub fn parse(source: SourceFile) -> crate::capability::Parsed<IntakeTerms> {
                 .with_help("list words or phrases, or leave the category out"),
             );
         }
-        for (index, term) in terms.iter().enumerate() {
-            let at = document.value_span(&format!("{pointer}/{index}"));
-            let words = crate::swarms::text::words(term);
-            if words.is_empty() {
-                problems.push(
-                    Finding::error("intake::term", format!("`{term}` has no word to match"))
-                        .at(&parsed.source, at, "no word")
-                        .with_help("write a word or phrase"),
-                );
-            } else if let Some(other) = seen.insert(words, category) {
-                problems.push(
-                    Finding::error(
-                        "intake::term",
-                        format!("`{term}` is in `{other}` and in `{category}`"),
-                    )
-                    .at(&parsed.source, at, "listed twice")
-                    .with_help("a term suggests one category; keep it in one list"),
-                );
-            }
-        }
+        crate::swarms::text::check_terms(
+            terms,
+            category,
+            &pointer,
+            "intake",
+            &parsed.source,
+            document,
+            &mut seen,
+            &mut problems,
+        );
     }
     if !problems.is_empty() {
         parsed.value = None;

@@ -32,6 +32,44 @@ fn fold(character: char) -> Option<char> {
     Some(folded)
 }
 
+/// Check the terms of one category of a term-list file: each must have a word to match, and
+/// no term may sit in two categories (`seen` maps a term's words to the first category that
+/// listed it). `pointer` is the JSON pointer of the list; findings carry `code_prefix::term`.
+#[allow(clippy::too_many_arguments)]
+pub fn check_terms<'a>(
+    terms: &[String],
+    category: &'a str,
+    pointer: &str,
+    code_prefix: &str,
+    source: &crate::diagnostic::SourceFile,
+    document: &crate::yaml::Document,
+    seen: &mut std::collections::BTreeMap<Vec<String>, &'a str>,
+    problems: &mut Vec<crate::diagnostic::Finding>,
+) {
+    use crate::diagnostic::Finding;
+    let code = format!("{code_prefix}::term");
+    for (index, term) in terms.iter().enumerate() {
+        let at = document.value_span(&format!("{pointer}/{index}"));
+        let words = words(term);
+        if words.is_empty() {
+            problems.push(
+                Finding::error(code.clone(), format!("`{term}` has no word to match"))
+                    .at(source, at, "no word")
+                    .with_help("write a word or phrase"),
+            );
+        } else if let Some(other) = seen.insert(words, category) {
+            problems.push(
+                Finding::error(
+                    code.clone(),
+                    format!("`{term}` is in `{other}` and in `{category}`"),
+                )
+                .at(source, at, "listed twice")
+                .with_help("a term suggests one category; keep it in one list"),
+            );
+        }
+    }
+}
+
 /// The words of `text`, normalised.
 pub fn words(text: &str) -> Vec<String> {
     let mut words = Vec::new();

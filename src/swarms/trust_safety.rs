@@ -152,29 +152,16 @@ pub fn parse_terms(source: SourceFile) -> crate::capability::Parsed<TermLists> {
                 .with_help("list words or phrases, or leave the category out"),
             );
         }
-        for (index, term) in list.terms.iter().enumerate() {
-            let at = document.value_span(&format!("{pointer}/terms/{index}"));
-            let words = super::text::words(term);
-            if words.is_empty() {
-                problems.push(
-                    Diagnostic::error(
-                        "swarm-terms::term",
-                        format!("`{term}` has no word to match"),
-                    )
-                    .at(&parsed.source, at, "no word")
-                    .with_help("write a word or phrase"),
-                );
-            } else if let Some(other) = seen.insert(words, category) {
-                problems.push(
-                    Diagnostic::error(
-                        "swarm-terms::term",
-                        format!("`{term}` is in `{other}` and in `{category}`"),
-                    )
-                    .at(&parsed.source, at, "listed twice")
-                    .with_help("a term suggests one category; keep it in one list"),
-                );
-            }
-        }
+        super::text::check_terms(
+            &list.terms,
+            category,
+            &format!("{pointer}/terms"),
+            "swarm-terms",
+            &parsed.source,
+            document,
+            &mut seen,
+            &mut problems,
+        );
     }
     if !problems.is_empty() {
         parsed.value = None;
