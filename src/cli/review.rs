@@ -126,10 +126,13 @@ fn diff(cli: &Cli, args: &DiffArgs) -> ExitCode {
             let _ = output::print_json(&diff);
         }
         Format::Markdown => print!("{}", render::diff_markdown(&diff)),
-        Format::Github => print!(
-            "{}",
-            render::diff_github(&diff, &|change| locate(&head, change))
-        ),
+        Format::Github => {
+            let locator = Locator::new(&head);
+            print!(
+                "{}",
+                render::diff_github(&diff, &|change| locator.locate(change))
+            );
+        }
         Format::Human | Format::Sarif => print_diff(&diff),
     }
     let failing = match args.fail_on {
@@ -145,39 +148,58 @@ fn diff(cli: &Cli, args: &DiffArgs) -> ExitCode {
 }
 
 /// Where a change is decided on the head side: the first deciding policy's file and line, else
-/// the capability's manifest.
-fn locate(head: &review::Loaded, change: &DecisionChange) -> render::Location {
-    let policies = head.bundle.decider.policies();
-    let found = change
-        .policies_after
-        .iter()
-        .find_map(|id| policies.policy(id))
-        .and_then(|policy| {
-            let text = std::fs::read_to_string(head.root.join(&policy.file))
-                .or_else(|_| std::fs::read_to_string(&policy.file))
-                .ok()?;
-            let line = text[..policy.span.start.min(text.len())]
-                .matches('\n')
-                .count()
-                + 1;
-            let path = if Path::new(&policy.file).is_absolute() {
-                review::diff::relative_to(&head.root, Path::new(&policy.file))
-            } else {
-                review::diff::relative_to(
-                    &head.root,
-                    &std::env::current_dir().ok()?.join(&policy.file),
-                )
-            };
-            Some((path, line))
-        });
-    found.or_else(|| {
-        let path = head
-            .config
-            .capabilities_dir()
-            .join(format!("{}.yaml", change.capability));
-        path.is_file()
-            .then(|| (review::diff::relative_to(&head.root, &path), 1))
-    })
+/// the capability's manifest. Each policy file is read once, however many changes it decides.
+struct Locator<'a> {
+    head: &'a review::Loaded,
+    cwd: Option<std::path::PathBuf>,
+    /// A policy file's line starts (byte offsets), or `None` when it cannot be read.
+    lines: std::cell::RefCell<std::collections::HashMap<String, Option<Vec<usize>>>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(head: &'a review::Loaded) -> Self {
+        Self {
+            head,
+            cwd: std::env::current_dir().ok(),
+            lines: Default::default(),
+        }
+    }
+
+    fn locate(&self, change: &DecisionChange) -> render::Location {
+        let head = self.head;
+        let policies = head.bundle.decider.policies();
+        let found = change
+            .policies_after
+            .iter()
+            .find_map(|id| policies.policy(id))
+            .and_then(|policy| {
+                let mut cache = self.lines.borrow_mut();
+                let starts = cache.entry(policy.file.clone()).or_insert_with(|| {
+                    std::fs::read_to_string(head.root.join(&policy.file))
+                        .or_else(|_| std::fs::read_to_string(&policy.file))
+                        .ok()
+                        .map(|text| text.match_indices('\n').map(|(at, _)| at).collect())
+                });
+                let line = starts
+                    .as_ref()?
+                    .partition_point(|&newline| newline < policy.span.start)
+                    + 1;
+                let path = if Path::new(&policy.file).is_absolute() {
+                    review::diff::relative_to(&head.root, Path::new(&policy.file))
+                } else {
+                    review::diff::relative_to(&head.root, &self.cwd.as_ref()?.join(&policy.file))
+                };
+                Some((path, line))
+            });
+        found.or_else(|| {
+            let path = head
+                .config
+                .capabilities_dir()
+                .join(format!("{}.yaml", change.capability));
+            path.is_file()
+                .then(|| (review::diff::relative_to(&head.root, &path), 1))
+        })
+    }
 }
 
 fn marker(change: Change) -> String {
