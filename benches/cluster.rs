@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod support;
+
 fn main() {
     divan::main();
 }
@@ -19,33 +21,6 @@ fn main() {
 const LIFECYCLES: usize = 64;
 const READS: usize = 4;
 const CLIENTS: usize = 8;
-
-const BENCH_CAPABILITY: &str = "id: bench.note.draft
-title: Draft a note (benchmark)
-owner: staff:owner
-risk_tier: low
-mode: draft
-target: brain
-class: internal
-approval: { required: 1, approver_types: [staff], valid_for: 1h }
-failure_mode: Nothing is recorded.
-rollback: { strategy: discard_draft, how: Reject it. }
-tests: [benches/cluster.rs]
-input_schema: { type: object }
-enabled: true
-";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
-}
 
 struct Daemon {
     child: Child,
@@ -108,11 +83,11 @@ fn start(count: usize, base: &str) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     for folder in ["policies", "capabilities", "specs"] {
-        copy_dir(&repo.join(folder), &dir.path().join(folder));
+        support::copy_dir(&repo.join(folder), &dir.path().join(folder));
     }
     std::fs::write(
         dir.path().join("capabilities/bench.note.draft.yaml"),
-        BENCH_CAPABILITY,
+        support::bench_capability("cluster"),
     )
     .unwrap();
     std::fs::write(

@@ -14,43 +14,16 @@ use brain::config::Environment;
 use brain::engine::{Caller, Engine, EngineSettings, Executors, PolicyBundle, ProposeRequest};
 use brain::store::{KvEntry, PostgresStore, SqliteStore, Store};
 
+mod support;
+
 fn main() {
     divan::main();
 }
-
-/// The repository's policy set plus one draft capability that needs one approval and has no
-/// quota (a quota would cut the loop short).
-const BENCH_CAPABILITY: &str = "id: bench.note.draft
-title: Draft a note (benchmark)
-owner: staff:owner
-risk_tier: low
-mode: draft
-target: brain
-class: internal
-approval: { required: 1, approver_types: [staff], valid_for: 1h }
-failure_mode: Nothing is recorded.
-rollback: { strategy: discard_draft, how: Reject it. }
-tests: [benches/engine.rs]
-input_schema: { type: object }
-enabled: true
-";
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     engines: Vec<(&'static str, Arc<Engine>)>,
     _dir: tempfile::TempDir,
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 fn fixture() -> &'static Fixture {
@@ -59,11 +32,11 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         for folder in ["policies", "capabilities", "specs"] {
-            copy_dir(&repo.join(folder), &dir.path().join(folder));
+            support::copy_dir(&repo.join(folder), &dir.path().join(folder));
         }
         std::fs::write(
             dir.path().join("capabilities/bench.note.draft.yaml"),
-            BENCH_CAPABILITY,
+            support::bench_capability("engine"),
         )
         .unwrap();
         std::fs::write(dir.path().join("brain.yaml"), "studio:\n  name: Bench\n").unwrap();
