@@ -14,12 +14,16 @@
 //! taken away from a process that holds it open (see `store_outage.rs`), so on a SQLite studio
 //! without `--database-url` they fail with that fix instead of passing without proof.
 //!
+//! What a drill killed with `kill -9` leaves behind (a sandbox directory, a scratch database)
+//! is removed by a later drill (`leftovers.rs`).
+//!
 //! A scenario returns its checks (each passed or not, with what was seen) and, where it has one,
 //! how long recovery took.
 
 mod connector_storm;
 mod daemons;
 mod leader_loss;
+mod leftovers;
 mod store_outage;
 
 use std::path::PathBuf;
@@ -166,9 +170,8 @@ impl Sandbox {
             .value
             .ok_or_else(|| problem("the drill capability does not parse"))?;
         bundle.manifests.insert(manifest.id.clone(), manifest);
-        let mut suffix = [0u8; 6];
-        getrandom::fill(&mut suffix).map_err(|error| problem(error.to_string()))?;
-        let dir = std::env::temp_dir().join(format!("brain-drill-{}", hex::encode(suffix)));
+        leftovers::sweep_directories();
+        let dir = std::env::temp_dir().join(leftovers::new_name(leftovers::Kind::Directory)?);
         std::fs::create_dir_all(&dir)
             .map_err(|error| problem(format!("cannot create `{}`: {error}", dir.display())))?;
         let store = open_store(&dir.join("brain.db")).await?;

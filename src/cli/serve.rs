@@ -20,6 +20,11 @@ pub struct ServeArgs {
     /// Address to bind, overriding `server.listen` (default 127.0.0.1:8787).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Also stop (as on SIGTERM) when standard input reaches end of file: for a supervisor
+    /// that runs brain serve as its child, so the daemon cannot outlive it (a supervisor killed
+    /// with `kill -9` closes the pipe too).
+    #[arg(long)]
+    pub stop_when_stdin_closes: bool,
 }
 
 /// The store could not be opened; names the config key to look at.
@@ -179,7 +184,12 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> miette::Result<ExitCode> {
             swarms,
             cluster,
         };
-        let result = server::serve(listener, state).await;
+        let stop = if args.stop_when_stdin_closes {
+            server::Stop::OnSignalOrStdinClosed
+        } else {
+            server::Stop::OnSignal
+        };
+        let result = server::serve(listener, state, stop).await;
         store.close().await;
         match result {
             Ok(()) => Ok(ExitCode::SUCCESS),

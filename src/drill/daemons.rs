@@ -3,7 +3,9 @@
 //! brain.yaml on that database, the studio's policy set plus the drill capability, a new
 //! signing key in its data directory), and real `brain serve` processes on it, spoken to only
 //! through their HTTP API. Nothing here touches the studio's own store or files; the database
-//! and the directory are removed when the drill ends, however it ends.
+//! and the directory are removed when the drill ends. A drill killed with `kill -9` runs no
+//! clean-up: its daemons stop as their standard input closes, and a later drill removes the
+//! database and directory it left (`leftovers.rs`).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -18,6 +20,7 @@ use crate::config::LoadedConfig;
 use crate::engine::EngineError;
 use crate::store::{StoreTarget, scratch};
 
+use super::leftovers::{self, Kind};
 use super::{DRILL_CAPABILITY, DRILL_CAPABILITY_ID, problem};
 
 /// How long a daemon may take to listen, or a command to answer.
@@ -64,9 +67,8 @@ pub struct ScratchDatabase {
 
 impl ScratchDatabase {
     pub async fn create(admin_url: &str) -> Result<Self, EngineError> {
-        let mut suffix = [0u8; 6];
-        getrandom::fill(&mut suffix).map_err(|error| problem(error.to_string()))?;
-        let name = format!("brain_drill_{}", hex::encode(suffix));
+        leftovers::sweep_databases(admin_url).await;
+        let name = leftovers::new_name(Kind::Database)?;
         let url = scratch::create(admin_url, &name).await.map_err(|error| {
             EngineError::invalid(
                 format!("the drill could not create its database: {error}"),
@@ -137,9 +139,8 @@ impl SandboxStudio {
         database: &ScratchDatabase,
         extra: &str,
     ) -> Result<Self, EngineError> {
-        let mut suffix = [0u8; 6];
-        getrandom::fill(&mut suffix).map_err(|error| problem(error.to_string()))?;
-        let dir = std::env::temp_dir().join(format!("brain-drill-{}", hex::encode(suffix)));
+        leftovers::sweep_directories();
+        let dir = std::env::temp_dir().join(leftovers::new_name(Kind::Directory)?);
         std::fs::create_dir_all(&dir)
             .map_err(|error| problem(format!("cannot create `{}`: {error}", dir.display())))?;
         let mut sandbox = Self {
@@ -229,6 +230,9 @@ impl SandboxStudio {
         let mut command = self.command()?;
         command
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            // The daemon stops when this process does, even by `kill -9`: its stdin closes.
+            .arg("--stop-when-stdin-closes")
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = command

@@ -306,8 +306,17 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
         })
 }
 
-/// Serve until SIGINT or SIGTERM; in-flight requests finish, then this returns.
-pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeError> {
+/// What ends [`serve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT or SIGTERM.
+    OnSignal,
+    /// SIGINT, SIGTERM, or the end of standard input (`--stop-when-stdin-closes`).
+    OnSignalOrStdinClosed,
+}
+
+/// Serve until `stop`; in-flight requests finish, then this returns.
+pub async fn serve(listener: TcpListener, state: AppState, stop: Stop) -> Result<(), ServeError> {
     let address = listener
         .local_addr()
         .map_err(|error| ServeError::Io(error.to_string()))?;
@@ -323,7 +332,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     };
     // Install the signal handlers before announcing the address: a SIGTERM that arrives right
     // after start-up must still shut down gracefully, not kill the process.
-    let shutdown = shutdown_signal()?;
+    let shutdown = shutdown_signal(stop)?;
     let app = router(state.clone());
     let monitor = tokio::spawn(monitor_store(state.clone()));
     let cluster_beat = {
@@ -343,22 +352,58 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), ServeEr
     cluster_beat.abort();
     daemon_beat.abort();
     let _ = leading.await;
-    state.cluster.release(&*state.store).await;
+    // Each step is bounded: a store that stopped answering must not keep the daemon from
+    // stopping (the lease then expires by itself, and `brain audit verify` reports the head as
+    // not yet checkpointed).
+    finish(
+        "release the leader lease",
+        state.cluster.release(&*state.store),
+    )
+    .await;
     if let Some(run) = &run
-        && let Err(error) = state.engine.daemon_heartbeat(run, true).await
+        && let Some(Err(error)) = finish(
+            "record the daemon's stop",
+            state.engine.daemon_heartbeat(run, true),
+        )
+        .await
     {
         tracing::warn!(error = %error, "could not record the daemon's stop");
     }
     // Sign the chain head, so truncating the log behind brain's back is detectable.
-    match state.engine.checkpoint_now().await {
-        Ok(Some(checkpoint)) => tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint"),
-        Ok(None) => {}
-        Err(error) => {
+    match finish(
+        "sign the shutdown audit checkpoint",
+        state.engine.checkpoint_now(),
+    )
+    .await
+    {
+        Some(Ok(Some(checkpoint))) => {
+            tracing::info!(seq = checkpoint.seq, "signed an audit checkpoint")
+        }
+        Some(Ok(None)) | None => {}
+        Some(Err(error)) => {
             tracing::error!(error = %error, "could not sign the shutdown audit checkpoint")
         }
     }
     tracing::info!("shut down cleanly");
     result
+}
+
+/// How long one step of the shutdown may take.
+const SHUTDOWN_STEP: Duration = Duration::from_secs(10);
+
+/// Run one step of the shutdown for at most [`SHUTDOWN_STEP`]; `None` (and an error naming the
+/// step) when it did not finish.
+async fn finish<T>(step: &str, work: impl std::future::Future<Output = T>) -> Option<T> {
+    match tokio::time::timeout(SHUTDOWN_STEP, work).await {
+        Ok(done) => Some(done),
+        Err(_) => {
+            tracing::error!(
+                "could not {step} within {}s: stopping without it",
+                SHUTDOWN_STEP.as_secs()
+            );
+            None
+        }
+    }
 }
 
 /// Tasks aborted when dropped: the scheduled work of one leadership.
@@ -732,8 +777,10 @@ async fn monitor_store(state: AppState) {
     }
 }
 
-/// A future that resolves on SIGINT or SIGTERM; the handlers are installed now.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
+/// A future that resolves on SIGINT or SIGTERM (and, for [`Stop::OnSignalOrStdinClosed`], at
+/// the end of standard input); the handlers are installed now.
+fn shutdown_signal(stop: Stop) -> Result<impl std::future::Future<Output = ()>, ServeError> {
+    let stdin_closed = stdin_closed(stop);
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -746,14 +793,35 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError
             tokio::select! {
                 _ = interrupt.recv() => tracing::info!("SIGINT received: finishing in-flight requests"),
                 _ = terminate.recv() => tracing::info!("SIGTERM received: finishing in-flight requests"),
+                () = stdin_closed => tracing::info!("standard input closed: finishing in-flight requests"),
             }
         })
     }
     #[cfg(not(unix))]
     {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("interrupt received: finishing in-flight requests");
+        Ok(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received: finishing in-flight requests"),
+                () = stdin_closed => tracing::info!("standard input closed: finishing in-flight requests"),
+            }
         })
+    }
+}
+
+/// A future that resolves when standard input reaches its end (or cannot be read), read on a
+/// thread of its own; for [`Stop::OnSignal`] it never resolves and standard input is not read.
+fn stdin_closed(stop: Stop) -> impl std::future::Future<Output = ()> {
+    let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
+    if stop == Stop::OnSignalOrStdinClosed {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = sender.send(());
+        });
+    }
+    // Without a reader the sender is dropped here, and the future waits forever.
+    async move {
+        if receiver.await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

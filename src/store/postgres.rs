@@ -48,14 +48,31 @@ impl PostgresStore {
     /// the audit chain never forks.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
         // One round trip: the transaction starts holding the chain head's row lock.
-        Ok(self
-            .pool
-            .begin_with("BEGIN; SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-            .await?)
+        self.begin_detached("BEGIN; SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+            .await
+    }
+
+    /// Start a transaction with `statement` on a task of its own. sqlx rolls back a dropped
+    /// `Transaction`, but not a `BEGIN` it sent and whose answer its caller stopped waiting for
+    /// (a client hung up, the daemon is stopping): that connection would go back to the pool
+    /// inside an open transaction, holding the chain head's lock, and every other writer would
+    /// wait on it. On a task of its own the start always finishes, and a transaction nobody
+    /// awaits any more is dropped, so rolled back, like any other.
+    async fn begin_detached(
+        &self,
+        statement: &'static str,
+    ) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin_with(statement).await })
+            .await
+            .map_err(|error| {
+                StoreError::Unavailable(format!("starting a transaction failed: {error}"))
+            })?
+            .map_err(StoreError::from)
     }
 
     async fn begin_migration(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_detached("BEGIN").await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
@@ -146,6 +163,19 @@ pub mod scratch {
     pub async fn create(admin_url: &str, name: &str) -> Result<String, StoreError> {
         run(admin_url, &[format!("CREATE DATABASE {name}")]).await?;
         Ok(url_of(admin_url, name))
+    }
+
+    /// The databases on the server whose names start with `prefix`.
+    pub async fn names(admin_url: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let pool = admin(admin_url).await?;
+        let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database")
+            .fetch_all(&pool)
+            .await?;
+        pool.close().await;
+        Ok(names
+            .into_iter()
+            .filter(|name| name.starts_with(prefix))
+            .collect())
     }
 
     /// Drop `name`, ending every connection to it first.

@@ -32,10 +32,13 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
+/// The writer connection, held.
+type WriterGuard = OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>;
+
 /// A write transaction on the writer connection: `BEGIN IMMEDIATE` when it starts, rolled back
 /// when dropped without a commit.
 pub struct WriterTx {
-    conn: OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>,
+    conn: WriterGuard,
     open: bool,
 }
 
@@ -151,23 +154,40 @@ impl SqliteStore {
                 ))
             })?,
         };
-        let mut conn = OwnedMutexGuard::try_map(conn, Option::as_mut).map_err(|_| {
+        let conn = OwnedMutexGuard::try_map(conn, Option::as_mut).map_err(|_| {
             StoreError::Unavailable(format!(
                 "the SQLite database `{}` is closed",
                 self.path.display()
             ))
         })?;
-        let mut begun = Self::begin_on(&mut conn).await;
-        if matches!(begun, Err(sqlx::Error::WorkerCrashed)) {
-            *conn = Self::connect(&self.options, &self.path).await?;
-            begun = Self::begin_on(&mut conn).await;
+        match Self::begin_detached(conn).await? {
+            Ok(tx) => Ok(tx),
+            Err((mut conn, sqlx::Error::WorkerCrashed)) => {
+                *conn = Self::connect(&self.options, &self.path).await?;
+                Ok(Self::begin_detached(conn)
+                    .await?
+                    .map_err(|(_, error)| error)?)
+            }
+            Err((_, error)) => Err(error.into()),
         }
-        begun?;
-        Ok(WriterTx { conn, open: true })
     }
 
-    async fn begin_on(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        SqliteTransactionManager::begin(conn, Some("BEGIN IMMEDIATE".into())).await
+    /// `BEGIN IMMEDIATE` on a task of its own. The connection's worker runs a `BEGIN` it was
+    /// sent even when the caller stops waiting for the answer (a client hung up, the daemon is
+    /// stopping); awaited in place, that would leave the writer inside a transaction no
+    /// [`WriterTx`] owns, and every later write would fail. On a task of its own the start always
+    /// finishes, and a transaction nobody awaits any more is dropped, so rolled back.
+    async fn begin_detached(
+        mut conn: WriterGuard,
+    ) -> Result<Result<WriterTx, (WriterGuard, sqlx::Error)>, StoreError> {
+        tokio::spawn(async move {
+            match SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into())).await {
+                Ok(()) => Ok(WriterTx { conn, open: true }),
+                Err(error) => Err((conn, error)),
+            }
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("starting a write failed: {error}")))
     }
 
     async fn begin_migration(&self) -> Result<WriterTx, StoreError> {

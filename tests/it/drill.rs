@@ -287,3 +287,143 @@ fn the_daemon_drills_on_sqlite_without_a_database_url_are_refused_naming_the_fix
         "{events:#}"
     );
 }
+
+/// The pids of the running (not yet reaped, not zombie) children of `parent` whose command
+/// line contains `word`.
+#[cfg(target_os = "linux")]
+fn children_running(parent: u32, word: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if process_state(pid).is_some_and(|(state, ppid)| state != 'Z' && ppid == parent) {
+            let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&command).contains(word) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// The state letter and the parent of `pid`, or `None` when it is gone.
+#[cfg(target_os = "linux")]
+fn process_state(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.next()?.parse().ok()?))
+}
+
+/// `NAME=value` from the environment of `pid`.
+#[cfg(target_os = "linux")]
+fn environment_of(pid: u32, name: &str) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|byte| *byte == 0).find_map(|entry| {
+        String::from_utf8_lossy(entry)
+            .strip_prefix(&format!("{name}="))
+            .map(str::to_string)
+    })
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_drill_killed_with_kill_9_leaves_no_daemon_running_and_a_later_drill_removes_what_it_left() {
+    use crate::support::{psql, psql_column};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    let Some(server) = postgres_server() else {
+        return;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let databases = || psql_column(&server, "SELECT datname FROM pg_database");
+    // What an interrupted drill two hours ago left, and what a drill running now has.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let hex = format!(
+        "{:06x}{:06x}",
+        std::process::id() & 0xff_ffff,
+        nanos & 0xff_ffff
+    );
+    let stale = format!("brain_drill_{}_{hex}", now - 7200);
+    let running = format!("brain_drill_{now}_{hex}");
+    psql(&server, &format!("CREATE DATABASE {stale}"));
+    psql(&server, &format!("CREATE DATABASE {running}"));
+    let stale_dir = std::env::temp_dir().join(format!("brain-drill-{}-{hex}", now - 7200));
+    std::fs::create_dir_all(stale_dir.join("data")).unwrap();
+    std::fs::write(stale_dir.join("brain.yaml"), "studio: {}\n").unwrap();
+    let named = format!("brain_drill_{}_0a1b2c3d4e5f_kept", now - 7200);
+    psql(&server, &format!("CREATE DATABASE {named}"));
+
+    let studio = Studio::new(Backend::Sqlite, "");
+    let mut drill = studio
+        .command(Some(&studio.admin))
+        .args(["drill", "run", "leader-loss", "--database-url", &server])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let daemons = loop {
+        let daemons = children_running(drill.id(), "serve");
+        if daemons.len() == 2 {
+            break daemons;
+        }
+        assert!(
+            drill.try_wait().unwrap().is_none(),
+            "the drill ended before it started its daemons"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the drill started no daemons"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let its_database = environment_of(daemons[0], "BRAIN_DATABASE_URL")
+        .and_then(|url| url.rsplit('/').next().map(str::to_string))
+        .unwrap();
+    let its_dir = std::fs::read_link(format!("/proc/{}/cwd", daemons[0])).unwrap();
+
+    drill.kill().unwrap();
+    drill.wait().unwrap();
+    let stopped = Instant::now();
+    while daemons
+        .iter()
+        .any(|pid| process_state(*pid).is_some_and(|(state, _)| state != 'Z'))
+    {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "the killed drill's daemons are still running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let left = databases();
+    let stale_dir_left = stale_dir.exists();
+    let cleanup = |names: &[&str]| {
+        for name in names {
+            psql(
+                &server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+        let _ = std::fs::remove_dir_all(&its_dir);
+        let _ = std::fs::remove_dir_all(&stale_dir);
+    };
+    cleanup(&[&running, &named, &its_database, &stale]);
+    // The drill removed what was left behind an hour ago or more, and only that.
+    assert!(!left.contains(&stale), "{left:?}");
+    assert!(!stale_dir_left, "{}", stale_dir.display());
+    assert!(left.contains(&running), "{left:?}");
+    assert!(
+        left.contains(&named),
+        "a name of another shape is kept: {left:?}"
+    );
+    assert!(left.contains(&its_database), "{left:?}");
+}

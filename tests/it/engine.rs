@@ -1478,10 +1478,14 @@ fn the_daemon_signs_a_checkpoint_of_the_chain_head_on_shutdown() {
             .map(|url| vec![("BRAIN_DATABASE_URL", url)])
             .unwrap_or_default();
         let daemon = crate::support::Daemon::start(studio.path(), &[], &envs);
-        assert_eq!(daemon.terminate().code(), Some(0));
+        let (status, logs) = daemon.terminate_with_logs();
+        assert_eq!(status.code(), Some(0), "{logs}");
         let (code, after) = studio.json(&studio.admin, &["audit", "verify"]);
         assert_eq!(code, 0, "{after}");
-        assert_eq!(after["checkpoints"], 1, "{after}");
-        assert_eq!(after["latest_checkpoint"], after["head_seq"], "{after}");
+        assert_eq!(after["checkpoints"], 1, "{after}\n{logs}");
+        assert_eq!(
+            after["latest_checkpoint"], after["head_seq"],
+            "{after}\n{logs}"
+        );
     }
 }

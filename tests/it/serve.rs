@@ -2,7 +2,7 @@
 //! start-up refusals, and readiness following the store.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{Daemon, PgDatabase, brain, eventually, get, run, temp_dir, transcript};
@@ -102,6 +102,34 @@ fn serve_answers_health_readiness_and_metrics_then_stops_cleanly() {
     let status = daemon.terminate();
     assert_eq!(status.code(), Some(0));
     assert!(stderr.lock().unwrap().contains("shut down cleanly"));
+}
+
+#[test]
+fn serve_stops_cleanly_when_its_standard_input_closes_only_when_asked_to() {
+    let dir = temp_dir();
+    let mut command = brain(dir.path());
+    command
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .arg("--stop-when-stdin-closes")
+        .stdin(Stdio::piped());
+    let mut supervised = Daemon::spawn(command);
+    // Without the flag a daemon whose standard input is already at its end keeps serving.
+    let other = temp_dir();
+    let unsupervised = Daemon::start(other.path(), &[], &[]);
+    let (status, body) = get(&supervised.url("/healthz"));
+    assert_eq!(status, 200, "{body}");
+
+    // The supervisor goes away: its end of the pipe closes.
+    drop(supervised.child.stdin.take());
+    let stderr = supervised.stderr.clone();
+    let status = supervised.exit_status("its standard input closed");
+    assert_eq!(status.code(), Some(0));
+    let logs = stderr.lock().unwrap().clone();
+    assert!(logs.contains("standard input closed"), "{logs}");
+    assert!(logs.contains("shut down cleanly"), "{logs}");
+
+    let (status, body) = get(&unsupervised.url("/healthz"));
+    assert_eq!(status, 200, "{body}");
 }
 
 #[test]

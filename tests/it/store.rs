@@ -271,6 +271,43 @@ async fn a_dropped_transaction_leaves_nothing_behind() {
     }
 }
 
+/// A write whose caller stops waiting while it starts (a client hung up, the daemon is stopping)
+/// leaves nothing open behind it: the next writers start, and nothing waits on a lock the
+/// abandoned start took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_abandoned_while_it_starts_leaves_the_store_writable() {
+    for test in stores().await {
+        let store = &test.store;
+        let name = store.backend().as_str();
+        for patience in 0..300 {
+            // Give the start a different number of turns each time, so some are abandoned
+            // before the `BEGIN` is sent, some while it runs, some after it answered.
+            tokio::select! {
+                biased;
+                _ = store.begin() => {}
+                () = async {
+                    for _ in 0..patience % 60 {
+                        tokio::task::yield_now().await;
+                    }
+                } => {}
+            }
+            let written = tokio::time::timeout(Duration::from_secs(5), async {
+                let mut tx = store.begin().await?;
+                tx.append_audit(event("after")).await?;
+                tx.commit().await
+            })
+            .await;
+            assert!(
+                matches!(written, Ok(Ok(()))),
+                "{name}: a write after an abandoned start (patience {patience}): {written:?}"
+            );
+        }
+        let events = store.audit_events(0, 1000).await.unwrap();
+        assert_eq!(events.len(), 300, "{name}");
+        audit::verify_chain(&events, 0, audit::GENESIS_HASH.into()).unwrap();
+    }
+}
+
 /// Two processes on one SQLite file (two stores, each with its own writer connection) interleave
 /// their writes on the file lock; the chain stays one chain and each sees the other's writes.
 #[tokio::test]

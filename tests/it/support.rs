@@ -131,8 +131,21 @@ impl Drop for PgDatabase {
 
 /// Run one SQL statement with psql; panics with psql's message on failure.
 pub fn psql(url: &str, sql: &str) {
+    run_psql(url, sql, "-q");
+}
+
+/// The first column of the rows one query returns, with psql; panics on failure.
+pub fn psql_column(url: &str, sql: &str) -> Vec<String> {
+    String::from_utf8_lossy(&run_psql(url, sql, "-qtA"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// psql with `flags` on one statement: its standard output; panics with its message on failure.
+fn run_psql(url: &str, sql: &str, flags: &str) -> Vec<u8> {
     let output = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .args([url, "-v", "ON_ERROR_STOP=1", flags, "-c", sql])
         .output()
         .expect("psql is installed");
     assert!(
@@ -140,6 +153,7 @@ pub fn psql(url: &str, sql: &str) {
         "psql `{sql}`: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    output.stdout
 }
 
 /// `postgres://u@h:p/db?x` with the database replaced.
@@ -184,14 +198,23 @@ impl Daemon {
     /// and wait until it listens.
     pub fn start(dir: &Path, global_args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut command = brain(dir);
-        command
-            .args(global_args)
-            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        command.args(global_args).args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
         for (key, value) in envs {
             command.env(key, value);
         }
+        Self::spawn(command)
+    }
+
+    /// Spawn `command`, a `brain --log-format json serve` on an ephemeral port, with its
+    /// stderr captured, and wait until it listens.
+    pub fn spawn(mut command: Command) -> Self {
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn brain serve");
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(String::new()));
@@ -229,9 +252,14 @@ impl Daemon {
     }
 
     /// Send SIGTERM and wait for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.exit_status("SIGTERM")
+    }
+
+    /// Wait up to 30 s for the daemon to exit after `cause`; its exit status.
+    pub fn exit_status(mut self, cause: &str) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -239,7 +267,8 @@ impl Daemon {
             }
             assert!(
                 Instant::now() < deadline,
-                "brain serve did not stop after SIGTERM"
+                "brain serve did not stop after {cause}:\n{}",
+                self.logs()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -247,6 +276,18 @@ impl Daemon {
 
     pub fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Send SIGTERM, wait for the exit status, and hand back everything the daemon logged.
+    pub fn terminate_with_logs(self) -> (std::process::ExitStatus, String) {
+        let stderr = self.stderr.clone();
+        let status = self.terminate();
+        // The reader thread sees the end of the pipe right after the exit; give it a moment.
+        eventually(Duration::from_secs(5), || {
+            stderr.lock().unwrap().contains("shut down cleanly")
+        });
+        let logs = stderr.lock().unwrap().clone();
+        (status, logs)
     }
 }
 
