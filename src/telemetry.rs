@@ -248,9 +248,14 @@ impl Metrics {
         let _ = self.instance.set(instance.to_string());
     }
 
-    /// Whether this daemon holds the leader lease now.
+    /// Whether this daemon holds the leader lease now. The objectives' figures are the
+    /// leader's (it evaluates them): a daemon that stops leading stops exporting them, so no
+    /// daemon exports figures that are no longer evaluated.
     pub fn set_leader(&self, leader: bool) {
         self.leader.store(i64::from(leader), Ordering::Relaxed);
+        if !leader && let Ok(mut series) = self.slos.lock() {
+            series.objectives.clear();
+        }
     }
 
     /// Record one snapshot run: how long it took, what it read, and how it ended.

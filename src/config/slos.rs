@@ -364,6 +364,26 @@ impl Check<'_> {
                     )),
                 );
             }
+            // Any external write without its capability, approval state and outcome in the
+            // audit log is critical: a studio may not lower that bar.
+            if slo.indicator == Indicator::AuditCompleteness && slo.critical < 100.0 {
+                findings.push(
+                    self.at_value(
+                        Finding::error(
+                            "config::slo",
+                            format!(
+                                "objective `{}` is critical only below `{}`%, but any gap in the audit of an external write is critical",
+                                slo.id, slo.critical
+                            ),
+                        ),
+                        &format!("{pointer}/critical"),
+                        "must be 100",
+                    )
+                    .with_help(
+                        "write `critical: 100`: a write whose audit events do not link its capability, approval state and outcome is critical whatever the share",
+                    ),
+                );
+            }
             if slo.owner.trim().is_empty() {
                 findings.push(
                     self.at_value(

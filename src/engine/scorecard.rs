@@ -393,6 +393,8 @@ impl Engine {
                             "critical": result.critical,
                             "unit": result.unit,
                             "period": period,
+                            // Held while the objective flaps: audited, not posted.
+                            "posted": !state.held,
                         })),
                 )
                 .await?,

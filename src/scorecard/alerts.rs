@@ -18,6 +18,21 @@ pub struct AlertState {
     /// When a notification about the current breach was last sent (queued).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notified_at: Option<String>,
+    /// When a breach of this objective was last announced (a breach or a reminder posted); kept
+    /// across recoveries, so an objective that flaps is announced once per repeat interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach_announced_at: Option<String>,
+    /// The current breach (or the recovery from it) is audited but not posted: it began within
+    /// the repeat interval of the last announced breach.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
+}
+
+impl AlertState {
+    /// Whether the transition into this state is posted to the webhooks.
+    pub fn posts(&self, transition: Option<Transition>) -> bool {
+        transition.is_some() && !self.held
+    }
 }
 
 /// What an evaluation calls for.
@@ -54,7 +69,12 @@ impl Transition {
 }
 
 /// The transition from `previous` to `result` at `now`, and the state to keep. Without data
-/// nothing changes: a breach is not called recovered for want of a value.
+/// nothing changes: a breach is not called recovered for want of a value. Every breach and
+/// recovery is a transition (audited); a breach that begins within `repeat_after_seconds` of the
+/// last announced one is held (not posted), and so is its recovery, so an objective flapping
+/// between breach and recovery is posted once per repeat interval; a held breach that stays
+/// open is posted as a reminder when the interval has passed. Worsening to critical is posted
+/// at once.
 pub fn transition(
     previous: Option<&AlertState>,
     result: &SloResult,
@@ -69,6 +89,8 @@ pub fn transition(
             status: Status::NoData,
             since: now_text,
             notified_at: None,
+            breach_announced_at: None,
+            held: false,
         });
         return (None, kept);
     }
@@ -76,37 +98,44 @@ pub fn transition(
         Some(state) if state.status == status => state.since.clone(),
         _ => now_text.clone(),
     };
-    let fresh = |notified: bool| AlertState {
-        status,
-        since: since.clone(),
-        notified_at: notified.then(|| now_text.clone()),
+    let announced = previous.and_then(|state| state.breach_announced_at.clone());
+    let within_repeat = |at: Option<&str>| {
+        at.and_then(parse_time)
+            .is_some_and(|at| (now - at).num_seconds() < repeat_after_seconds)
     };
+    let held_before = previous.is_some_and(|state| state.held);
+    let kept =
+        |notified_at: Option<String>, breach_announced_at: Option<String>, held: bool| AlertState {
+            status,
+            since: since.clone(),
+            notified_at,
+            breach_announced_at,
+            held,
+        };
+    // A breach announced now.
+    let announce = || kept(Some(now_text.clone()), Some(now_text.clone()), false);
     match (was.is_breach(), status.is_breach()) {
-        (false, true) => (Some(Transition::Breach), fresh(true)),
-        (true, false) => (Some(Transition::Recovered), fresh(false)),
+        (false, true) if within_repeat(announced.as_deref()) => (
+            Some(Transition::Breach),
+            kept(announced.clone(), announced, true),
+        ),
+        (false, true) => (Some(Transition::Breach), announce()),
+        (true, false) => (
+            Some(Transition::Recovered),
+            kept(None, announced, held_before),
+        ),
         (true, true) if was == Status::Warning && status == Status::Critical => {
-            (Some(Transition::Breach), fresh(true))
+            (Some(Transition::Breach), announce())
         }
         (true, true) => {
             let notified_at = previous.and_then(|state| state.notified_at.clone());
-            let due = notified_at
-                .as_deref()
-                .and_then(parse_time)
-                .is_none_or(|at| (now - at).num_seconds() >= repeat_after_seconds);
-            if due {
-                (Some(Transition::Reminder), fresh(true))
+            if within_repeat(notified_at.as_deref()) {
+                (None, kept(notified_at, announced, held_before))
             } else {
-                (
-                    None,
-                    AlertState {
-                        status,
-                        since,
-                        notified_at,
-                    },
-                )
+                (Some(Transition::Reminder), announce())
             }
         }
-        (false, false) => (None, fresh(false)),
+        (false, false) => (None, kept(None, announced, false)),
     }
 }
 
@@ -165,6 +194,48 @@ mod tests {
         assert_eq!(state.notified_at, None);
         let (nothing, _) = transition(Some(&state), &result(Status::Ok), at(94), hour);
         assert_eq!(nothing, None);
+    }
+
+    #[test]
+    fn an_objective_that_flaps_is_audited_every_time_and_posted_once_per_repeat_interval() {
+        let hour = 3600;
+        let step = |state: Option<&AlertState>, status: Status, minute: i64| {
+            let (transition, kept) = transition(state, &result(status), at(minute), hour);
+            let posted = kept.posts(transition);
+            (transition, posted, kept)
+        };
+        let (breach, posted, state) = step(None, Status::Warning, 0);
+        assert_eq!((breach, posted), (Some(Transition::Breach), true));
+        let (recovered, posted, state) = step(Some(&state), Status::Ok, 5);
+        assert_eq!((recovered, posted), (Some(Transition::Recovered), true));
+        // Breached again 10 minutes after the first was announced: audited, held.
+        let (again, posted, state) = step(Some(&state), Status::Warning, 10);
+        assert_eq!((again, posted), (Some(Transition::Breach), false));
+        assert!(state.held);
+        // Its recovery is held with it.
+        let (recovered, posted, state) = step(Some(&state), Status::Ok, 15);
+        assert_eq!((recovered, posted), (Some(Transition::Recovered), false));
+        let (again, posted, state) = step(Some(&state), Status::Warning, 20);
+        assert_eq!((again, posted), (Some(Transition::Breach), false));
+        // Still breached an hour after the last announcement: posted as a reminder.
+        let (quiet, posted, state) = step(Some(&state), Status::Warning, 50);
+        assert_eq!((quiet, posted), (None, false));
+        let (reminder, posted, state) = step(Some(&state), Status::Warning, 61);
+        assert_eq!((reminder, posted), (Some(Transition::Reminder), true));
+        assert!(!state.held);
+        // The recovery of an announced breach is posted.
+        let (recovered, posted, state) = step(Some(&state), Status::Ok, 62);
+        assert_eq!((recovered, posted), (Some(Transition::Recovered), true));
+        // Worse than the held breach: critical is posted at once.
+        let (again, posted, state) = step(Some(&state), Status::Warning, 63);
+        assert_eq!((again, posted), (Some(Transition::Breach), false));
+        let (worse, posted, state) = step(Some(&state), Status::Critical, 64);
+        assert_eq!((worse, posted), (Some(Transition::Breach), true));
+        // A breach after the repeat interval is announced like a first one.
+        let (recovered, _, state) = step(Some(&state), Status::Ok, 65);
+        let (breach, posted, _) = step(Some(&state), Status::Warning, 64 + 61);
+        assert_eq!(recovered, Some(Transition::Recovered));
+        assert_eq!((breach, posted), (Some(Transition::Breach), true));
     }
 
     #[test]

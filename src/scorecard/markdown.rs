@@ -1,6 +1,7 @@
 //! The monthly review in Markdown (`brain scorecard --format markdown`): the objectives with
-//! their trend against the previous period, the breaches, and action items naming owners,
-//! on-call notes and the records to look at.
+//! their trend against the previous period, the breaches (open at the period's end, and every
+//! one audited in it with its recovery), and action items naming owners, on-call notes and the
+//! records to look at.
 
 use std::fmt::Write as _;
 
@@ -136,6 +137,26 @@ pub fn render(studio: &str, scorecard: &Scorecard, previous: Option<&Scorecard>)
             cell(&slo.note)
         );
     }
+    let audited = audited_breaches(scorecard);
+    if !audited.is_empty() {
+        let _ = writeln!(out, "\n### Breaches audited in the period\n");
+        for breach in &audited {
+            let _ = writeln!(
+                out,
+                "- `{}` breached at {} ({}, {}), {}.",
+                breach.slo,
+                breach.at,
+                breach.status,
+                breach.value,
+                breach
+                    .recovered_at
+                    .as_deref()
+                    .map_or("still open at the period's end".to_string(), |at| format!(
+                        "recovered at {at}"
+                    ))
+            );
+        }
+    }
     let no_data: Vec<&SloResult> = scorecard
         .slos
         .iter()
@@ -166,10 +187,97 @@ pub fn render(studio: &str, scorecard: &Scorecard, previous: Option<&Scorecard>)
             let _ = writeln!(out, "  - {hint}");
         }
     }
+    // Objectives that breached and recovered: nothing is wrong now, but something was.
+    let mut recovered: Vec<&str> = audited
+        .iter()
+        .filter(|breach| breach.recovered_at.is_some())
+        .map(|breach| breach.slo.as_str())
+        .filter(|id| !breaches.iter().any(|slo| slo.id == *id))
+        .collect();
+    recovered.dedup();
+    for id in recovered {
+        let Some(slo) = scorecard.slos.iter().find(|slo| slo.id == id) else {
+            continue;
+        };
+        let times: Vec<&str> = audited
+            .iter()
+            .filter(|breach| breach.slo == id)
+            .map(|breach| breach.at.as_str())
+            .collect();
+        items += 1;
+        let _ = writeln!(
+            out,
+            "- [ ] {}: find why `{id}` breached {} in the period (last at {}) although it recovered.",
+            cell(&slo.owner),
+            if times.len() == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", times.len())
+            },
+            times.last().copied().unwrap_or("?")
+        );
+    }
     if items == 0 {
         let _ = writeln!(out, "None.");
     }
     out
+}
+
+/// One breach audited in the period, and when it recovered.
+struct AuditedBreach {
+    slo: String,
+    at: String,
+    status: String,
+    value: String,
+    recovered_at: Option<String>,
+}
+
+/// The `SLO_BREACH` events of the period (`details.alerts`), each with the `SLO_RECOVERED` that
+/// ended it, ordered by objective then time.
+fn audited_breaches(scorecard: &Scorecard) -> Vec<AuditedBreach> {
+    let mut found: Vec<AuditedBreach> = Vec::new();
+    for alert in scorecard.details["alerts"].as_array().into_iter().flatten() {
+        let (Some(slo), Some(at)) = (alert["slo"].as_str(), alert["at"].as_str()) else {
+            continue;
+        };
+        match alert["event"].as_str() {
+            Some("breach") => {
+                let unit = scorecard
+                    .slos
+                    .iter()
+                    .find(|objective| objective.id == slo)
+                    .map_or("", |objective| objective.unit.as_str());
+                // A warning that turned critical is one breach: keep the first time.
+                if found
+                    .iter()
+                    .any(|open| open.slo == slo && open.recovered_at.is_none())
+                {
+                    continue;
+                }
+                found.push(AuditedBreach {
+                    slo: slo.to_string(),
+                    at: at.to_string(),
+                    status: alert["status"].as_str().unwrap_or("breach").to_string(),
+                    value: alert["value"]
+                        .as_f64()
+                        .map_or("no value".to_string(), |value| unit_text(value, unit)),
+                    recovered_at: None,
+                });
+            }
+            Some("recovered") => {
+                if let Some(open) = found
+                    .iter_mut()
+                    .rev()
+                    .find(|open| open.slo == slo && open.recovered_at.is_none())
+                {
+                    open.recovered_at = Some(at.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort_by(|a, b| a.slo.cmp(&b.slo).then_with(|| a.at.cmp(&b.at)));
+    found
 }
 
 /// The records an action item points at.

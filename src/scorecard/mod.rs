@@ -444,16 +444,29 @@ pub fn compute(
     let cloud_writes = cloud_writes_during_downtime(&timed, evidence, &uptime);
 
     let mut last_breach: BTreeMap<String, String> = BTreeMap::new();
+    // The breaches and recoveries audited in the period, in the chain's order.
+    let mut alerts = Vec::new();
     for item in &timed {
-        if item.event.action == SLO_ACTION
-            && item
-                .event
-                .reason_codes
-                .iter()
-                .any(|code| code == "SLO_BREACH")
-            && let Some(id) = item.event.detail["slo"].as_str()
-        {
+        if item.event.action != SLO_ACTION {
+            continue;
+        }
+        let Some(id) = item.event.detail["slo"].as_str() else {
+            continue;
+        };
+        let code = |wanted: &str| item.event.reason_codes.iter().any(|code| code == wanted);
+        let (breach, recovered) = (code("SLO_BREACH"), code("SLO_RECOVERED"));
+        if breach {
             last_breach.insert(id.to_string(), item.event.at.clone());
+        }
+        if (breach || recovered) && observed.contains(item.at) {
+            alerts.push(json!({
+                "slo": id,
+                "event": if breach { "breach" } else { "recovered" },
+                "at": item.event.at,
+                "status": item.event.detail["status"],
+                "value": item.event.detail["value"],
+                "seq": item.event.seq,
+            }));
         }
     }
 
@@ -506,6 +519,7 @@ pub fn compute(
             "audit_completeness": completeness.details(),
             "connectors": connectors.details(),
             "swarms": swarms.details(),
+            "alerts": alerts,
             "local_failure": {
                 "uptime_percent": Value64(uptime.value().0),
                 "downtime": uptime.downtime,

@@ -764,3 +764,61 @@ fn the_review_names_breaches_owners_and_trends() {
     );
     assert!(text.contains("## Without data"), "{text}");
 }
+
+#[test]
+fn the_review_lists_every_breach_audited_in_the_period_with_its_recovery() {
+    let alert = |seq: i64, minutes: i64, code: &str, decision: &str, status: &str, value: f64| {
+        let mut event = event(
+            seq,
+            &plus(T0, minutes),
+            "system:scorecard",
+            SLO_ACTION,
+            decision,
+        );
+        event.reason_codes = vec![code.to_string()];
+        event.detail = json!({"slo": "audit_completeness", "status": status, "value": value});
+        event
+    };
+    let events = vec![
+        event(1, T0, "system:snapshotter", "snapshot", "succeeded"),
+        alert(2, 5, "SLO_BREACH", "breach", "warning", 99.0),
+        // Worse, then back: one breach.
+        alert(3, 6, "SLO_BREACH", "breach", "critical", 80.0),
+        alert(4, 9, "SLO_RECOVERED", "recovered", "ok", 100.0),
+        alert(5, 20, "SLO_BREACH", "breach", "critical", 50.0),
+        alert(6, 25, "SLO_RECOVERED", "recovered", "ok", 100.0),
+    ];
+    let scorecard = run(events, T0, &plus(T0, 60));
+    assert_eq!(
+        scorecard.details["alerts"].as_array().map(Vec::len),
+        Some(5)
+    );
+    let text = markdown::render("Clay", &scorecard, None);
+    assert!(
+        text.contains("### Breaches audited in the period"),
+        "{text}"
+    );
+    // A warning that turned critical is one breach, listed with its first status.
+    for (status, from, to) in [("warning, 99%", 5, 9), ("critical, 50%", 20, 25)] {
+        let line = format!(
+            "- `audit_completeness` breached at {} ({status}), recovered at {}.",
+            plus(T0, from),
+            plus(T0, to)
+        );
+        assert!(text.contains(&line), "{line}\n{text}");
+    }
+    assert!(
+        text.contains(&format!(
+            "- [ ] staff:admin: find why `audit_completeness` breached 2 times in the period (last at {}) although it recovered.",
+            plus(T0, 20)
+        )),
+        "{text}"
+    );
+    // Outside the period: not listed.
+    let later = run(
+        vec![alert(1, 5, "SLO_BREACH", "breach", "warning", 99.0)],
+        &plus(T0, 30),
+        &plus(T0, 60),
+    );
+    assert_eq!(later.details["alerts"], json!([]));
+}

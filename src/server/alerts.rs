@@ -98,6 +98,10 @@ pub async fn evaluate_once(
                     tracing::warn!(slo = %result.id, status = result.status.as_str(), "SLO still breached")
                 }
             }
+            if !kept.posts(Some(transition)) {
+                tracing::info!(slo = %result.id, transition = transition.as_str(), "not posted: the objective is flapping (a breach of it was posted within `slos.repeat_after`)");
+                continue;
+            }
             let was = before.map_or("no_data", |state| state.status.as_str());
             notifications.push(payload(
                 state,

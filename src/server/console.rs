@@ -371,6 +371,7 @@ fn store_down(parts: &Parts, cause: &str) -> Response {
             ("swarms", "Swarms", "The swarms' drafts"),
             ("trends", "Trends", "The charts"),
             ("drills", "Drills", "The drill history"),
+            ("cluster", "Daemons", "The daemons and the leader lease"),
             ("timeline", "Recent audit events", "The audit log"),
         ] {
             body.push_str(&failed(id, heading, what));
@@ -840,17 +841,28 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
     let switches = state.engine.kill_switches().await;
     let mode = match &switches {
         Ok(all) => {
-            let on: Vec<&str> = all
+            let on: Vec<String> = all
                 .iter()
                 .filter(|s| s.on)
-                .map(|s| s.name.as_str())
+                .map(|s| {
+                    format!(
+                        "<code>{}</code> ({}, by <code>{}</code>)",
+                        esc(&s.name),
+                        if s.reason.trim().is_empty() {
+                            "no reason given".to_string()
+                        } else {
+                            format!("&ldquo;{}&rdquo;", esc(&s.reason))
+                        },
+                        esc(&s.updated_by)
+                    )
+                })
                 .collect();
             if on.is_empty() {
                 "<span class=\"ok\" id=\"policy-mode\">normal</span>".to_string()
             } else {
                 format!(
                     "<span class=\"bad\" id=\"policy-mode\">kill switch on: {}</span>",
-                    esc(&on.join(", "))
+                    on.join(", ")
                 )
             }
         }
@@ -968,6 +980,7 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
     body.push_str(&drafts::cockpit_panel(&state, &viewer).await);
     body.push_str(&cockpit::trends_panel(&state).await);
     body.push_str(&cockpit::drills_panel(&state, &viewer).await);
+    body.push_str(&cockpit::cluster_panel(&state, &viewer).await);
     body.push_str(&cockpit::timeline_panel(&state, &viewer).await);
     layout(&banner, &viewer, "Cockpit", "/", &body).into_response()
 }

@@ -160,34 +160,31 @@ impl SqliteStore {
                 self.path.display()
             ))
         })?;
-        match Self::begin_detached(conn).await? {
+        match Self::begin_on(WriterTx { conn, open: true }).await {
             Ok(tx) => Ok(tx),
-            Err((mut conn, sqlx::Error::WorkerCrashed)) => {
-                *conn = Self::connect(&self.options, &self.path).await?;
-                Ok(Self::begin_detached(conn)
-                    .await?
-                    .map_err(|(_, error)| error)?)
+            Err((mut tx, sqlx::Error::WorkerCrashed)) => {
+                *tx.conn = Self::connect(&self.options, &self.path).await?;
+                tx.open = true;
+                Self::begin_on(tx).await.map_err(|(_, error)| error.into())
             }
             Err((_, error)) => Err(error.into()),
         }
     }
 
-    /// `BEGIN IMMEDIATE` on a task of its own. The connection's worker runs a `BEGIN` it was
-    /// sent even when the caller stops waiting for the answer (a client hung up, the daemon is
-    /// stopping); awaited in place, that would leave the writer inside a transaction no
-    /// [`WriterTx`] owns, and every later write would fail. On a task of its own the start always
-    /// finishes, and a transaction nobody awaits any more is dropped, so rolled back.
-    async fn begin_detached(
-        mut conn: WriterGuard,
-    ) -> Result<Result<WriterTx, (WriterGuard, sqlx::Error)>, StoreError> {
-        tokio::spawn(async move {
-            match SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into())).await {
-                Ok(()) => Ok(WriterTx { conn, open: true }),
-                Err(error) => Err((conn, error)),
+    /// `BEGIN IMMEDIATE` in `tx`, which is open (rolled back when dropped) before the `BEGIN` is
+    /// sent. The connection's worker runs a `BEGIN` it was sent even when the caller stops
+    /// waiting for the answer (a client hung up, the daemon is stopping); dropping `tx` then
+    /// queues a rollback behind it, which ends that transaction (and does nothing when the
+    /// `BEGIN` never ran), so the writer is never left inside a transaction nobody owns. On an
+    /// error `tx` comes back closed, with its connection, for a retry.
+    async fn begin_on(mut tx: WriterTx) -> Result<WriterTx, (WriterTx, sqlx::Error)> {
+        match SqliteTransactionManager::begin(&mut tx.conn, Some("BEGIN IMMEDIATE".into())).await {
+            Ok(()) => Ok(tx),
+            Err(error) => {
+                tx.open = false;
+                Err((tx, error))
             }
-        })
-        .await
-        .map_err(|error| StoreError::Unavailable(format!("starting a write failed: {error}")))
+        }
     }
 
     async fn begin_migration(&self) -> Result<WriterTx, StoreError> {

@@ -399,7 +399,11 @@ fn staff_approve_execute_and_stop_everything_from_a_real_browser() {
     driver.goto(&format!("{base}/"));
     let banner = driver.text("#degraded");
     assert!(banner.contains("kill switch on: global"), "{banner}");
-    assert!(driver.text("#policy-mode").contains("global"));
+    // The policy mode names the switch, why it is on and who turned it on.
+    let mode = driver.text("#policy-mode");
+    assert!(mode.contains("global"), "{mode}");
+    assert!(mode.contains("smoke in the kiln room"), "{mode}");
+    assert!(mode.contains("staff:bob"), "{mode}");
     driver.screenshot(&artifacts().join("cockpit-kill-switch.png"));
 
     // A form post without its CSRF token is refused, even with the browser's own session.
@@ -969,6 +973,18 @@ fn the_cockpit_names_an_unreachable_store_and_comes_back_by_itself_in_a_real_bro
         driver.script("return !!document.querySelector('#slos-error');"),
         json!(false)
     );
+    // The daemons panel: this one, leading, with its heartbeat.
+    let daemons = crate::support::eventually(Duration::from_secs(10), || {
+        driver.goto(&format!("{base}/"));
+        driver.script("return !!document.querySelector('#cluster-members');") == json!(true)
+    });
+    assert!(daemons, "{}", driver.source());
+    let members = driver.text("#cluster-members").to_lowercase();
+    assert!(
+        members.contains("this page") && members.contains("leader"),
+        "{members}"
+    );
+    assert!(driver.text("#cluster-leader").contains("Leader"));
 
     partition.cut();
     driver.goto(&format!("{base}/"));
@@ -993,6 +1009,7 @@ fn the_cockpit_names_an_unreachable_store_and_comes_back_by_itself_in_a_real_bro
         "swarms",
         "trends",
         "drills",
+        "cluster",
         "timeline",
     ] {
         let text = driver.text(&format!("#{panel}-error"));

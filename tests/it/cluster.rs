@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::engine::{Backend, Studio};
-use crate::support::{Daemon, PgDatabase, brain, eventually, run, sign_in};
+use crate::support::{Daemon, Partition, PgDatabase, brain, eventually, run, sign_in};
 
 /// The failover target: a new leader within this long after the old one is killed.
 const FAILOVER_TARGET: Duration = Duration::from_secs(15);
@@ -228,6 +228,17 @@ fn sessions_executions_and_kill_switches_hold_across_daemons() {
     let bob = bob["token"].as_str().unwrap().to_string();
     let first = studio.start_daemon();
     let second = studio.start_daemon();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let view = cluster(&second, &token);
+            view["members"]
+                .as_array()
+                .is_some_and(|members| members.len() == 2)
+                && view["leader"]["instance_id"].is_string()
+        }),
+        "{}",
+        cluster(&second, &token)
+    );
 
     // A console session made on one daemon is valid on the other, and signing out on the
     // other ends it everywhere.
@@ -240,6 +251,31 @@ fn sessions_executions_and_kill_switches_hold_across_daemons() {
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().unwrap();
     assert!(html.contains("staff:admin"), "{html}");
+    // The cockpit lists both daemons, names the leader and the daemon that served the page.
+    let view = cluster(&second, &token);
+    let panel = &html[html.find("id=\"cluster\"").expect("a cluster panel")..];
+    let panel = &panel[..panel.find("</section>").unwrap()];
+    let leader_id = view["leader"]["instance_id"].as_str().unwrap();
+    assert!(
+        panel.contains(&format!("Leader <code>{leader_id}</code>")),
+        "{panel}"
+    );
+    for daemon in [&first, &second] {
+        let id = cluster(daemon, &token)["instance_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let row = &panel[panel
+            .find(&format!("data-instance=\"{id}\""))
+            .unwrap_or_else(|| panic!("no row for {id}: {panel}"))..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert_eq!(row.contains(">leader<"), id == leader_id, "{row}");
+        assert_eq!(
+            row.contains(">this page<"),
+            id == view["instance_id"].as_str().unwrap(),
+            "{row}"
+        );
+    }
     let csrf = html
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -437,4 +473,90 @@ fn a_follower_shows_the_connectors_as_the_leader_reads_them() {
     );
     let (status, missing) = get_json(follower, &token, "/api/v1/connectors/nothing");
     assert_eq!(status, 404, "{missing}");
+}
+
+/// `brain_slo_status` series in a daemon's metrics: the objectives it exports.
+fn slo_series(daemon: &Daemon) -> usize {
+    client()
+        .get(daemon.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with("brain_slo_status{"))
+        .count()
+}
+
+#[test]
+fn a_leader_cut_off_from_its_database_stops_its_work_before_another_daemon_takes_the_lease() {
+    let Some(mut studio) = postgres_studio() else {
+        return;
+    };
+    let token = studio.admin.clone();
+    let direct = studio.database_url.clone().unwrap();
+    // The first daemon reaches the database through a forwarder the test can cut.
+    let (partition, through) = Partition::to_database(&direct);
+    studio.database_url = Some(through);
+    let cut_off = studio.start_daemon();
+    assert!(eventually(Duration::from_secs(20), || leader_gauge(
+        &cut_off
+    ) == 1));
+    assert!(
+        eventually(Duration::from_secs(20), || slo_series(&cut_off) > 0),
+        "the leader exports no objectives"
+    );
+    studio.database_url = Some(direct);
+    let other = studio.start_daemon();
+    assert!(eventually(Duration::from_secs(20), || cluster(
+        &other, &token
+    )["members"]
+        .as_array()
+        .is_some_and(|members| members.len() == 2)));
+    assert!(!leading(&other, &token));
+    assert_eq!(slo_series(&other), 0, "a follower exports no objectives");
+
+    partition.cut();
+    let cut_at = Instant::now();
+    let (mut stopped, mut taken) = (None, None);
+    while (stopped.is_none() || taken.is_none()) && cut_at.elapsed() < Duration::from_secs(40) {
+        if stopped.is_none() && leader_gauge(&cut_off) == 0 {
+            stopped = Some(cut_at.elapsed());
+        }
+        if taken.is_none() && leading(&other, &token) {
+            taken = Some(cut_at.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = stopped.expect("the cut-off leader kept running the scheduled work");
+    let taken = taken.expect("no daemon took the lease over");
+    assert!(
+        stopped < taken,
+        "the cut-off leader stopped its work after {stopped:?}, but another took over after {taken:?}"
+    );
+    assert!(taken <= FAILOVER_TARGET, "the takeover took {taken:?}");
+    assert_eq!(
+        slo_series(&cut_off),
+        0,
+        "a daemon that lost the lease still exports objectives it no longer evaluates"
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || slo_series(&other) > 0),
+        "the new leader exports no objectives"
+    );
+
+    // Mended: the cut-off daemon comes back as a follower; the lease stays where it is.
+    partition.mend();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let view = cluster(&cut_off, &token);
+            view["members"]
+                .as_array()
+                .is_some_and(|members| members.len() == 2)
+        }),
+        "the mended daemon did not rejoin"
+    );
+    assert!(!leading(&cut_off, &token));
+    assert!(leading(&other, &token));
+    assert_eq!(leader_gauge(&cut_off) + leader_gauge(&other), 1);
 }

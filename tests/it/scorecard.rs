@@ -258,6 +258,21 @@ fn bad_objectives_are_named_with_their_place_in_the_file() {
 }
 
 #[test]
+fn an_audit_gap_is_critical_whatever_the_objective_says() {
+    let text = check(
+        "slos:\n  objectives:\n    - id: audit\n      indicator: audit_completeness\n      target: 100\n      warning: 100\n      critical: 90\n      owner: staff:admin\n",
+    );
+    // The message, where in the file, and the fix (the renderer wraps long lines).
+    assert!(
+        text.contains("objective `audit` is critical only below `90`%"),
+        "{text}"
+    );
+    assert!(text.contains("critical: 90\n"), "{text}");
+    assert!(text.contains("must be 100"), "{text}");
+    assert!(text.contains("write `critical: 100`"), "{text}");
+}
+
+#[test]
 fn the_demo_declares_its_objectives_and_they_check_clean() {
     let dir = temp_dir();
     let output = run(brain(dir.path()).args(["--format", "json", "config", "check"]));

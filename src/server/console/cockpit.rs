@@ -286,6 +286,106 @@ pub(super) async fn trends_panel(state: &AppState) -> String {
     format!("<section id=\"trends\">{heading}<div class=\"trends\">{figures}</div></section>")
 }
 
+/// The daemons serving this store: which leads (and runs the scheduled work), each one's last
+/// heartbeat and version. For those allowed to read the audit log, as `GET /api/v1/cluster`.
+pub(super) async fn cluster_panel(state: &AppState, viewer: &Viewer) -> String {
+    let heading = "<h2>Daemons <span class=\"derived\">heartbeats and the leader lease, from the store</span></h2>";
+    let this = esc(&state.cluster.instance_id);
+    let own = format!(
+        "<p class=\"note\">This page came from <code>{this}</code>, which {}.</p>",
+        if state.cluster.is_leader() {
+            "leads: it runs the scheduled work"
+        } else {
+            "does not lead"
+        }
+    );
+    let view = match state
+        .engine
+        .authorize_area(&viewer.caller, crate::policy::decide::Action::Audit)
+        .await
+    {
+        Ok(_) => state
+            .cluster
+            .view(&*state.store)
+            .await
+            .map_err(crate::engine::EngineError::from),
+        Err(error) => Err(error),
+    };
+    let view = match view {
+        Ok(view) => view,
+        Err(error) => {
+            return format!(
+                "<section id=\"cluster\">{heading}<p class=\"state-note state-error\" id=\"cluster-error\">The daemons are not shown: {}.</p>{own}</section>",
+                esc(&ErrorBody::from_error(&error, false).message)
+            );
+        }
+    };
+    let now = crate::clock::now();
+    let ago = |at: &str| {
+        crate::clock::parse_time(at)
+            .map(|time| {
+                format!(
+                    "{} ago",
+                    crate::clock::human_duration((now - time).num_seconds().max(0))
+                )
+            })
+            .unwrap_or_else(|| esc(at))
+    };
+    let leader_id = view
+        .leader
+        .as_ref()
+        .map(|leader| leader.instance_id.as_str());
+    let lease = match &view.leader {
+        Some(leader) => {
+            let expires = crate::clock::parse_time(&leader.lease_expires_at);
+            let state_text = match expires {
+                Some(expires) if expires > now => format!(
+                    "held, renewed until <time datetime=\"{at}\">{left} from now</time>",
+                    at = esc(&leader.lease_expires_at),
+                    left = crate::clock::human_duration((expires - now).num_seconds())
+                ),
+                _ => "<span class=\"bad\">expired</span>: the next heartbeat of a daemon takes it"
+                    .to_string(),
+            };
+            format!(
+                "<p id=\"cluster-leader\">Leader <code>{}</code> since {}: {state_text}.</p>",
+                esc(&leader.instance_id),
+                ago(&leader.since)
+            )
+        }
+        None => "<p class=\"state-note state-stale\" id=\"cluster-leader\">No daemon holds the leader lease: nothing runs the scheduled work until one takes it (within a heartbeat of starting).</p>".to_string(),
+    };
+    let rows: String = view
+        .members
+        .iter()
+        .map(|member| {
+            let mut badges = String::new();
+            if Some(member.instance_id.as_str()) == leader_id {
+                badges.push_str(" <span class=\"badge\">leader</span>");
+            }
+            if member.instance_id == view.instance_id {
+                badges.push_str(" <span class=\"badge\">this page</span>");
+            }
+            format!(
+                "<tr data-instance=\"{id}\"><td><code>{id}</code>{badges}</td><td><code>{address}</code></td><td>{beat}</td><td>{started}</td><td>{version}</td></tr>",
+                id = esc(&member.instance_id),
+                address = esc(&member.address),
+                beat = ago(&member.last_heartbeat_at),
+                started = ago(&member.started_at),
+                version = esc(&member.version),
+            )
+        })
+        .collect();
+    let members = if view.members.is_empty() {
+        "<p class=\"state-note state-empty\" id=\"cluster-empty\">No daemon has written a heartbeat in the last 30 seconds.</p>".to_string()
+    } else {
+        format!(
+            "<table class=\"list\" id=\"cluster-members\"><tr><th>Daemon</th><th>Address</th><th>Last heartbeat</th><th>Started</th><th>Version</th></tr>{rows}</table>"
+        )
+    };
+    format!("<section id=\"cluster\">{heading}{lease}{members}{own}</section>")
+}
+
 /// The newest run of each drill scenario (`brain drill run`), and the ones never run.
 pub(super) async fn drills_panel(state: &AppState, viewer: &Viewer) -> String {
     let heading =
