@@ -57,7 +57,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "delegation-revocation-race",
-        summary: "a delegation revoked while its agent keeps proposing: nothing the agent does after the revocation committed is allowed",
+        summary: "a delegation revoked while its agent keeps proposing and executing: nothing the agent does after the revocation committed is allowed",
     },
     Scenario {
         name: "local-db-corruption",
@@ -524,13 +524,23 @@ async fn delegation_race(sandbox: &Sandbox) -> Outcome {
             crate::clock::now() + chrono::Duration::hours(1),
         )
         .await?;
-    let proposing = {
+    // Work the agent may execute once approved: one per attempt, and one kept for after.
+    let mut ready = Vec::new();
+    for index in 0..=ATTEMPTS {
+        let id = sandbox
+            .propose(&agent, &format!("agent task {index}"))
+            .await?;
+        engine.approve(&sandbox.approver, &id, None).await?;
+        ready.push(id);
+    }
+    let kept = ready.pop().unwrap_or_default();
+    let working = {
         let engine = engine.clone();
         let agent = agent.clone();
         let owner = sandbox.lead.id.clone();
         tokio::spawn(async move {
-            let mut allowed = 0;
-            for index in 0..ATTEMPTS {
+            let (mut proposed, mut executed) = (0, 0);
+            for (index, approved) in ready.iter().enumerate() {
                 let result = engine
                     .propose(
                         &agent,
@@ -545,10 +555,11 @@ async fn delegation_race(sandbox: &Sandbox) -> Outcome {
                         },
                     )
                     .await;
-                allowed += usize::from(result.is_ok());
+                proposed += usize::from(result.is_ok());
+                executed += usize::from(engine.execute(&agent, approved).await.is_ok());
                 tokio::task::yield_now().await;
             }
-            allowed
+            (proposed, executed)
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -556,11 +567,13 @@ async fn delegation_race(sandbox: &Sandbox) -> Outcome {
     let revoked = engine
         .revoke_delegation(&sandbox.lead, &delegation.id)
         .await;
-    let allowed = proposing.await.unwrap_or(0);
+    let (proposed, executed) = working.await.unwrap_or((0, 0));
     let mut checks = vec![check(
-        "the delegation is revoked while its agent proposes",
+        "the delegation is revoked while its agent proposes and executes",
         revoked.is_ok(),
-        format!("{allowed} of {ATTEMPTS} proposals were allowed in all"),
+        format!(
+            "{proposed} of {ATTEMPTS} proposals and {executed} of {ATTEMPTS} executions were allowed in all"
+        ),
     )];
     let events = sandbox.events().await?;
     let revoke_seq = events
@@ -571,33 +584,45 @@ async fn delegation_race(sandbox: &Sandbox) -> Outcome {
                 && event.detail["operation"] == "revoke"
         })
         .map(|event| event.seq);
-    let late: Vec<i64> = events
+    let late: Vec<String> = events
         .iter()
         .filter(|event| {
             event.actor == agent.id
-                && event.action == "propose"
+                && (event.action == "propose" || event.action == "execute")
                 && event.decision == "allow"
                 && revoke_seq.is_some_and(|seq| event.seq > seq)
         })
-        .map(|event| event.seq)
+        .map(|event| format!("{} at {}", event.action, event.seq))
         .collect();
     checks.push(check(
         "nothing the agent does after the revocation committed is allowed",
         revoke_seq.is_some() && late.is_empty(),
         format!(
-            "revocation at event {}; allowed agent proposals after it: {late:?}",
+            "revocation at event {}; allowed agent proposals and executions after it: {late:?}",
             revoke_seq.map_or_else(|| "none".into(), |seq| seq.to_string())
         ),
+    ));
+    let refused_with_revoked = |error: Option<&EngineError>| {
+        error.is_some_and(|error| {
+            reasons(error)
+                .iter()
+                .any(|code| code == "DELEGATION_REVOKED")
+        })
+    };
+    let execution = engine.execute(&agent, &kept).await;
+    checks.push(check(
+        "an execution after the revocation is refused with DELEGATION_REVOKED",
+        refused_with_revoked(execution.as_ref().err()),
+        match &execution {
+            Ok(_) => format!("proposal {kept} was executed"),
+            Err(error) => format!("refused: {}", reasons(error).join(", ")),
+        },
     ));
     let after = sandbox.propose(&agent, "after revocation").await;
     let recovery = revoked_at.elapsed().as_secs_f64();
     checks.push(check(
         "a proposal after the revocation is refused with DELEGATION_REVOKED",
-        after.as_ref().err().is_some_and(|error| {
-            reasons(error)
-                .iter()
-                .any(|code| code == "DELEGATION_REVOKED")
-        }),
+        refused_with_revoked(after.as_ref().err()),
         match &after {
             Ok(id) => format!("proposal {id} was created"),
             Err(error) => format!("refused: {}", reasons(error).join(", ")),

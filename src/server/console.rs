@@ -367,6 +367,7 @@ fn store_down(parts: &Parts, cause: &str) -> Response {
         );
         for (id, heading, what) in [
             ("slos", "Objectives", "The objectives"),
+            ("studio-state", "StudioState", "The snapshots"),
             ("connectors", "Connectors", "Connector health"),
             ("swarms", "Swarms", "The swarms' drafts"),
             ("trends", "Trends", "The charts"),
@@ -893,9 +894,33 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
                     crate::clock::human_duration((crate::clock::now() - created).num_seconds())
                 })
                 .unwrap_or_default();
+            // The queue by risk tier and by target system, each a link to it filtered.
+            let manifests = &state.engine.policy().manifests;
+            let mut tiers: std::collections::BTreeMap<&str, usize> = Default::default();
+            let mut targets: std::collections::BTreeMap<&str, usize> = Default::default();
+            for view in list {
+                *tiers.entry(view.risk_tier.as_str()).or_default() += 1;
+                if let Some(manifest) = manifests.get(&view.proposal.capability) {
+                    *targets.entry(manifest.target.as_str()).or_default() += 1;
+                }
+            }
+            let links = |counts: &std::collections::BTreeMap<&str, usize>, param: &str| {
+                counts
+                    .iter()
+                    .map(|(value, count)| {
+                        format!(
+                            "<a href=\"/approvals?{param}={value}&amp;state=pending_approval\">{value} {count}</a>",
+                            value = esc(value)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            };
             format!(
-                "<a href=\"/approvals\" id=\"pending-count\">{}</a> waiting, the oldest for {oldest}",
-                list.len()
+                "<a href=\"/approvals\" id=\"pending-count\">{}</a> waiting, the oldest for {oldest}<br><span id=\"pending-by\">by risk: {}; by target: {}</span>",
+                list.len(),
+                links(&tiers, "risk"),
+                links(&targets, "target")
             )
         }
         Err(error) => esc(&ErrorBody::from_error(error, false).message),
@@ -976,6 +1001,7 @@ async fn cockpit(State(state): State<AppState>, viewer: Viewer) -> Response {
         state.engine.policy().decider.policies().policies.len()
     ));
     body.push_str(&cockpit::slo_panel(&state).await);
+    body.push_str(&studio_state::cockpit_panel(&state, &viewer).await);
     body.push_str(&cockpit::connectors_panel(&state).await);
     body.push_str(&drafts::cockpit_panel(&state, &viewer).await);
     body.push_str(&cockpit::trends_panel(&state).await);

@@ -345,6 +345,13 @@ fn staff_approve_execute_and_stop_everything_from_a_real_browser() {
     assert!(driver.wait_for_text("h1", "Cockpit").contains("Cockpit"));
     assert_eq!(driver.text("#policy-mode"), "normal");
     assert!(driver.text("#pending-count").contains('2'));
+    // The queue by risk tier and target, each a link to the filtered approvals page.
+    let by = driver.text("#pending-by");
+    assert!(by.contains("low 2") && by.contains("brain 2"), "{by}");
+    assert_eq!(
+        driver.script("return document.querySelector('#pending-by a').getAttribute('href');"),
+        json!("/approvals?risk=low&state=pending_approval")
+    );
     driver.screenshot(&artifacts().join("cockpit.png"));
 
     // The approvals queue shows the pending proposal; approve it and execute it.
@@ -1005,6 +1012,7 @@ fn the_cockpit_names_an_unreachable_store_and_comes_back_by_itself_in_a_real_bro
     );
     for panel in [
         "slos",
+        "studio-state",
         "connectors",
         "swarms",
         "trends",

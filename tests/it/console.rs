@@ -572,8 +572,28 @@ async fn the_studio_state_page_shows_the_snapshot_as_derived_from_cloud() {
             assert!(empty.html.contains(text), "`{text}` on the empty {path}");
         }
     }
+    // The cockpit's StudioState panel says there is nothing yet, then shows the same cards.
+    let cockpit = bob.get("/").await;
+    assert!(
+        cockpit.html.contains("id=\"studio-state-empty\""),
+        "{}",
+        cockpit.html
+    );
     let cloud = demo_cloud();
     let record = snapshot_of(&api, cloud.path()).await;
+    let cockpit = bob.get("/").await;
+    let panel = &cockpit.html[cockpit
+        .html
+        .find("<section id=\"studio-state\">")
+        .expect("a StudioState panel")..];
+    let panel = &panel[..panel.find("</section>").unwrap()];
+    assert!(panel.contains("derived from cloud"), "{panel}");
+    for (collection, count) in DEMO_QUEUES {
+        assert!(
+            card(panel, collection).contains(&format!("data-count=\"{count}\">{count}</span>")),
+            "{collection} on the cockpit"
+        );
+    }
     let page = bob.get("/studio-state").await;
     for text in [
         "derived from cloud",

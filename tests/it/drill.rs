@@ -91,6 +91,24 @@ fn every_drill_passes_in_a_sandbox_and_is_recorded_in_the_audit_log() {
             assert!(checks.len() >= 3, "{label}: {report:#}");
             assert!(checks.iter().all(|check| check["passed"] == true));
             assert!(report["recovery_seconds"].as_f64().is_some());
+            if scenario == "delegation-revocation-race" {
+                // The agent proposes and executes during the race; both stop at the revocation.
+                for name in [
+                    "nothing the agent does after the revocation committed is allowed",
+                    "an execution after the revocation is refused with DELEGATION_REVOKED",
+                    "a proposal after the revocation is refused with DELEGATION_REVOKED",
+                ] {
+                    assert_eq!(check(&report, name)["passed"], true, "{report:#}");
+                }
+                let race = check(
+                    &report,
+                    "the delegation is revoked while its agent proposes and executes",
+                );
+                assert!(
+                    race["detail"].as_str().unwrap().contains("executions"),
+                    "{report:#}"
+                );
+            }
             assert!(
                 report["started_at"].as_str().unwrap() <= report["finished_at"].as_str().unwrap()
             );

@@ -337,6 +337,53 @@ pub(super) async fn overview(state: &AppState, viewer: &Viewer) -> Response {
     layout(&banner, viewer, TITLE, ACTIVE, &body).into_response()
 }
 
+/// The cockpit's StudioState panel: the newest snapshot's cards, each with its trend over the
+/// recent snapshots, as on the StudioState page; its empty and failed states in words.
+pub(super) async fn cockpit_panel(state: &AppState, viewer: &Viewer) -> String {
+    let heading = "<h2>StudioState <span class=\"derived\">derived from cloud</span></h2>";
+    let history = match state
+        .engine
+        .snapshots(&viewer.caller, TREND_SNAPSHOTS)
+        .await
+    {
+        Ok(history) => history,
+        Err(error) => {
+            return format!(
+                "<section id=\"studio-state\">{heading}<p class=\"state-note state-error\" id=\"studio-state-error\">The snapshots are not shown: {}.</p></section>",
+                esc(&ErrorBody::from_error(&error, false).message)
+            );
+        }
+    };
+    let history: Vec<Shown> = history.into_iter().map(Shown::new).collect();
+    let Some(latest) = history.first() else {
+        return format!(
+            "<section id=\"studio-state\">{heading}<p class=\"state-note state-empty\" id=\"studio-state-empty\">No snapshot yet: <code>brain snapshot run</code> computes one, and <code>brain serve</code> does on its schedule when a cloud source is configured.</p></section>"
+        );
+    };
+    let now = crate::clock::now();
+    let not_read = latest.not_read();
+    let note = if not_read.is_empty() {
+        format!(
+            "<p class=\"note\">Computed {}; <a href=\"/studio-state\">every fact, source and change</a>.</p>",
+            esc(&ago(&latest.record.computed_at, now))
+        )
+    } else {
+        format!(
+            "<p class=\"state-note state-partial\" id=\"studio-state-partial\">Partial: {} not read in the newest snapshot (computed {}); their cards say so. <a href=\"/studio-state\">Details</a>.</p>",
+            plural(not_read.len() as u64, "collection", "collections"),
+            esc(&ago(&latest.record.computed_at, now))
+        )
+    };
+    let cards = cards(
+        latest,
+        &history,
+        &not_read,
+        &state.engine.policy().state_model,
+        now,
+    );
+    format!("<section id=\"studio-state\">{heading}{note}{cards}</section>")
+}
+
 /// Freshness, completeness, the state model and the rest of the snapshot's facts.
 fn summary(
     latest: &Shown,
