@@ -218,7 +218,7 @@ fn approved_draft(studio: &Studio, approver: &str, text: &str) -> String {
 }
 
 #[test]
-fn sessions_executions_and_kill_switches_hold_across_daemons() {
+fn sessions_executions_kill_switches_and_quotas_hold_across_daemons() {
     let Some(studio) = postgres_studio() else {
         return;
     };
@@ -390,6 +390,60 @@ fn sessions_executions_and_kill_switches_hold_across_daemons() {
     assert!(
         refused.to_string().contains("KILL_SWITCH_ACTIVE"),
         "{refused}"
+    );
+
+    // Quotas are counted from the one audit log: executions split between the daemons stop at
+    // the capability's limit (test.note.draft: 3 executions an hour per actor).
+    let (status, switched) = post_json(
+        &second,
+        &token,
+        "/api/v1/kill-switches/global",
+        serde_json::json!({ "on": false, "reason": "all clear" }),
+    );
+    assert_eq!(status, 200, "{switched}");
+    let (code, dave) = studio.json(&token, &["actor", "add", "staff:dave"]);
+    assert_eq!(code, 0, "{dave}");
+    let dave = dave["token"].as_str().unwrap().to_string();
+    let daemon = |index: usize| if index % 2 == 0 { &first } else { &second };
+    // Four proposals, approved before any runs; then executed through the daemons in turn.
+    let ids: Vec<String> = (0..4)
+        .map(|index| {
+            let (status, proposal) = post_json(
+                daemon(index + 1),
+                &dave,
+                "/api/v1/proposals",
+                serde_json::json!({
+                    "capability": "test.note.draft",
+                    "input": { "text": format!("Quota {index}") },
+                    "rationale": "cluster quota",
+                }),
+            );
+            assert_eq!(status, 200, "{proposal}");
+            let id = proposal["id"].as_str().unwrap().to_string();
+            let (code, approved) = studio.json(&bob, &["approve", &id]);
+            assert_eq!(code, 0, "{approved}");
+            id
+        })
+        .collect();
+    let outcomes: Vec<(u16, Value)> = ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            post_json(
+                daemon(index),
+                &dave,
+                &format!("/api/v1/proposals/{id}/execute"),
+                serde_json::json!({}),
+            )
+        })
+        .collect();
+    for (status, body) in &outcomes[..3] {
+        assert_eq!(*status, 200, "{body}");
+    }
+    assert_eq!(outcomes[3].0, 429, "{outcomes:?}");
+    assert!(
+        outcomes[3].1.to_string().contains("QUOTA_EXCEEDED"),
+        "{outcomes:?}"
     );
 }
 
