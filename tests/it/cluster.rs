@@ -404,7 +404,13 @@ fn sessions_executions_kill_switches_and_quotas_hold_across_daemons() {
     let (code, dave) = studio.json(&token, &["actor", "add", "staff:dave"]);
     assert_eq!(code, 0, "{dave}");
     let dave = dave["token"].as_str().unwrap().to_string();
-    let daemon = |index: usize| if index % 2 == 0 { &first } else { &second };
+    let daemon = |index: usize| {
+        if index.is_multiple_of(2) {
+            &first
+        } else {
+            &second
+        }
+    };
     // Four proposals, approved before any runs; then executed through the daemons in turn.
     let ids: Vec<String> = (0..4)
         .map(|index| {
