@@ -76,6 +76,39 @@ async fn drill(studio: &LoadedConfig, database: &ScratchDatabase) -> Outcome {
             daemon.logs()
         )));
     }
+    // The other decisions: a proposal approved before the outage, to execute during it, and
+    // one waiting, to approve during it.
+    let (made, approver) = sandbox
+        .cli_json(&["actor", "add", "staff:drill-approver"])
+        .await?;
+    let approver = Client::new(
+        approver["token"]
+            .as_str()
+            .filter(|_| made)
+            .ok_or_else(|| super::problem(format!("the sandbox's approver: {approver}")))?,
+    )?;
+    let proposed = |answer: Answer| {
+        answer.body["id"]
+            .as_str()
+            .filter(|_| allowed(&answer))
+            .map(str::to_string)
+            .ok_or_else(|| super::problem(format!("a proposal before the outage: {}", answer.body)))
+    };
+    let waiting = proposed(client.propose(&base, "to approve during the outage").await)?;
+    let approved = proposed(client.propose(&base, "to execute during the outage").await)?;
+    let approval = approver
+        .post(
+            &base,
+            &format!("/api/v1/proposals/{approved}/approve"),
+            &serde_json::json!({}),
+        )
+        .await;
+    if !allowed(&approval) {
+        return Err(super::problem(format!(
+            "an approval before the outage was refused: {}",
+            approval.refusal()
+        )));
+    }
     let log: Arc<Mutex<Vec<Sent>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     // Two clients proposing one after another for the whole drill.
@@ -108,6 +141,20 @@ async fn drill(studio: &LoadedConfig, database: &ScratchDatabase) -> Outcome {
     let remaining = OUTAGE.saturating_sub(outage_from.elapsed());
     tokio::time::sleep(remaining).await;
     let probe = client.propose(&base, "during the outage").await;
+    let approve_probe = approver
+        .post(
+            &base,
+            &format!("/api/v1/proposals/{waiting}/approve"),
+            &serde_json::json!({}),
+        )
+        .await;
+    let execute_probe = client
+        .post(
+            &base,
+            &format!("/api/v1/proposals/{approved}/execute"),
+            &serde_json::json!({}),
+        )
+        .await;
     let outage_to = Instant::now();
     database.give_back().await?;
 
@@ -151,6 +198,37 @@ async fn drill(studio: &LoadedConfig, database: &ScratchDatabase) -> Outcome {
             ),
             None => format!("not recovered within {WAIT_LIMIT:?}"),
         },
+    ));
+    checks.push(check(
+        "an approval and an execution are refused while the store is away",
+        [&approve_probe, &execute_probe]
+            .iter()
+            .all(|answer| answer.status == 503 && answer.names_reason("STORE_UNAVAILABLE")),
+        format!(
+            "approve: {}; execute: {}",
+            approve_probe.refusal(),
+            execute_probe.refusal()
+        ),
+    ));
+    // What the outage refused did not happen: the waiting proposal still waits, the approved
+    // one was not executed.
+    let mut states = Vec::new();
+    for id in [&waiting, &approved] {
+        let answer = client.get(&base, &format!("/api/v1/proposals/{id}")).await;
+        states.push(
+            answer.body["state"]
+                .as_str()
+                .unwrap_or("unreadable")
+                .to_string(),
+        );
+    }
+    checks.push(check(
+        "what the outage refused did not happen",
+        states == ["pending_approval", "approved"],
+        format!(
+            "the proposal to approve is {}, the one to execute is {}",
+            states[0], states[1]
+        ),
     ));
     checks.push(nothing_half_written(database, &log).await);
     let (verifies, detail) = client.chain_verifies(&base).await;

@@ -237,6 +237,21 @@ fn a_store_outage_refuses_every_decision_until_the_database_returns_and_brain_re
         check(&report, "/readyz reports 503 while the store is away")["passed"],
         true
     );
+    // Approvals and executions are refused too, and what was refused did not happen.
+    let probes = check(
+        &report,
+        "an approval and an execution are refused while the store is away",
+    );
+    assert_eq!(probes["passed"], true, "{report:#}");
+    assert!(
+        probes["detail"].as_str().unwrap().contains("approve: 503"),
+        "{report:#}"
+    );
+    assert_eq!(
+        check(&report, "what the outage refused did not happen")["detail"],
+        "the proposal to approve is pending_approval, the one to execute is approved",
+        "{report:#}"
+    );
 }
 
 #[test]
