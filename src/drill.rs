@@ -170,8 +170,7 @@ impl Sandbox {
             .value
             .ok_or_else(|| problem("the drill capability does not parse"))?;
         bundle.manifests.insert(manifest.id.clone(), manifest);
-        leftovers::sweep_directories();
-        let dir = std::env::temp_dir().join(leftovers::new_name(leftovers::Kind::Directory)?);
+        let dir = leftovers::new_directory()?;
         std::fs::create_dir_all(&dir)
             .map_err(|error| problem(format!("cannot create `{}`: {error}", dir.display())))?;
         let store = open_store(&dir.join("brain.db")).await?;
@@ -602,31 +601,31 @@ async fn delegation_race(sandbox: &Sandbox) -> Outcome {
             revoke_seq.map_or_else(|| "none".into(), |seq| seq.to_string())
         ),
     ));
-    let refused_with_revoked = |error: Option<&EngineError>| {
-        error.is_some_and(|error| {
+    // `done` says what happened when the step was allowed.
+    let refused_with_revoked = |name: &str, done: Result<String, &EngineError>| match done {
+        Ok(done) => check(name, false, done),
+        Err(error) => check(
+            name,
             reasons(error)
                 .iter()
-                .any(|code| code == "DELEGATION_REVOKED")
-        })
+                .any(|code| code == "DELEGATION_REVOKED"),
+            format!("refused: {}", reasons(error).join(", ")),
+        ),
     };
     let execution = engine.execute(&agent, &kept).await;
-    checks.push(check(
+    checks.push(refused_with_revoked(
         "an execution after the revocation is refused with DELEGATION_REVOKED",
-        refused_with_revoked(execution.as_ref().err()),
-        match &execution {
-            Ok(_) => format!("proposal {kept} was executed"),
-            Err(error) => format!("refused: {}", reasons(error).join(", ")),
-        },
+        execution
+            .as_ref()
+            .map(|_| format!("proposal {kept} was executed")),
     ));
     let after = sandbox.propose(&agent, "after revocation").await;
     let recovery = revoked_at.elapsed().as_secs_f64();
-    checks.push(check(
+    checks.push(refused_with_revoked(
         "a proposal after the revocation is refused with DELEGATION_REVOKED",
-        refused_with_revoked(after.as_ref().err()),
-        match &after {
-            Ok(id) => format!("proposal {id} was created"),
-            Err(error) => format!("refused: {}", reasons(error).join(", ")),
-        },
+        after
+            .as_ref()
+            .map(|id| format!("proposal {id} was created")),
     ));
     checks.push(sandbox.chain_verifies().await);
     Ok((checks, Some(recovery)))

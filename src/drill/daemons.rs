@@ -139,8 +139,7 @@ impl SandboxStudio {
         database: &ScratchDatabase,
         extra: &str,
     ) -> Result<Self, EngineError> {
-        leftovers::sweep_directories();
-        let dir = std::env::temp_dir().join(leftovers::new_name(Kind::Directory)?);
+        let dir = leftovers::new_directory()?;
         std::fs::create_dir_all(&dir)
             .map_err(|error| problem(format!("cannot create `{}`: {error}", dir.display())))?;
         let mut sandbox = Self {
@@ -402,6 +401,16 @@ impl Client {
                 .post(format!("{base}{path}"))
                 .bearer_auth(&self.token)
                 .json(body),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/proposals/{id}/{step}` (`approve`, `execute`) with an empty body.
+    pub async fn step(&self, base: &str, id: &str, step: &str) -> Answer {
+        self.post(
+            base,
+            &format!("/api/v1/proposals/{id}/{step}"),
+            &serde_json::json!({}),
         )
         .await
     }

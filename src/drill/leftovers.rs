@@ -72,8 +72,15 @@ pub fn left_behind(kind: Kind, name: &str, now: u64) -> bool {
     }
 }
 
+/// The path of a new sandbox directory in the temporary directory (not created yet), once the
+/// ones killed drills left there are removed.
+pub fn new_directory() -> Result<std::path::PathBuf, EngineError> {
+    sweep_directories();
+    Ok(std::env::temp_dir().join(new_name(Kind::Directory)?))
+}
+
 /// Remove the sandbox directories killed drills left in the temporary directory.
-pub fn sweep_directories() {
+fn sweep_directories() {
     let root = std::env::temp_dir();
     let Ok(entries) = std::fs::read_dir(&root) else {
         return;

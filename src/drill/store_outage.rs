@@ -96,13 +96,7 @@ async fn drill(studio: &LoadedConfig, database: &ScratchDatabase) -> Outcome {
     };
     let waiting = proposed(client.propose(&base, "to approve during the outage").await)?;
     let approved = proposed(client.propose(&base, "to execute during the outage").await)?;
-    let approval = approver
-        .post(
-            &base,
-            &format!("/api/v1/proposals/{approved}/approve"),
-            &serde_json::json!({}),
-        )
-        .await;
+    let approval = approver.step(&base, &approved, "approve").await;
     if !allowed(&approval) {
         return Err(super::problem(format!(
             "an approval before the outage was refused: {}",
@@ -141,20 +135,8 @@ async fn drill(studio: &LoadedConfig, database: &ScratchDatabase) -> Outcome {
     let remaining = OUTAGE.saturating_sub(outage_from.elapsed());
     tokio::time::sleep(remaining).await;
     let probe = client.propose(&base, "during the outage").await;
-    let approve_probe = approver
-        .post(
-            &base,
-            &format!("/api/v1/proposals/{waiting}/approve"),
-            &serde_json::json!({}),
-        )
-        .await;
-    let execute_probe = client
-        .post(
-            &base,
-            &format!("/api/v1/proposals/{approved}/execute"),
-            &serde_json::json!({}),
-        )
-        .await;
+    let approve_probe = approver.step(&base, &waiting, "approve").await;
+    let execute_probe = client.step(&base, &approved, "execute").await;
     let outage_to = Instant::now();
     database.give_back().await?;
 

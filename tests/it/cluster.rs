@@ -42,6 +42,17 @@ fn post_json(daemon: &Daemon, token: &str, path: &str, body: Value) -> (u16, Val
     (status, response.json().unwrap_or(Value::Null))
 }
 
+/// Turn kill switch `name` on or off through `daemon`; it must be accepted.
+fn set_switch(daemon: &Daemon, token: &str, name: &str, on: bool, reason: &str) {
+    let (status, switched) = post_json(
+        daemon,
+        token,
+        &format!("/api/v1/kill-switches/{name}"),
+        serde_json::json!({ "on": on, "reason": reason }),
+    );
+    assert_eq!(status, 200, "{switched}");
+}
+
 fn cluster(daemon: &Daemon, token: &str) -> Value {
     let (status, view) = get_json(daemon, token, "/api/v1/cluster");
     assert_eq!(status, 200, "{view}");
@@ -135,13 +146,7 @@ fn one_of_three_daemons_leads_and_another_takes_over_within_the_target_after_kil
     assert_eq!(status, 403);
 
     // Audit events name the daemon that wrote them.
-    let (status, switched) = post_json(
-        second,
-        &token,
-        "/api/v1/kill-switches/physical",
-        serde_json::json!({ "on": true, "reason": "cluster drill" }),
-    );
-    assert_eq!(status, 200, "{switched}");
+    set_switch(second, &token, "physical", true, "cluster drill");
     let second_id = cluster(second, &token)["instance_id"].clone();
     let (_, events) = get_json(first, &token, "/api/v1/audit?limit=5");
     assert!(
@@ -373,13 +378,7 @@ fn sessions_executions_kill_switches_and_quotas_hold_across_daemons() {
 
     // A kill switch turned on through one daemon stops an execution on the other.
     let id = approved_draft(&studio, &bob, "Order more cone 6 clay");
-    let (status, switched) = post_json(
-        &first,
-        &token,
-        "/api/v1/kill-switches/global",
-        serde_json::json!({ "on": true, "reason": "stop everything" }),
-    );
-    assert_eq!(status, 200, "{switched}");
+    set_switch(&first, &token, "global", true, "stop everything");
     let (status, refused) = post_json(
         &second,
         &token,
@@ -394,13 +393,7 @@ fn sessions_executions_kill_switches_and_quotas_hold_across_daemons() {
 
     // Quotas are counted from the one audit log: executions split between the daemons stop at
     // the capability's limit (test.note.draft: 3 executions an hour per actor).
-    let (status, switched) = post_json(
-        &second,
-        &token,
-        "/api/v1/kill-switches/global",
-        serde_json::json!({ "on": false, "reason": "all clear" }),
-    );
-    assert_eq!(status, 200, "{switched}");
+    set_switch(&second, &token, "global", false, "all clear");
     let (code, dave) = studio.json(&token, &["actor", "add", "staff:dave"]);
     assert_eq!(code, 0, "{dave}");
     let dave = dave["token"].as_str().unwrap().to_string();

@@ -9,6 +9,21 @@ use crate::scorecard::{Indicator, Objective, Period, Status};
 use crate::server::charts::{LineChart, Point};
 use crate::store::AuditFilter;
 
+/// A panel that could not be read: its heading and the reason in words (`what` is the subject
+/// and its verb, as `The audit log is`), then `after`.
+pub(super) fn panel_error(
+    id: &str,
+    heading: &str,
+    what: &str,
+    error: &crate::engine::EngineError,
+    after: &str,
+) -> String {
+    format!(
+        "<section id=\"{id}\">{heading}<p class=\"state-note state-error\" id=\"{id}-error\">{what} not shown: {}.</p>{after}</section>",
+        esc(&ErrorBody::from_error(error, false).message)
+    )
+}
+
 /// The objectives over `slos.alert_window` (what the daemon alerts on), as tiles.
 pub(super) async fn slo_panel(state: &AppState) -> String {
     let slos = &state.config.config.slos;
@@ -115,12 +130,7 @@ pub(super) async fn timeline_panel(state: &AppState, viewer: &Viewer) -> String 
         .await;
     let events = match events {
         Ok(events) => events,
-        Err(error) => {
-            return format!(
-                "<section id=\"timeline\">{heading}<p class=\"state-note state-error\" id=\"timeline-error\">The audit log is not shown: {}.</p></section>",
-                esc(&ErrorBody::from_error(&error, false).message)
-            );
-        }
+        Err(error) => return panel_error("timeline", heading, "The audit log is", &error, ""),
     };
     if events.is_empty() {
         return format!(
@@ -299,38 +309,19 @@ pub(super) async fn cluster_panel(state: &AppState, viewer: &Viewer) -> String {
             "does not lead"
         }
     );
-    let view = match state
-        .engine
-        .authorize_area(&viewer.caller, crate::policy::decide::Action::Audit)
-        .await
-    {
-        Ok(_) => state
-            .cluster
-            .view(&*state.store)
-            .await
-            .map_err(crate::engine::EngineError::from),
-        Err(error) => Err(error),
+    let view = async {
+        state
+            .engine
+            .authorize_area(&viewer.caller, crate::policy::decide::Action::Audit)
+            .await?;
+        Ok(state.cluster.view(&*state.store).await?)
     };
-    let view = match view {
+    let view = match view.await {
         Ok(view) => view,
-        Err(error) => {
-            return format!(
-                "<section id=\"cluster\">{heading}<p class=\"state-note state-error\" id=\"cluster-error\">The daemons are not shown: {}.</p>{own}</section>",
-                esc(&ErrorBody::from_error(&error, false).message)
-            );
-        }
+        Err(error) => return panel_error("cluster", heading, "The daemons are", &error, &own),
     };
     let now = crate::clock::now();
-    let ago = |at: &str| {
-        crate::clock::parse_time(at)
-            .map(|time| {
-                format!(
-                    "{} ago",
-                    crate::clock::human_duration((now - time).num_seconds().max(0))
-                )
-            })
-            .unwrap_or_else(|| esc(at))
-    };
+    let ago = |at: &str| super::studio_state::ago(at, now);
     let leader_id = view
         .leader
         .as_ref()
@@ -392,12 +383,7 @@ pub(super) async fn drills_panel(state: &AppState, viewer: &Viewer) -> String {
         "<h2>Drills <span class=\"derived\">the newest run of each, from the audit log</span></h2>";
     let runs = match state.engine.drill_history(&viewer.caller).await {
         Ok(runs) => runs,
-        Err(error) => {
-            return format!(
-                "<section id=\"drills\">{heading}<p class=\"state-note state-error\" id=\"drills-error\">The drill history is not shown: {}.</p></section>",
-                esc(&ErrorBody::from_error(&error, false).message)
-            );
-        }
+        Err(error) => return panel_error("drills", heading, "The drill history is", &error, ""),
     };
     let now = crate::clock::now();
     let tiles: String = crate::drill::SCENARIOS

@@ -348,9 +348,12 @@ pub(super) async fn cockpit_panel(state: &AppState, viewer: &Viewer) -> String {
     {
         Ok(history) => history,
         Err(error) => {
-            return format!(
-                "<section id=\"studio-state\">{heading}<p class=\"state-note state-error\" id=\"studio-state-error\">The snapshots are not shown: {}.</p></section>",
-                esc(&ErrorBody::from_error(&error, false).message)
+            return super::cockpit::panel_error(
+                "studio-state",
+                heading,
+                "The snapshots are",
+                &error,
+                "",
             );
         }
     };
